@@ -1,0 +1,5 @@
+import sys
+
+from face2data.cli import main
+
+sys.exit(main())

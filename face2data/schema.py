@@ -1,0 +1,52 @@
+"""The single source of truth for labels, input size and preprocessing.
+
+Training, evaluation, prediction and the app all import from here, so what the
+model is trained on and what it is served cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+AGE_MIN = 0
+AGE_MAX = 116
+AGES = np.arange(AGE_MIN, AGE_MAX + 1, dtype=np.float32)
+NUM_AGES = len(AGES)
+
+GENDERS = ("male", "female")
+ETHNICITIES = ("White", "Black", "Asian", "Indian", "Others")
+
+# Lower edges of the age buckets used for confusion matrices and per-group figures.
+AGE_BUCKET_EDGES = (0, 3, 10, 20, 30, 40, 50, 60, 70)
+AGE_BUCKETS = ("0-2", "3-9", "10-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70+")
+
+# The aligned face frame: UTKFace's "aligned & cropped" images are 200x200.
+CROP_SIZE = 200
+# The square side the network sees.
+INPUT_SIZE = 96
+# Central probability mass of the predicted age distribution reported as the age interval.
+AGE_INTERVAL_MASS = 0.8
+
+HEADS = ("age", "gender", "ethnicity")
+
+
+def age_bucket(ages: np.ndarray | float) -> np.ndarray:
+    """Index into AGE_BUCKETS for each age."""
+    return np.searchsorted(np.asarray(AGE_BUCKET_EDGES), np.asarray(ages), side="right") - 1
+
+
+def to_model_input(crops: np.ndarray) -> np.ndarray:
+    """Turn aligned RGB uint8 face crops (H, W, 3) or (N, H, W, 3) into network input.
+
+    The network takes float32 pixels in 0..255 at INPUT_SIZE and rescales inside
+    itself, so this resize is all the preprocessing there is.
+    """
+    single = crops.ndim == 3
+    batch = crops[None] if single else crops
+    out = np.empty((len(batch), INPUT_SIZE, INPUT_SIZE, 3), dtype=np.float32)
+    for i, crop in enumerate(batch):
+        if crop.shape[:2] != (INPUT_SIZE, INPUT_SIZE):
+            crop = cv2.resize(crop, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA)
+        out[i] = crop
+    return out[0] if single else out

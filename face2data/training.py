@@ -1,0 +1,193 @@
+"""Training: seeded, resumable (a checkpoint every epoch), with a CSV history and the best model kept."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import ops
+
+from face2data.data.arrays import FaceArrays, load_faces, load_faces_cached
+from face2data.data.batches import FaceBatches
+from face2data.model import build_model, compile_for_training
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE = "face2data.keras"
+HISTORY_FILE = "history.csv"
+SUMMARY_FILE = "training.json"
+CHECKPOINT_DIR = "checkpoint"  # resumable state; not shipped
+HISTORY_COLUMNS = [
+    "epoch", "seconds", "learning_rate",
+    "loss", "age_loss", "gender_loss", "ethnicity_loss", "age_mae", "gender_accuracy", "ethnicity_accuracy",
+    "val_loss", "val_age_loss", "val_gender_loss", "val_ethnicity_loss",
+    "val_age_mae", "val_gender_accuracy", "val_ethnicity_accuracy",
+]  # fmt: skip
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run."""
+
+    data: str
+    out: str = "weights"
+    epochs: int = 45
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    weight_decay: float = 0.02
+    seed: int = 1337
+    cache: bool = True
+
+
+class EpochRecorder(keras.callbacks.Callback):
+    """Per epoch: append the history row, keep the best model, save the resumable checkpoint."""
+
+    def __init__(self, out: Path, config: TrainConfig, best_val_loss: float, train_batches: FaceBatches) -> None:
+        super().__init__()
+        self.out = out
+        self.config = config
+        self.best_val_loss = best_val_loss
+        self.train_batches = train_batches
+        self.started = time.time()
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        self.train_batches.set_epoch(epoch)
+        self.started = time.time()
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        logs = dict(logs or {})
+        row = {
+            "epoch": epoch + 1,
+            "seconds": round(time.time() - self.started, 1),
+            "learning_rate": float(ops.convert_to_numpy(self.model.optimizer.learning_rate)),
+        }
+        row.update({k: logs.get(k, "") for k in HISTORY_COLUMNS if k not in row})
+        history = self.out / HISTORY_FILE
+        new = not history.exists()
+        with history.open("a", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=HISTORY_COLUMNS)
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+        val_loss = float(logs.get("val_loss", math.inf))
+        improved = val_loss < self.best_val_loss
+        if improved:
+            self.best_val_loss = val_loss
+            inference = keras.Model(self.model.inputs, self.model.outputs, name=self.model.name)
+            inference.save(self.out / MODEL_FILE)
+        checkpoint = self.out / CHECKPOINT_DIR
+        checkpoint.mkdir(exist_ok=True)
+        self.model.save(checkpoint / "model.keras")
+        state = {"epoch": epoch + 1, "best_val_loss": self.best_val_loss, "config": asdict(self.config)}
+        (checkpoint / "state.json").write_text(json.dumps(state, indent=2))
+        log.info(
+            "epoch %d/%d %.0fs  val: age MAE %.2f, gender %.1f%%, ethnicity %.1f%%, loss %.3f%s",
+            epoch + 1, self.config.epochs, row["seconds"], logs.get("val_age_mae", math.nan),
+            100 * logs.get("val_gender_accuracy", math.nan), 100 * logs.get("val_ethnicity_accuracy", math.nan),
+            val_loss, "  (best, saved)" if improved else "",
+        )  # fmt: skip
+
+
+def _truncate_history(history: Path, epochs_done: int) -> None:
+    """Drop history rows beyond the checkpoint (an epoch interrupted after its row was written)."""
+    if not history.exists():
+        return
+    with history.open(newline="") as handle:
+        rows = [r for r in csv.DictReader(handle) if int(r["epoch"]) <= epochs_done]
+    with history.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=HISTORY_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _load_data(config: TrainConfig) -> tuple[FaceArrays, FaceArrays, list[str]]:
+    faces, skipped = load_faces_cached(config.data) if config.cache else load_faces(config.data)
+    return faces.of_splits("train"), faces.of_splits("val"), skipped
+
+
+def train(config: TrainConfig) -> Path:
+    """Train (or resume) a model; returns the path of the best model saved in ``config.out``."""
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(config.seed)
+    train_faces, val_faces, skipped = _load_data(config)
+    log.info("%d training and %d validation faces; %d files skipped: %s",
+             len(train_faces), len(val_faces), len(skipped), ", ".join(skipped[:10]))  # fmt: skip
+    if len(train_faces) == 0 or len(val_faces) == 0:
+        raise ValueError(f"{config.data}: need labelled images in both the train and the val split")
+
+    train_batches = FaceBatches(train_faces, config.batch_size, augment=True, seed=config.seed)
+    val_batches = FaceBatches(val_faces, 2 * config.batch_size, augment=False)
+    state_file = out / CHECKPOINT_DIR / "state.json"
+    if state_file.exists():
+        state = json.loads(state_file.read_text())
+        stored = TrainConfig(**state["config"])
+        if stored.epochs != config.epochs or stored.batch_size != config.batch_size:
+            log.warning("resuming with the stored schedule (%d epochs, batch %d)", stored.epochs, stored.batch_size)
+        config = TrainConfig(**{**asdict(stored), "data": config.data, "out": config.out, "cache": config.cache})
+        initial_epoch, best = state["epoch"], state["best_val_loss"]
+        model = keras.models.load_model(out / CHECKPOINT_DIR / "model.keras")
+        _truncate_history(out / HISTORY_FILE, initial_epoch)
+        log.info("resuming after epoch %d (best val loss %.4f)", initial_epoch, best)
+    else:
+        initial_epoch, best = 0, math.inf
+        (out / HISTORY_FILE).unlink(missing_ok=True)
+        model = build_model()
+        steps = len(train_batches)
+        schedule = keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=config.learning_rate / 20,
+            warmup_target=config.learning_rate,
+            warmup_steps=steps,
+            decay_steps=max(1, steps * (config.epochs - 1)),
+            alpha=0.01,
+        )
+        compile_for_training(model, schedule, config.weight_decay)
+        log.info("new model: %s, %d parameters", model.name, model.count_params())
+
+    recorder = EpochRecorder(out, config, best, train_batches)
+    started = time.time()
+    if initial_epoch < config.epochs:
+        model.fit(
+            train_batches,
+            validation_data=val_batches,
+            epochs=config.epochs,
+            initial_epoch=initial_epoch,
+            callbacks=[recorder],
+            verbose=1 if sys.stdout.isatty() else 2,
+        )
+    _write_summary(out, config, time.time() - started, len(train_faces), len(val_faces), skipped)
+    return out / MODEL_FILE
+
+
+def _write_summary(out: Path, config: TrainConfig, seconds: float, n_train: int, n_val: int, skipped) -> None:
+    """Record how the shipped model was made (accumulated over resumed runs)."""
+    summary_file = out / SUMMARY_FILE
+    previous = json.loads(summary_file.read_text()) if summary_file.exists() else {}
+    with (out / HISTORY_FILE).open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    epoch_seconds = [float(r["seconds"]) for r in rows]
+    val_losses = [float(r["val_loss"]) for r in rows]
+    summary = {
+        "config": {k: v for k, v in asdict(config).items() if k not in ("out", "cache")},
+        "train_images": n_train,
+        "val_images": n_val,
+        "skipped_files": list(skipped),
+        "epochs_completed": len(rows),
+        "best_epoch": int(rows[int(np.argmin(val_losses))]["epoch"]) if rows else None,
+        "training_seconds": round(sum(epoch_seconds), 1),
+        "median_epoch_seconds": round(float(np.median(epoch_seconds)), 1) if rows else None,
+        "train_images_per_second": round(n_train / float(np.median(epoch_seconds)), 1) if rows else None,
+        "wall_seconds_this_run": round(seconds, 1),
+        "keras_backend": keras.backend.backend(),
+        "previous_runs_wall_seconds": previous.get("previous_runs_wall_seconds", [])
+        + ([previous["wall_seconds_this_run"]] if "wall_seconds_this_run" in previous else []),
+    }
+    summary_file.write_text(json.dumps(summary, indent=2))
