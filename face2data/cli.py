@@ -10,7 +10,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "weights" / "face2data.keras"
+from face2data.paths import MODEL_PATH, SHAP_GLOBAL_PATH  # noqa: E402
 
 
 def _setup_logging(log_file: Path | None = None) -> None:
@@ -27,10 +27,106 @@ def _cmd_train(args: argparse.Namespace) -> int:
     _setup_logging(Path(args.out) / "train.log")
     config = TrainConfig(
         data=args.data, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
-        learning_rate=args.learning_rate, seed=args.seed, cache=not args.no_cache,
+        learning_rate=args.learning_rate, seed=args.seed, cache=not args.no_cache, stop_after=args.stop_after,
     )  # fmt: skip
     path = train(config)
     print(f"best model: {path}")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from face2data.evaluation.run import evaluate, headline, write_predictions
+    from face2data.model_loading import load_trained_model
+
+    _setup_logging()
+    model = load_trained_model(Path(args.model))
+    report, rows = evaluate(model, args.data, args.split)
+    report = {"model": Path(args.model).name, **report}
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1))
+    if args.predictions:
+        write_predictions(rows, args.predictions)
+    print(headline(report))
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    import json
+
+    from face2data.model_loading import ModelFileError
+    from face2data.predictor import Predictor, predict_files
+    from face2data.structures import format_table
+
+    try:
+        predictor = Predictor(model_path=args.model)
+    except (ModelFileError, OSError, ValueError) as error:
+        print(f"error: cannot load the model: {error}", file=sys.stderr)
+        return 2
+    reports = predict_files(args.images, predictor)
+    print(json.dumps(reports, ensure_ascii=False) if args.json else format_table(reports))
+    return 0 if any(report["error"] is None for report in reports) else 1
+
+
+def _cmd_model_card(args: argparse.Namespace) -> int:
+    from face2data.model_card import write_model_card
+
+    print(f"wrote {write_model_card()}")
+    return 0
+
+
+def _explain_settings(args: argparse.Namespace):
+    from dataclasses import replace
+
+    from face2data.explanation import DEFAULT_SETTINGS
+
+    return replace(DEFAULT_SETTINGS, max_evals=args.max_evals) if args.max_evals else DEFAULT_SETTINGS
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from face2data.explanation.commands import explain_photo
+    from face2data.image_loading import ImageLoadError
+    from face2data.model_loading import ModelFileError
+    from face2data.predictor import Predictor
+
+    try:
+        predictor = Predictor(model_path=args.model)
+    except (ModelFileError, OSError, ValueError) as error:
+        print(f"error: cannot load the model: {error}", file=sys.stderr)
+        return 2
+    try:
+        lines = explain_photo(
+            args.image, args.out, predictor, args.face, args.ethnicity, args.gender, _explain_settings(args)
+        )
+    except ImageLoadError as error:
+        print(f"error: {args.image}: {error}", file=sys.stderr)
+        return 2
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print("\n".join(lines))
+    return 0
+
+
+def _cmd_explain_global(args: argparse.Namespace) -> int:
+    from face2data.explanation.commands import explain_global
+    from face2data.model_loading import ModelFileError, load_trained_model
+
+    _setup_logging()
+    try:
+        model = load_trained_model(Path(args.model))
+    except ModelFileError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
+        path = explain_global(
+            model, args.data, args.out, args.n, args.seed, _explain_settings(args), Path(args.model).name
+        )
+    except (OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {path}")
     return 0
 
 
@@ -41,13 +137,64 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train (or resume) the model on UTKFace")
     train.add_argument("--data", required=True, help="UTKFace folder or archive")
-    train.add_argument("--epochs", type=int, default=45)
+    train.add_argument(
+        "--epochs", type=int, help="total epochs (default 45; when resuming, a new total re-plans the schedule)"
+    )
     train.add_argument("--out", default="weights", help="where the model, history and checkpoint go")
     train.add_argument("--batch-size", type=int, default=64)
     train.add_argument("--learning-rate", type=float, default=2e-3)
     train.add_argument("--seed", type=int, default=1337)
     train.add_argument("--no-cache", action="store_true", help="do not cache decoded images")
+    train.add_argument("--stop-after", type=int, help="run at most this many epochs now; run again to resume")
     train.set_defaults(run=_cmd_train)
+
+    evaluate = commands.add_parser("evaluate", help="evaluate the model on UTKFace-named images")
+    evaluate.add_argument(
+        "--data", required=True, help="UTKFace folder or archive (any folder of UTKFace-named images)"
+    )
+    evaluate.add_argument("--split", choices=("test", "all"), default="test", help="the test split, or every image")
+    evaluate.add_argument("--json", help="write the metrics to this JSON file")
+    evaluate.add_argument("--predictions", help="write one CSV row per image to this file")
+    evaluate.add_argument("--model", default=str(MODEL_PATH), help="the .keras model to evaluate")
+    evaluate.set_defaults(run=_cmd_evaluate)
+
+    card = commands.add_parser("model-card", help="render weights/MODEL_CARD.md from the shipped metrics")
+    card.set_defaults(run=_cmd_model_card)
+
+    predict = commands.add_parser("predict", help="predict age, gender and ethnicity of every face in photos")
+    predict.add_argument("images", nargs="+", help="image files (JPEG, PNG, ...)")
+    predict.add_argument("--json", action="store_true", help="print one JSON array, one object per file")
+    predict.add_argument("--model", default=str(MODEL_PATH), help="the .keras model to use")
+    predict.set_defaults(run=_cmd_predict)
+
+    explain = commands.add_parser(
+        "explain",
+        help="SHAP maps of every face in a photo: one PNG per face with the age, gender and ethnicity overlays",
+        description="Explain each face of a photo with SHAP (red: regions that pushed the output up, blue: down). "
+        "Writes DIR/<photo>_face<K>.png per face and prints base value, sum of the map and output per head.",
+    )
+    explain.add_argument("image", help="an image file (JPEG, PNG, ...)")
+    explain.add_argument("--out", default="explanations", help="folder for the PNGs (default: ./explanations)")
+    explain.add_argument("--face", type=int, help="explain only face K (1 = the largest); default: every face")
+    explain.add_argument("--ethnicity", help="ethnicity class to explain (default: the predicted one)")
+    explain.add_argument("--gender", help="gender class to explain (default: the predicted one)")
+    explain.add_argument("--max-evals", type=int, help="model evaluations per face (default: the library's)")
+    explain.add_argument("--model", default=str(MODEL_PATH), help="the .keras model to use")
+    explain.set_defaults(run=_cmd_explain)
+
+    explain_all = commands.add_parser(
+        "explain-global",
+        help="mean |SHAP| maps per head over test faces, written to weights/shap_global.npz",
+        description="Explain N seeded test-split UTKFace faces and store the mean absolute SHAP map of each head "
+        "(and of each ethnicity class, over the faces predicted as it). The file holds aggregated maps only.",
+    )
+    explain_all.add_argument("--data", required=True, help="UTKFace folder or archive")
+    explain_all.add_argument("--n", type=int, default=300, help="number of test faces (default 300)")
+    explain_all.add_argument("--seed", type=int, default=0, help="seed of the sample of test faces")
+    explain_all.add_argument("--out", default=str(SHAP_GLOBAL_PATH), help="the .npz file to write")
+    explain_all.add_argument("--max-evals", type=int, help="model evaluations per face (default: the library's)")
+    explain_all.add_argument("--model", default=str(MODEL_PATH), help="the .keras model to explain")
+    explain_all.set_defaults(run=_cmd_explain_global)
     return parser
 
 

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 MODEL_FILE = "face2data.keras"
 HISTORY_FILE = "history.csv"
 SUMMARY_FILE = "training.json"
+DEFAULT_EPOCHS = 45
 CHECKPOINT_DIR = "checkpoint"  # resumable state; not shipped
 HISTORY_COLUMNS = [
     "epoch", "seconds", "learning_rate",
@@ -39,12 +40,13 @@ class TrainConfig:
 
     data: str
     out: str = "weights"
-    epochs: int = 45
+    epochs: int | None = None  # None: DEFAULT_EPOCHS for a new run, the stored total when resuming
     batch_size: int = 64
     learning_rate: float = 2e-3
     weight_decay: float = 0.02
     seed: int = 1337
     cache: bool = True
+    stop_after: int | None = None  # epochs to run in this invocation (the rest on resume)
 
 
 class EpochRecorder(keras.callbacks.Callback):
@@ -81,7 +83,7 @@ class EpochRecorder(keras.callbacks.Callback):
         improved = val_loss < self.best_val_loss
         if improved:
             self.best_val_loss = val_loss
-            inference = keras.Model(self.model.inputs, self.model.outputs, name=self.model.name)
+            inference = keras.Model(self.model.input, self.model.output, name=self.model.name)  # keeps the dict
             inference.save(self.out / MODEL_FILE)
         checkpoint = self.out / CHECKPOINT_DIR
         checkpoint.mkdir(exist_ok=True)
@@ -113,6 +115,17 @@ def _load_data(config: TrainConfig) -> tuple[FaceArrays, FaceArrays, list[str]]:
     return faces.of_splits("train"), faces.of_splits("val"), skipped
 
 
+def _schedule(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.schedules.LearningRateSchedule:
+    """One epoch of linear warm-up, then cosine decay to 1 % over the remaining epochs."""
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=config.learning_rate / 20,
+        warmup_target=config.learning_rate,
+        warmup_steps=steps_per_epoch,
+        decay_steps=max(1, steps_per_epoch * (config.epochs - 1)),
+        alpha=0.01,
+    )
+
+
 def train(config: TrainConfig) -> Path:
     """Train (or resume) a model; returns the path of the best model saved in ``config.out``."""
     out = Path(config.out)
@@ -127,38 +140,37 @@ def train(config: TrainConfig) -> Path:
     train_batches = FaceBatches(train_faces, config.batch_size, augment=True, seed=config.seed)
     val_batches = FaceBatches(val_faces, 2 * config.batch_size, augment=False)
     state_file = out / CHECKPOINT_DIR / "state.json"
+    steps = len(train_batches)
     if state_file.exists():
         state = json.loads(state_file.read_text())
         stored = TrainConfig(**state["config"])
-        if stored.epochs != config.epochs or stored.batch_size != config.batch_size:
-            log.warning("resuming with the stored schedule (%d epochs, batch %d)", stored.epochs, stored.batch_size)
-        config = TrainConfig(**{**asdict(stored), "data": config.data, "out": config.out, "cache": config.cache})
+        keep = ("data", "out", "cache", "stop_after")
+        config = TrainConfig(**{**asdict(stored), **{k: getattr(config, k) for k in keep}, "epochs": config.epochs})
         initial_epoch, best = state["epoch"], state["best_val_loss"]
         model = keras.models.load_model(out / CHECKPOINT_DIR / "model.keras")
+        if config.epochs is None:
+            config.epochs = stored.epochs
+        elif config.epochs != stored.epochs:
+            log.info("stretching the schedule from %d to %d epochs", stored.epochs, config.epochs)
+            model.optimizer.learning_rate = _schedule(config, steps)
         _truncate_history(out / HISTORY_FILE, initial_epoch)
-        log.info("resuming after epoch %d (best val loss %.4f)", initial_epoch, best)
+        log.info("resuming after epoch %d of %d (best val loss %.4f)", initial_epoch, config.epochs, best)
     else:
+        config.epochs = config.epochs or DEFAULT_EPOCHS
         initial_epoch, best = 0, math.inf
         (out / HISTORY_FILE).unlink(missing_ok=True)
         model = build_model()
-        steps = len(train_batches)
-        schedule = keras.optimizers.schedules.CosineDecay(
-            initial_learning_rate=config.learning_rate / 20,
-            warmup_target=config.learning_rate,
-            warmup_steps=steps,
-            decay_steps=max(1, steps * (config.epochs - 1)),
-            alpha=0.01,
-        )
-        compile_for_training(model, schedule, config.weight_decay)
+        compile_for_training(model, _schedule(config, steps), config.weight_decay)
         log.info("new model: %s, %d parameters", model.name, model.count_params())
 
     recorder = EpochRecorder(out, config, best, train_batches)
     started = time.time()
-    if initial_epoch < config.epochs:
+    last_epoch = config.epochs if config.stop_after is None else min(config.epochs, initial_epoch + config.stop_after)
+    if initial_epoch < last_epoch:
         model.fit(
             train_batches,
             validation_data=val_batches,
-            epochs=config.epochs,
+            epochs=last_epoch,
             initial_epoch=initial_epoch,
             callbacks=[recorder],
             verbose=1 if sys.stdout.isatty() else 2,
@@ -176,7 +188,7 @@ def _write_summary(out: Path, config: TrainConfig, seconds: float, n_train: int,
     epoch_seconds = [float(r["seconds"]) for r in rows]
     val_losses = [float(r["val_loss"]) for r in rows]
     summary = {
-        "config": {k: v for k, v in asdict(config).items() if k not in ("out", "cache")},
+        "config": {k: v for k, v in asdict(config).items() if k not in ("out", "cache", "stop_after")},
         "train_images": n_train,
         "val_images": n_val,
         "skipped_files": list(skipped),

@@ -1,0 +1,98 @@
+"""Explain: SHAP maps of one face's three predictions, and the model's global mean |SHAP| maps."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from face2data.explanation import GlobalMapsError
+from face2data.model_loading import ModelFileError
+from face2data.schema import ETHNICITIES
+from face2data.ui import cache, figures, views
+from face2data.ui.photo import SAMPLE_CAPTION, analyze, sample_bytes
+
+st.title("Explain")
+st.markdown(
+    "Which regions of a face pushed each prediction **up (red)** or **down (blue)**, measured with SHAP: "
+    "the output for the face minus the output for a blurred face is split among the face's regions."
+)
+
+st.header("One face")
+analysis = st.session_state.get("analysis")
+faces = analysis.faces if analysis is not None and analysis.ok else []
+if not faces:
+    st.info("No face from the Predict page yet: predict a photo there, or explain the sample here.")
+    if not st.button("Explain the sample", icon=":material/image:"):
+        analysis = None
+    else:
+        try:
+            with st.spinner("Finding the face…"):
+                analysis = analyze(sample_bytes(), cache.predictor, "sample")
+        except ModelFileError as error:
+            st.error(f"The model could not be loaded: {error}", icon=":material/error:")
+            st.stop()
+        st.session_state["analysis"] = analysis
+        st.session_state["active_source"] = "sample"
+        faces = analysis.faces
+
+if faces:
+    number = st.selectbox(
+        "Face", range(len(faces)), format_func=lambda i: views.face_title(faces[i]), key=f"face_of_{analysis.digest}"
+    )
+    face = faces[number]
+    left, right = st.columns([1, 3])
+    with left:
+        st.image(face.crop, caption=views.face_title(face), width="stretch")
+        if analysis.source == "sample":
+            st.caption(SAMPLE_CAPTION)
+    with right:
+        choice = st.selectbox(
+            "Ethnicity map explains",
+            ["predicted class", *ETHNICITIES],
+            key="ethnicity_class",
+            format_func=lambda c: f"the predicted class ({face.ethnicity})" if c == "predicted class" else f"P({c})",
+        )
+        st.caption(
+            "Age: the expected age; gender: the probability of the predicted gender; ethnicity: the probability "
+            "of the chosen class. Maps are computed once per face and kept for this session."
+        )
+    explanation = views.compute_explanation(analysis.digest, face)
+    if explanation is not None:
+        views.shap_panel(
+            explanation,
+            face.crop,
+            key=f"explain_{analysis.digest}_{face.index}",
+            ethnicity_class=None if choice == "predicted class" else choice,
+        )
+
+st.header("Globally: which regions matter most")
+try:
+    global_maps = cache.global_maps()
+except GlobalMapsError as error:
+    st.info(f"The global maps have not been computed yet ({error}).")
+    st.stop()
+st.markdown(
+    f"Mean absolute SHAP value per pixel over **{global_maps.n_faces:,} test faces** "
+    f"(model {global_maps.model or 'face2data.keras'}): bright regions changed the output most, in either direction."
+)
+for col, name in zip(st.columns(3), ("age", "gender", "ethnicity"), strict=True):
+    with col:
+        title = f"{name} (n = {global_maps.counts[name]:,})"
+        st.plotly_chart(
+            figures.importance_figure(global_maps.maps[name], title, global_maps.unit(name)),
+            key=f"global_{name}",
+            config={"displayModeBar": False},
+        )
+st.subheader("Per ethnicity class (faces predicted as that class)")
+for col, ethnicity in zip(st.columns(len(ETHNICITIES)), ETHNICITIES, strict=True):
+    name = f"ethnicity:{ethnicity}"
+    with col:
+        count = global_maps.counts.get(name, 0)
+        if count == 0:
+            st.caption(f"{ethnicity}: no test face was predicted as this class.")
+            continue
+        st.plotly_chart(
+            figures.importance_figure(global_maps.maps[name], f"{ethnicity} (n = {count:,})", global_maps.unit(name)),
+            key=f"global_{name}",
+            config={"displayModeBar": False},
+        )
+st.caption(global_maps.method)

@@ -1,0 +1,81 @@
+"""Predict (landing page): a photo from an upload, the webcam or the sample; every face boxed and predicted."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from face2data.limits import MAX_FILE_BYTES, MIN_FACE_PX
+from face2data.model_loading import ModelFileError
+from face2data.ui import cache, views
+from face2data.ui.photo import SAMPLE_CAPTION, analyze, digest_of, sample_bytes
+
+FORMATS = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff", "jfif", "ppm", "pgm", "ico"]
+UPLOAD, WEBCAM = "Upload a photo", "Webcam snapshot"
+
+
+def _use(source: str) -> None:
+    st.session_state["active_source"] = source
+
+
+st.title("Age, gender and ethnicity from a photo")
+st.caption("Every face in the photo gets a numbered box and a card. Photos stay in this app's memory, nowhere else.")
+
+mode = st.radio("Photo source", [UPLOAD, WEBCAM], horizontal=True, label_visibility="collapsed", key="mode")
+if mode == UPLOAD:
+    picked = st.file_uploader(
+        "Photo (JPEG, PNG, WebP, BMP, GIF, TIFF …)",
+        type=FORMATS,
+        key="upload",
+        on_change=_use,
+        args=("upload",),
+        max_upload_size=MAX_FILE_BYTES // 2**20,
+    )
+else:
+    picked = st.camera_input("Webcam snapshot", key="camera", on_change=_use, args=("camera",))
+if st.button("Try a sample", icon=":material/image:"):
+    _use("sample")
+
+active = st.session_state.get("active_source")
+data = source = None
+if active == "sample":
+    data, source = sample_bytes(), "sample"
+elif picked is not None:
+    data, source = picked.getvalue(), "camera" if mode == WEBCAM else "upload"
+
+if data is None:
+    st.info("Upload a photo, take a webcam snapshot or try the sample to start.")
+    st.stop()
+
+analysis = st.session_state.get("analysis")
+if analysis is None or analysis.digest != digest_of(data):
+    try:
+        with st.spinner("Finding and reading faces…"):
+            analysis = analyze(data, cache.predictor, source)
+    except ModelFileError as error:
+        st.error(f"The model could not be loaded: {error}", icon=":material/error:")
+        st.stop()
+    st.session_state["analysis"] = analysis
+
+if not analysis.ok:
+    st.error(analysis.error, icon=":material/broken_image:")
+    st.stop()
+
+photo_col, summary_col = st.columns([3, 2])
+photo_col.image(analysis.photo, width="stretch", caption=SAMPLE_CAPTION if analysis.source == "sample" else None)
+with summary_col:
+    if not analysis.faces:
+        st.warning(
+            "No face found in this photo. Faces should be upright, roughly frontal, well lit and at least "
+            f"{MIN_FACE_PX} pixels wide.",
+            icon=":material/face_retouching_off:",
+        )
+        st.stop()
+    st.subheader(f"{len(analysis.faces)} face{'s' if len(analysis.faces) != 1 else ''} found")
+    views.faces_table(analysis.faces)
+    st.caption("Numbers match the boxes on the photo; the largest face is 1. Details and SHAP maps below.")
+
+for face in analysis.faces:
+    with st.container(border=True):
+        st.markdown(f"#### {views.face_title(face)}")
+        views.face_card(face, key=f"face{face.index}")
+        views.shap_section(analysis, face)

@@ -1,0 +1,50 @@
+"""Training: the learning curves from weights/history.csv and the facts from weights/training.json."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from face2data.ui import cache, figures
+from face2data.ui.artifacts import best_epoch
+
+st.title("Training")
+history = cache.history()
+if history is None:
+    st.info("No training history yet: `python -m face2data train --data PATH` writes weights/history.csv.")
+    st.stop()
+
+best = best_epoch(history)
+row = history.loc[history["epoch"] == best].iloc[0]
+summary = cache.training_summary()
+
+cols = st.columns(4)
+cols[0].metric("Best epoch", f"{best}", help="The epoch with the lowest validation loss; its weights are shipped.")
+cols[1].metric("Validation age MAE", f"{row['val_age_mae']:.2f} years")
+cols[2].metric("Validation gender accuracy", f"{row['val_gender_accuracy']:.1%}")
+cols[3].metric("Validation ethnicity accuracy", f"{row['val_ethnicity_accuracy']:.1%}")
+st.caption(
+    f"Best epoch {best} of {len(history)} recorded, chosen by the lowest validation loss ({row['val_loss']:.4f})."
+)
+
+if summary is None:
+    st.info("Training has not finished yet (weights/training.json is written at the end); curves so far:")
+else:
+    facts = st.columns(4)
+    facts[0].metric("Epochs", f"{summary.get('epochs_completed', len(history))}")
+    seconds = summary.get("training_seconds")
+    facts[1].metric("Training time", f"{seconds / 3600:.1f} h" if seconds else "—")
+    speed = summary.get("train_images_per_second")
+    facts[2].metric("Throughput", f"{speed:.0f} images/s" if speed else "—")
+    facts[3].metric("Images (train / val)", f"{summary.get('train_images', '—')} / {summary.get('val_images', '—')}")
+
+st.subheader("Losses")
+st.plotly_chart(figures.loss_figure(history), key="losses")
+st.subheader("Age error and accuracies")
+st.plotly_chart(figures.metrics_figure(history), key="metrics")
+st.subheader("Learning rate")
+st.plotly_chart(figures.learning_rate_figure(history), key="learning_rate")
+with st.expander("The history as a table"):
+    st.dataframe(history, hide_index=True)
+if summary is not None:
+    with st.expander("Training configuration"):
+        st.json(summary)

@@ -1,0 +1,85 @@
+"""Faces found per group photo (no ground truth: counts and timings to judge by eye).
+
+    python benchmarks/scene_counts.py [--scenes DIR] [--draw OUT_DIR]
+
+Runs detection, alignment and the quality checks (no model) on every ``*.jpg`` of the scenes folder and
+prints the face count, how many faces got each kind of quality note, and the seconds per photo. With
+``--draw`` it also writes each photo with its boxes as PNG (green: no note, orange: a note).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from face2data.faces import FoundFace, default_detector, find_faces  # noqa: E402
+from face2data.image_loading import ImageLoadError, load_rgb_file  # noqa: E402
+
+DEFAULT_SCENES = Path(__file__).resolve().parents[2] / "shared" / "data" / "scenes"
+NOTE_KINDS = ("small", "blurred", "turned", "tilted", "low detector confidence")
+
+
+def draw(rgb: np.ndarray, faces: list[FoundFace]) -> np.ndarray:
+    """The photo with numbered boxes (largest face is 1) and the five keypoints of each face."""
+    out = rgb.copy()
+    thickness = max(1, round(max(rgb.shape[:2]) / 600))
+    for i, face in enumerate(faces, start=1):
+        x, y, w, h = face.box
+        colour = (255, 160, 0) if face.quality_notes else (0, 220, 0)
+        cv2.rectangle(out, (x, y), (x + w, y + h), colour, thickness)
+        for px, py in face.keypoints:
+            cv2.circle(out, (round(px), round(py)), thickness, (255, 0, 0), -1)
+        cv2.putText(out, str(i), (x, max(y - 3, 10)), cv2.FONT_HERSHEY_SIMPLEX, 0.4 * thickness, colour, thickness)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scenes", type=Path, default=DEFAULT_SCENES)
+    parser.add_argument("--draw", type=Path, help="write annotated PNGs here")
+    args = parser.parse_args(argv)
+    files = sorted(args.scenes.glob("*.jpg"), key=lambda p: (len(p.stem), p.stem))
+    if not files:
+        print(f"no *.jpg in {args.scenes}", file=sys.stderr)
+        return 1
+    start = time.perf_counter()
+    detector = default_detector()
+    print(f"detector loaded in {time.perf_counter() - start:.1f} s")
+    print(f"{'photo':<12} {'size':>10} {'faces':>5} {'seconds':>7}  notes")
+    rows = []
+    for path in files:
+        try:
+            rgb = load_rgb_file(path)
+        except ImageLoadError as error:
+            print(f"{path.name:<12} error: {error}")
+            continue
+        start = time.perf_counter()
+        faces = find_faces(rgb, detector)
+        seconds = time.perf_counter() - start
+        notes = {k: sum(any(k in n for n in f.quality_notes) for f in faces) for k in NOTE_KINDS}
+        shown = ", ".join(f"{v} {k}" for k, v in notes.items() if v)
+        size = f"{rgb.shape[1]}x{rgb.shape[0]}"
+        print(f"{path.name:<12} {size:>10} {len(faces):>5} {seconds:>7.2f}  {shown}")
+        rows.append({"photo": path.name, "faces": len(faces), "seconds": round(seconds, 2), "notes": notes})
+        if args.draw:
+            args.draw.mkdir(parents=True, exist_ok=True)
+            out = cv2.cvtColor(draw(rgb, faces), cv2.COLOR_RGB2BGR)
+            cv2.imwrite(str(args.draw / f"{path.stem}_faces.png"), out)
+    total = sum(r["faces"] for r in rows)
+    print(f"{total} faces in {len(rows)} photos, {np.mean([r['seconds'] for r in rows]):.2f} s per photo")
+    print(json.dumps({"photos": rows, "faces": total}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

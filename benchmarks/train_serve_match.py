@@ -1,0 +1,203 @@
+"""Train/serve match: does detect → align → predict on a photo give what the model gives on the training crop?
+
+Each test-split UTKFace crop (the original 200x200 file) is pasted into a synthetic photo: a random
+background, scaled, shifted and rotated up to ±20°, saved as a JPEG. The photo then goes through the
+served path (``Predictor.predict_bytes``: decode, detect, align, predict) and the crop itself through the
+training path (``to_model_input`` of the crop). Same model, same flip TTA, so the gap measures the path.
+
+    python benchmarks/train_serve_match.py [--limit N] [--model PATH] [--data PATH] [--seed S]
+
+Prints a table and one JSON line. Targets: faces found ≥ 99 %, gender and ethnicity accuracy drop
+≤ 1.5 points, age MAE rise ≤ 0.5 years.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from face2data.data.sources import iter_image_bytes, scan_labels  # noqa: E402
+from face2data.data.split import split_of  # noqa: E402
+from face2data.faces.alignment import reference_layout, transform_points  # noqa: E402
+from face2data.image_loading import load_rgb  # noqa: E402
+from face2data.model import expected_age  # noqa: E402
+from face2data.paths import MODEL_PATH  # noqa: E402
+from face2data.predictor import Predictor  # noqa: E402
+from face2data.schema import CROP_SIZE, ETHNICITIES, GENDERS  # noqa: E402
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "UTKFace.tar.gz"
+TARGETS = {"found_percent": 99.0, "accuracy_drop_points": 1.5, "age_mae_rise_years": 0.5}
+MAX_ANGLE = 20.0
+SCALES = (0.6, 1.6)  # crop side 120..320 px in the photo
+JPEG_QUALITY = 90
+
+
+def background(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
+    """A photo-like backdrop: a colour gradient in a random direction plus blurred noise."""
+    a, b = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+    theta = rng.uniform(0, 2 * np.pi)
+    yy, xx = np.mgrid[0:height, 0:width]
+    t = (np.cos(theta) * xx / width + np.sin(theta) * yy / height + 1) / 2
+    image = a + (b - a) * t[..., None]
+    noise = cv2.GaussianBlur(rng.normal(0, 1, (height, width, 3)), (0, 0), rng.uniform(3, 25))
+    image += noise / max(noise.std(), 1e-6) * rng.uniform(5, 40)
+    return np.clip(image, 0, 255)
+
+
+def synthesize_photo(crop: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Paste the crop into a random photo; returns the RGB photo and the crop→photo 2x3 matrix."""
+    height, width = int(rng.integers(420, 720)), int(rng.integers(560, 960))
+    scale, angle = rng.uniform(*SCALES), rng.uniform(-MAX_ANGLE, MAX_ANGLE)
+    radians = np.deg2rad(angle)
+    half = CROP_SIZE * scale * (abs(np.cos(radians)) + abs(np.sin(radians))) / 2
+    cx, cy = rng.uniform(half, width - half), rng.uniform(half, height - half)
+    centre = (CROP_SIZE - 1) / 2
+    matrix = cv2.getRotationMatrix2D((centre, centre), angle, scale)
+    matrix[:, 2] += (cx - centre, cy - centre)
+    warped = cv2.warpAffine(crop, matrix, (width, height), flags=cv2.INTER_LINEAR).astype(np.float64)
+    mask = cv2.warpAffine(np.ones(crop.shape[:2], np.float32), matrix, (width, height), flags=cv2.INTER_LINEAR)
+    photo = warped * mask[..., None] + background(height, width, rng) * (1 - mask[..., None])
+    return np.clip(photo, 0, 255).round().astype(np.uint8), matrix
+
+
+def jpeg_bytes(rgb: np.ndarray) -> bytes:
+    ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    assert ok
+    return encoded.tobytes()
+
+
+def test_names(source: Path, limit: int | None, seed: int) -> dict[str, tuple[int, int, int]]:
+    """Labels of the test-split images, all or a seeded sample of ``limit``."""
+    labelled = [(n, lab) for n, lab in scan_labels(source).labelled if split_of(n) == "test"]
+    if limit is not None and limit < len(labelled):
+        labelled = random.Random(seed).sample(labelled, limit)
+    return {n: (lab.age, lab.gender, lab.ethnicity) for n, lab in sorted(labelled)}
+
+
+def summarise(truth: np.ndarray, probs: dict[str, np.ndarray]) -> dict[str, float]:
+    """Age MAE and gender/ethnicity accuracy (in %) of predictions against (age, gender, ethnicity) truth."""
+    return {
+        "age_mae": float(np.mean(np.abs(expected_age(probs["age"]) - truth[:, 0]))),
+        "gender_accuracy": float(np.mean(probs["gender"].argmax(1) == truth[:, 1]) * 100),
+        "ethnicity_accuracy": float(np.mean(probs["ethnicity"].argmax(1) == truth[:, 2]) * 100),
+    }
+
+
+def run(source: Path, limit: int | None, model_path: Path, seed: int) -> dict:
+    labels = test_names(source, limit, seed)
+    predictor = Predictor(model_path=model_path)
+    layout_centre = reference_layout().keypoints.mean(axis=0)
+    rng = np.random.default_rng(seed)
+    names, crops, served, extra_faces, seconds = [], [], [], 0, 0.0
+    for name, data in iter_image_bytes(source, wanted=set(labels)):
+        crop = load_rgb(data)
+        if crop.shape[:2] != (CROP_SIZE, CROP_SIZE):
+            crop = cv2.resize(crop, (CROP_SIZE, CROP_SIZE), interpolation=cv2.INTER_AREA)
+        photo, matrix = synthesize_photo(crop, rng)
+        start = time.perf_counter()
+        faces = predictor.predict_bytes(jpeg_bytes(photo))
+        seconds += time.perf_counter() - start
+        # The pasted face is the found face whose box centre is nearest to where the crop's face went.
+        target = transform_points(matrix, layout_centre[None])[0]
+        side = CROP_SIZE * np.hypot(matrix[0, 0], matrix[1, 0])
+        distances = [np.hypot(f.box[0] + f.box[2] / 2 - target[0], f.box[1] + f.box[3] / 2 - target[1]) for f in faces]
+        match = int(np.argmin(distances)) if faces and min(distances) < 0.25 * side else None
+        extra_faces += len(faces) - (match is not None)
+        names.append(name)
+        crops.append(crop)
+        served.append(None if match is None else faces[match])
+    truth = np.array([labels[n] for n in names], dtype=np.float64)
+    original = {head: np.concatenate(parts) for head, parts in _batched(predictor, np.stack(crops)).items()}
+    found = np.array([face is not None for face in served])
+    serve_probs = {
+        "age": np.stack([f.age_probabilities for f in served if f is not None]),
+        "gender": np.stack([[f.gender_probability if f.gender == g else 1 - f.gender_probability for g in GENDERS] for f in served if f is not None]),
+        "ethnicity": np.stack([[f.ethnicity_probabilities[e] for e in ETHNICITIES] for f in served if f is not None]),
+    }  # fmt: skip
+    paired = {head: p[found] for head, p in original.items()}
+    on_crop, on_photo = summarise(truth[found], paired), summarise(truth[found], serve_probs)
+    return {
+        "images": len(names),
+        "found_percent": float(found.mean() * 100),
+        "extra_faces": extra_faces,
+        "original_all": summarise(truth, original),
+        "original": on_crop,
+        "served": on_photo,
+        "gender_accuracy_drop_points": on_crop["gender_accuracy"] - on_photo["gender_accuracy"],
+        "ethnicity_accuracy_drop_points": on_crop["ethnicity_accuracy"] - on_photo["ethnicity_accuracy"],
+        "age_mae_rise_years": on_photo["age_mae"] - on_crop["age_mae"],
+        "agreement": {
+            "gender_percent": float(np.mean(paired["gender"].argmax(1) == serve_probs["gender"].argmax(1)) * 100),
+            "ethnicity_percent": float(np.mean(paired["ethnicity"].argmax(1) == serve_probs["ethnicity"].argmax(1)) * 100),
+            "mean_abs_age_difference": float(np.mean(np.abs(expected_age(paired["age"]) - expected_age(serve_probs["age"])))),
+        },  # fmt: skip
+        "seconds_per_photo": seconds / max(len(names), 1),
+        "model": str(model_path),
+        "seed": seed,
+    }
+
+
+def _batched(predictor: Predictor, crops: np.ndarray, size: int = 256) -> dict[str, list[np.ndarray]]:
+    parts: dict[str, list[np.ndarray]] = {}
+    for start in range(0, len(crops), size):
+        for head, probs in predictor.predict_crops(crops[start : start + size]).items():
+            parts.setdefault(head, []).append(probs)
+    return parts
+
+
+def report(result: dict) -> str:
+    """The table printed for a run, with the verdict against TARGETS."""
+    crop, photo = result["original"], result["served"]
+    checks = {
+        "found": result["found_percent"] >= TARGETS["found_percent"],
+        "gender": result["gender_accuracy_drop_points"] <= TARGETS["accuracy_drop_points"],
+        "ethnicity": result["ethnicity_accuracy_drop_points"] <= TARGETS["accuracy_drop_points"],
+        "age": result["age_mae_rise_years"] <= TARGETS["age_mae_rise_years"],
+    }
+    ok = {k: "ok" if v else "MISSED" for k, v in checks.items()}
+    agree = result["agreement"]
+    return "\n".join(
+        [
+            f"train/serve match on {result['images']} test images (seed {result['seed']}, {result['model']})",
+            f"faces found        {result['found_percent']:6.1f} %   (target ≥ {TARGETS['found_percent']:.0f} %)  {ok['found']}"
+            f"   extra faces on backgrounds: {result['extra_faces']}",
+            f"{'':18} {'crop':>8} {'photo':>8} {'change':>8}",
+            f"gender accuracy    {crop['gender_accuracy']:8.1f} {photo['gender_accuracy']:8.1f} "
+            f"{-result['gender_accuracy_drop_points']:+8.1f}   (drop ≤ 1.5 points)  {ok['gender']}",
+            f"ethnicity accuracy {crop['ethnicity_accuracy']:8.1f} {photo['ethnicity_accuracy']:8.1f} "
+            f"{-result['ethnicity_accuracy_drop_points']:+8.1f}   (drop ≤ 1.5 points)  {ok['ethnicity']}",
+            f"age MAE (years)    {crop['age_mae']:8.2f} {photo['age_mae']:8.2f} {result['age_mae_rise_years']:+8.2f}"
+            f"   (rise ≤ 0.5)  {ok['age']}",
+            f"same answer on crop and photo: gender {agree['gender_percent']:.1f} %, ethnicity "
+            f"{agree['ethnicity_percent']:.1f} %, mean |age difference| {agree['mean_abs_age_difference']:.2f} years",
+            f"served path: {result['seconds_per_photo']:.2f} s per photo (decode, detect, align, predict)",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="UTKFace archive or folder")
+    parser.add_argument("--limit", type=int, help="use a seeded sample of this many test images")
+    parser.add_argument("--model", type=Path, default=MODEL_PATH)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    result = run(args.data, args.limit, args.model, args.seed)
+    print(report(result))
+    print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

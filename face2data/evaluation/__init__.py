@@ -1,0 +1,1 @@
+"""Honest evaluation: metric maths and the evaluation run over a UTKFace source."""

@@ -1,0 +1,249 @@
+"""SHAP maps for one aligned face: which regions pushed each head's prediction up or down.
+
+One SHAP Partition explainer run explains all outputs at once: the expected age,
+both gender probabilities and the five ethnicity probabilities, from the same
+masked model evaluations (one batched model call per batch of masks). Hidden
+regions are filled with a box-blurred copy of the face, so the base value is the
+prediction for the fully blurred face, and the explanation is exactly additive:
+base value + sum of the map = the prediction.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+
+import numpy as np
+
+from face2data.schema import AGES, ETHNICITIES, GENDERS, HEADS, INPUT_SIZE, to_model_input
+
+# Outputs of the explained function, in order; one explanation covers them all.
+OUTPUTS = ("age", *(f"gender:{g}" for g in GENDERS), *(f"ethnicity:{e}" for e in ETHNICITIES))
+# The explainer refines first where any output changes most; dividing the age by this
+# puts years on the scale of probabilities so that the age does not steer alone.
+AGE_SCALE = 20.0
+UNITS = {"age": "years", "gender": "probability", "ethnicity": "probability"}
+
+
+@dataclass(frozen=True)
+class ExplainSettings:
+    """The explainer's budget and masker."""
+
+    max_evals: int = 500  # masked model evaluations per face (shared by all outputs)
+    blur: int = 32  # side, in model pixels, of the box blur that fills hidden regions
+    batch_size: int = 100  # masks per model call
+    flip: bool = True  # average with the mirror image, as the predictions shown are
+
+    def describe(self) -> str:
+        """One sentence saying how the maps were computed."""
+        mirror = " (each averaged with its mirror image, as the predictions are)" if self.flip else ""
+        return (
+            f"SHAP Partition explainer (Owen values over a hierarchy of image rectangles) with "
+            f"{self.max_evals} model evaluations{mirror}; a hidden region is filled with the same region of a "
+            f"{self.blur}x{self.blur}-pixel box-blurred copy of the {INPUT_SIZE}x{INPUT_SIZE} face, so the base value "
+            f"is the prediction for the fully blurred face and base value + sum of the map = the prediction."
+        )
+
+
+DEFAULT_SETTINGS = ExplainSettings()
+
+
+@dataclass(frozen=True)
+class HeadExplanation:
+    """The SHAP map of one head's explained output."""
+
+    head: str  # "age" | "gender" | "ethnicity"
+    target: str  # what is explained: "expected age", "P(female)", "P(Asian)"
+    unit: str  # "years" or "probability"
+    values: np.ndarray  # (INPUT_SIZE, INPUT_SIZE) float32: SHAP value per pixel (RGB summed)
+    base_value: float  # the output for the fully masked (blurred) face
+    output_value: float  # the output for the face: base_value + values.sum()
+
+    @property
+    def map_unit(self) -> str:
+        """Unit of one map value, for a colour bar."""
+        return f"{self.unit} per pixel"
+
+
+@dataclass(frozen=True)
+class FaceExplanation:
+    """SHAP maps of the three heads for one face, plus the raw maps of every class."""
+
+    heads: dict[str, HeadExplanation]
+    method: str
+    settings: ExplainSettings
+    seconds: float
+    all_values: np.ndarray = field(repr=False)  # (INPUT_SIZE, INPUT_SIZE, len(OUTPUTS)) float32
+    all_base: np.ndarray = field(repr=False)  # (len(OUTPUTS),)
+    all_output: np.ndarray = field(repr=False)  # (len(OUTPUTS),)
+
+    def __getitem__(self, head: str) -> HeadExplanation:
+        return self.heads[head]
+
+    def retarget(self, ethnicity_class: str | int | None = None, gender_class: str | int | None = None):
+        """The same explanation with other classes explained (no recomputation); None = the predicted class."""
+        heads = dict(self.heads)
+        gender = _class_index(gender_class, GENDERS, self._probs("gender"))
+        ethnicity = _class_index(ethnicity_class, ETHNICITIES, self._probs("ethnicity"))
+        heads["gender"], heads["ethnicity"] = self._head("gender", gender), self._head("ethnicity", ethnicity)
+        return replace(self, heads=heads)
+
+    def _probs(self, head: str) -> np.ndarray:
+        return np.array([self.all_output[i] for i, name in enumerate(OUTPUTS) if name.startswith(head + ":")])
+
+    def _head(self, head: str, cls: int | None = None) -> HeadExplanation:
+        if head == "age":
+            index, target = 0, "expected age"
+        else:
+            label = (GENDERS if head == "gender" else ETHNICITIES)[cls]
+            index, target = OUTPUTS.index(f"{head}:{label}"), f"P({label})"
+        return HeadExplanation(
+            head=head,
+            target=target,
+            unit=UNITS[head],
+            values=self.all_values[..., index],
+            base_value=float(self.all_base[index]),
+            output_value=float(self.all_output[index]),
+        )
+
+
+def explain_face(
+    model,
+    crop: np.ndarray,
+    ethnicity_class: str | int | None = None,
+    gender_class: str | int | None = None,
+    settings: ExplainSettings = DEFAULT_SETTINGS,
+) -> FaceExplanation:
+    """SHAP maps of the age, gender and ethnicity heads for one aligned RGB uint8 face crop.
+
+    ``crop`` is a (CROP_SIZE, CROP_SIZE, 3) aligned face or one already at INPUT_SIZE.
+    The gender and ethnicity maps explain the probability of the predicted class unless a
+    class (name or index) is given. Raises ValueError for an unusable crop or class.
+    """
+    image = to_model_input(_checked_crop(crop))
+    start = time.perf_counter()
+    values, base, output = _run_partition(model, image, settings)
+    explanation = FaceExplanation(
+        heads={},
+        method=settings.describe(),
+        settings=settings,
+        seconds=time.perf_counter() - start,
+        all_values=values,
+        all_base=base,
+        all_output=output,
+    )
+    explanation = replace(explanation, heads={"age": explanation._head("age")})
+    explanation = explanation.retarget(ethnicity_class, gender_class)
+    return replace(explanation, heads={head: explanation.heads[head] for head in HEADS})
+
+
+def warm_up(model, settings: ExplainSettings = DEFAULT_SETTINGS) -> None:
+    """Compile SHAP's numba kernels and the model function once (tens of seconds on first use)."""
+    crop = np.full((INPUT_SIZE, INPUT_SIZE, 3), 128, np.uint8)
+    explain_face(model, crop, settings=replace(settings, max_evals=20))
+
+
+def _checked_crop(crop) -> np.ndarray:
+    crop = np.asarray(crop)
+    if crop.ndim != 3 or crop.shape[2] != 3 or min(crop.shape[:2]) < 8:
+        raise ValueError(f"a face crop must be an RGB image (height, width, 3); got shape {crop.shape}")
+    if crop.dtype != np.uint8:
+        raise ValueError(f"a face crop must be uint8 RGB; got {crop.dtype}")
+    return crop
+
+
+def _class_index(cls: str | int | None, labels: tuple[str, ...], probs: np.ndarray) -> int:
+    """The index of a class given by name (any case) or index; the most probable one for None."""
+    if cls is None:
+        return int(np.argmax(probs))
+    if isinstance(cls, (int, np.integer)) and not isinstance(cls, bool) and 0 <= cls < len(labels):
+        return int(cls)
+    if isinstance(cls, str):
+        lowered = [label.lower() for label in labels]
+        if cls.strip().lower() in lowered:
+            return lowered.index(cls.strip().lower())
+    raise ValueError(f"unknown class {cls!r}; choose one of {', '.join(labels)}")
+
+
+# --- the SHAP run -----------------------------------------------------------------------
+
+# The explainer keeps per-call state and the masker caches the blurred image: one run at a time.
+_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=4)
+def _explainer_parts(blur: int, size: int):
+    """The image masker (building its partition tree is slow, so it is shared)."""
+    import shap
+
+    return shap.maskers.Image(f"blur({blur},{blur})", (size, size, 3))
+
+
+def _run_partition(model, image: np.ndarray, settings: ExplainSettings):
+    """Partition SHAP of all OUTPUTS for one model-ready image (S, S, 3) float32."""
+    import shap
+
+    size = image.shape[0]
+    outputs = _output_function(model, settings.flip)
+
+    def explained(flat: np.ndarray) -> np.ndarray:
+        return outputs(np.asarray(flat, np.float32).reshape(-1, size, size, 3))
+
+    with _LOCK:
+        masker = _explainer_parts(settings.blur, size)
+        # The masker caches the blurred image by id(); a new image may reuse an old id.
+        masker.last_xid = None
+        explainer = shap.explainers.Partition(explained, masker)
+        # A flat image stays one object inside SHAP, so its blurred copy is computed once.
+        result = explainer(
+            image.reshape(1, -1), max_evals=settings.max_evals, batch_size=settings.batch_size, silent=True
+        )
+        masker.last_xid = None
+    values = np.asarray(result.values[0], np.float64).reshape(size, size, 3, len(OUTPUTS)).sum(axis=2)
+    base = np.asarray(result.base_values[0], np.float64)
+    output = explained(image.reshape(1, -1))[0].astype(np.float64)
+    values[..., 0] *= AGE_SCALE
+    base[0] *= AGE_SCALE
+    output[0] *= AGE_SCALE
+    return values.astype(np.float32), base, output
+
+
+# A compiled function per model object; a couple at most are kept (the app uses one model).
+_FUNCTIONS: OrderedDict[int, tuple[weakref.ref, bool, object]] = OrderedDict()
+
+
+def _output_function(model, flip: bool):
+    """A batched function (N, S, S, 3) float32 -> (N, len(OUTPUTS)) float64 calling the model once per batch."""
+    key = id(model) * 2 + int(flip)
+    cached = _FUNCTIONS.get(key)
+    if cached is not None and cached[0]() is model:
+        _FUNCTIONS.move_to_end(key)
+        return cached[2]
+    import tensorflow as tf
+
+    ages = tf.constant(AGES / AGE_SCALE)
+    names = list(model.output_names)
+    size = model.input_shape[1]
+
+    @tf.function(input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)])
+    def compiled(x):
+        views = tf.concat([x, x[:, :, ::-1]], 0) if flip else x
+        out = model(views, training=False)
+        probs = out if isinstance(out, dict) else dict(zip(names, out, strict=True))
+        y = tf.concat([tf.reduce_sum(probs["age"] * ages, -1, keepdims=True), probs["gender"], probs["ethnicity"]], -1)
+        if flip:
+            n = tf.shape(x)[0]
+            y = (y[:n] + y[n:]) / 2
+        return y
+
+    def run(x: np.ndarray) -> np.ndarray:
+        return compiled(tf.convert_to_tensor(x, tf.float32)).numpy().astype(np.float64)
+
+    _FUNCTIONS[key] = (weakref.ref(model), flip, run)
+    while len(_FUNCTIONS) > 4:
+        _FUNCTIONS.popitem(last=False)
+    return run

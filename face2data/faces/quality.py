@@ -1,0 +1,58 @@
+"""Quality notes for a found face: too small, blurred, turned away, or perhaps not a face."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from face2data.faces.alignment import ReferenceLayout
+from face2data.schema import to_model_input
+
+# Below this box side the face is enlarged into the model input and its detail is mostly interpolated
+# (a UTKFace face box is ~160 px of the 200 px crop, ~77 px of the 96 px input).
+SMALL_FACE_PX = 48
+# MTCNN accepts faces from 0.8 (its last-stage threshold); above this nearly every hit is a real face.
+LOW_CONFIDENCE = 0.95
+
+
+def pose_ratios(keypoints: np.ndarray) -> tuple[float, float]:
+    """Yaw and pitch proxies from five keypoints, independent of in-plane rotation and scale.
+
+    Yaw: how far the nose sits from the eyes' midpoint along the eye line, in eye distances (0 frontal,
+    about ±0.5 when the nose passes an eye). Pitch: how far down the nose sits between the eye line and
+    the mouth line (0 at the eyes, 1 at the mouth).
+    """
+    left_eye, right_eye, nose, mouth_left, mouth_right = np.asarray(keypoints, dtype=np.float64)
+    eyes_mid, mouth_mid = (left_eye + right_eye) / 2, (mouth_left + mouth_right) / 2
+    across = right_eye - left_eye
+    eye_distance = max(float(np.linalg.norm(across)), 1e-6)
+    across /= eye_distance
+    down = np.array([-across[1], across[0]])
+    face_height = max(float((mouth_mid - eyes_mid) @ down), 1e-6)
+    return float((nose - eyes_mid) @ across / eye_distance), float((nose - eyes_mid) @ down / face_height)
+
+
+def sharpness(crop: np.ndarray) -> float:
+    """Variance of the Laplacian of the crop at the size the model sees it (low = blurred)."""
+    small = to_model_input(crop).astype(np.uint8)
+    return float(cv2.Laplacian(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), cv2.CV_64F).var())
+
+
+def quality_notes(
+    box_size: int, score: float, keypoints: np.ndarray, crop: np.ndarray, layout: ReferenceLayout
+) -> list[str]:
+    """Readable warnings for one face; empty when nothing stands out."""
+    notes = []
+    if box_size < SMALL_FACE_PX:
+        notes.append(f"small face ({box_size} px): little detail, less reliable")
+    blur = sharpness(crop)
+    if blur < layout.min_sharpness:
+        notes.append(f"blurred (sharpness {blur:.0f}, training faces mostly above {layout.min_sharpness:.0f})")
+    yaw, pitch = pose_ratios(keypoints)
+    if not layout.yaw_range[0] <= yaw <= layout.yaw_range[1]:
+        notes.append("head turned far to the side: few training faces look like this")
+    elif not layout.pitch_range[0] <= pitch <= layout.pitch_range[1]:
+        notes.append("head tilted far up or down: few training faces look like this")
+    if score < LOW_CONFIDENCE:
+        notes.append(f"low detector confidence ({score:.2f}): this may not be a face")
+    return notes

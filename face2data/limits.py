@@ -1,0 +1,33 @@
+"""Input limits: the one place that says how big or small an upload may be.
+
+The image loader, the CLI and the app all read these, and the README's "Input
+limits" section documents them.
+"""
+
+from __future__ import annotations
+
+# Largest file accepted, checked before anything is decoded. A 64-megapixel phone
+# JPEG is 15-30 MB; anything bigger is almost surely not a photo (or an
+# uncompressed TIFF that would not fit the pixel limit anyway).
+MAX_FILE_BYTES = 50 * 1024 * 1024
+
+# Largest image accepted, in pixels, read from the file header before decoding so a
+# decompression bomb is rejected without allocating its pixels. 70 MP lets every
+# phone or camera photo up to 64 MP sensors (9248x6936) through and keeps one decoded
+# RGB image under ~210 MB; 108 MP and 200 MP full-resolution frames are refused.
+# Pillow's own bomb check is set to this value too (see image_loading).
+MAX_PIXELS = 70_000_000
+
+# Smallest face, in pixels of the uploaded image, that can be found and used:
+# MTCNN's default minimum face size. A smaller face would be blown up more than
+# ten times into the 200 px aligned crop and carries no usable detail.
+MIN_FACE_PX = 20
+
+# Smallest width or height of an image: one that cannot hold a MIN_FACE_PX face
+# is refused with a clear message instead of silently finding no face.
+MIN_IMAGE_SIDE = MIN_FACE_PX
+
+# Most scans a JPEG may have. Ordinary progressive JPEGs have about 10; a crafted
+# one with thousands of tiny scans makes libjpeg re-process every coefficient per
+# scan and can take minutes on a file of a few MB.
+MAX_JPEG_SCANS = 1000

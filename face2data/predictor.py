@@ -1,0 +1,91 @@
+"""Photo in, one prediction per face out: the detector and the model loaded once and reused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from face2data.faces import FaceDetector, FoundFace, default_detector, find_faces
+from face2data.image_loading import ImageLoadError, load_rgb, load_rgb_file
+from face2data.model import age_interval, expected_age, predict_probabilities
+from face2data.paths import MODEL_PATH
+from face2data.schema import ETHNICITIES, GENDERS, to_model_input
+from face2data.structures import FaceResult
+
+
+class Predictor:
+    """Finds every face of a photo and predicts age, gender and ethnicity for all of them in one model call."""
+
+    def __init__(self, model=None, model_path: str | Path = MODEL_PATH, detector: FaceDetector | None = None) -> None:
+        self.model = model if model is not None else _load_model(Path(model_path))
+        self.detector = detector or default_detector()
+
+    def predict_bytes(self, data: bytes) -> list[FaceResult]:
+        """Predictions for every face of an encoded image; raises ImageLoadError for unusable bytes."""
+        return self.predict_image(load_rgb(data))
+
+    def predict_image(self, rgb: np.ndarray) -> list[FaceResult]:
+        """Predictions for every face of an RGB uint8 photo (EXIF already applied), largest face first."""
+        return self.predict_faces(find_faces(rgb, self.detector))
+
+    def predict_faces(self, faces: list[FoundFace]) -> list[FaceResult]:
+        """Predictions for already found and aligned faces, in one batched model call."""
+        if not faces:
+            return []
+        probabilities = self.predict_crops(np.stack([face.crop for face in faces]))
+        return [
+            _result(i, face.box, face.score, face.crop, face.quality_notes, {h: p[i] for h, p in probabilities.items()})
+            for i, face in enumerate(faces)
+        ]
+
+    def predict_crops(self, crops: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-head probabilities (mirror-averaged) for aligned uint8 crops (N, H, W, 3)."""
+        return predict_probabilities(self.model, to_model_input(crops), flip=True)
+
+
+def _load_model(path: Path):
+    try:
+        from face2data.model_loading import load_trained_model
+    except ImportError:  # TODO(engineer B): remove once face2data.model_loading is merged
+        import keras
+
+        import face2data.model  # noqa: F401  (registers the custom loss for deserialisation)
+
+        return keras.models.load_model(path, compile=False)
+    return load_trained_model(path)
+
+
+def _result(index: int, box, score: float, crop: np.ndarray, notes: list[str], probs: dict) -> FaceResult:
+    age_probs = probs["age"]
+    low, high = age_interval(age_probs)
+    gender = int(np.argmax(probs["gender"]))
+    ethnicity = int(np.argmax(probs["ethnicity"]))
+    return FaceResult(
+        index=index,
+        box=tuple(int(v) for v in box),
+        score=float(score),
+        crop=crop,
+        age=float(expected_age(age_probs)),
+        age_low=float(low[0]),
+        age_high=float(high[0]),
+        age_probabilities=age_probs,
+        gender=GENDERS[gender],
+        gender_probability=float(probs["gender"][gender]),
+        ethnicity=ETHNICITIES[ethnicity],
+        ethnicity_probabilities={name: float(p) for name, p in zip(ETHNICITIES, probs["ethnicity"])},
+        quality_notes=list(notes),
+    )
+
+
+def predict_files(paths: list[str | Path], predictor: Predictor) -> list[dict]:
+    """One JSON-ready report per file: ``{"file", "faces", "error"}``; unreadable files get an error string."""
+    reports = []
+    for path in paths:
+        try:
+            faces = predictor.predict_image(load_rgb_file(path))
+        except ImageLoadError as error:
+            reports.append({"file": str(path), "faces": [], "error": str(error)})
+            continue
+        reports.append({"file": str(path), "faces": [face.to_dict() for face in faces], "error": None})
+    return reports

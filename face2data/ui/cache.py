@@ -1,0 +1,88 @@
+"""Streamlit caches around the library: heavy objects once per process, artifacts until their file changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from face2data import paths
+from face2data.ui import artifacts
+
+
+def _stamp(path: Path) -> int | None:
+    """Modification time of ``path`` (None when absent): part of the cache key, so a rewritten file is re-read."""
+    return path.stat().st_mtime_ns if path.is_file() else None
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _history(path: str, stamp: int | None) -> pd.DataFrame | None:
+    return artifacts.read_history(Path(path))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _json(path: str, stamp: int | None) -> dict | None:
+    return artifacts.read_json(Path(path))
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _predictions(path: str, stamp: int | None) -> pd.DataFrame | None:
+    return artifacts.read_predictions(Path(path))
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _text(path: str, stamp: int | None) -> str | None:
+    return artifacts.read_text(Path(path))
+
+
+def history() -> pd.DataFrame | None:
+    """weights/history.csv, or None before the first epoch ends."""
+    return _history(str(paths.HISTORY_PATH), _stamp(paths.HISTORY_PATH))
+
+
+def training_summary() -> dict | None:
+    """weights/training.json, or None before training finishes."""
+    return _json(str(paths.TRAINING_SUMMARY_PATH), _stamp(paths.TRAINING_SUMMARY_PATH))
+
+
+def test_metrics() -> dict | None:
+    """weights/test_metrics.json, or None before ``evaluate`` ran."""
+    return _json(str(paths.TEST_METRICS_PATH), _stamp(paths.TEST_METRICS_PATH))
+
+
+def test_predictions() -> pd.DataFrame | None:
+    """weights/test_predictions.csv, or None before ``evaluate`` ran."""
+    return _predictions(str(paths.TEST_PREDICTIONS_PATH), _stamp(paths.TEST_PREDICTIONS_PATH))
+
+
+def model_card() -> str | None:
+    """weights/MODEL_CARD.md, or None when absent."""
+    return _text(str(paths.MODEL_CARD_PATH), _stamp(paths.MODEL_CARD_PATH))
+
+
+@st.cache_resource(show_spinner="Loading the model and the face detector (once per server)…")
+def predictor():
+    """The one Predictor (model + face detector) of this process, shared by every session."""
+    from face2data.predictor import Predictor
+
+    return Predictor()
+
+
+def explain(crop):
+    """SHAP maps of all heads for one aligned crop, with the process's one model (see face2data.explanation)."""
+    from face2data.explanation import explain_face
+
+    return explain_face(predictor().model, crop)
+
+
+@st.cache_data(show_spinner=False, max_entries=2)
+def _global_maps(path: str, stamp: int | None):
+    from face2data.explanation import load_global_maps
+
+    return load_global_maps(path)
+
+
+def global_maps():
+    """weights/shap_global.npz; raises GlobalMapsError (with the command that makes it) when absent."""
+    return _global_maps(str(paths.SHAP_GLOBAL_PATH), _stamp(paths.SHAP_GLOBAL_PATH))

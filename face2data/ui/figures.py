@@ -1,0 +1,342 @@
+"""Plotly figures of the app, built from plain data (DataFrames, dicts, arrays) so they can be tested alone."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from face2data.schema import AGE_BUCKETS, AGES, ETHNICITIES, GENDERS
+from face2data.ui.artifacts import best_epoch, normalise_rows
+
+TRAIN_COLOUR = "#2E6FBA"
+VAL_COLOUR = "#D9822B"
+BEST_COLOUR = "#2CA02C"
+# Blue = pushed the output down, red = pushed it up; white is no effect.
+DIVERGING = "RdBu_r"
+
+
+def _compact(fig: go.Figure, height: int, title: str | None = None, top: int | None = None) -> go.Figure:
+    fig.update_layout(
+        height=height,
+        title=title,
+        margin={"l": 10, "r": 10, "t": top if top is not None else 40 if title else 10, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+    )
+    return fig
+
+
+def _curves(history: pd.DataFrame, panels: Sequence[tuple[str, str]], rows: int, cols: int, height: int) -> go.Figure:
+    """Train (solid) and validation (dashed) curves of ``metric`` per panel, best epoch marked."""
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[title for _, title in panels])
+    best = best_epoch(history)
+    for i, (metric, _) in enumerate(panels):
+        row, col = i // cols + 1, i % cols + 1
+        for prefix, name, colour, dash in (
+            ("", "train", TRAIN_COLOUR, "solid"),
+            ("val_", "validation", VAL_COLOUR, "dash"),
+        ):
+            if prefix + metric not in history:
+                continue
+            fig.add_trace(
+                go.Scatter(
+                    x=history["epoch"],
+                    y=history[prefix + metric],
+                    name=name,
+                    mode="lines+markers",
+                    line={"color": colour, "dash": dash},
+                    marker={"size": 4},
+                    legendgroup=name,
+                    showlegend=i == 0,
+                    hovertemplate=f"epoch %{{x}}<br>{name} {metric}: %{{y:.4g}}<extra></extra>",
+                ),
+                row=row,
+                col=col,
+            )
+        fig.add_vline(x=best, line={"color": BEST_COLOUR, "dash": "dot"}, row=row, col=col)
+        fig.update_xaxes(title_text="epoch", dtick=max(1, -(-len(history) // 10)), row=row, col=col)
+    # A legend entry for the vertical best-epoch lines.
+    fig.add_trace(
+        go.Scatter(
+            x=[None],
+            y=[None],
+            mode="lines",
+            line={"color": BEST_COLOUR, "dash": "dot"},
+            name=f"best epoch {best} (lowest validation loss)",
+        ),
+        row=1,
+        col=1,
+    )
+    _compact(fig, height, top=60)
+    # Above the subplot titles, at the top of the figure.
+    fig.update_layout(legend={"yref": "container", "y": 1.0, "yanchor": "top"})
+    return fig
+
+
+def loss_figure(history: pd.DataFrame) -> go.Figure:
+    """Total and per-head losses, train vs validation."""
+    panels = [
+        ("loss", "total loss"),
+        ("age_loss", "age loss"),
+        ("gender_loss", "gender loss"),
+        ("ethnicity_loss", "ethnicity loss"),
+    ]
+    return _curves(history, panels, rows=2, cols=2, height=560)
+
+
+def metrics_figure(history: pd.DataFrame) -> go.Figure:
+    """Age MAE (years) and gender / ethnicity accuracy, train vs validation."""
+    panels = [
+        ("age_mae", "age MAE (years)"),
+        ("gender_accuracy", "gender accuracy"),
+        ("ethnicity_accuracy", "ethnicity accuracy"),
+    ]
+    return _curves(history, panels, rows=1, cols=3, height=340)
+
+
+def learning_rate_figure(history: pd.DataFrame) -> go.Figure:
+    """The learning rate per epoch (log scale)."""
+    fig = go.Figure(
+        go.Scatter(
+            x=history["epoch"],
+            y=history["learning_rate"],
+            mode="lines+markers",
+            line={"color": TRAIN_COLOUR},
+            name="learning rate",
+        )
+    )
+    fig.add_vline(x=best_epoch(history), line={"color": BEST_COLOUR, "dash": "dot"})
+    fig.update_yaxes(type="log", title_text="learning rate", exponentformat="e")
+    fig.update_xaxes(title_text="epoch", dtick=max(1, -(-len(history) // 10)))
+    return _compact(fig, 280)
+
+
+def confusion_figure(labels: Sequence[str], counts: Sequence[Sequence[int]], normalised: bool, title: str) -> go.Figure:
+    """A confusion-matrix heatmap: rows = true class, columns = predicted class."""
+    counts = np.asarray(counts, dtype=float)
+    values = normalise_rows(counts) if normalised else counts
+    text = [[f"{v:.0%}" if normalised else f"{int(v)}" for v in row] for row in values]
+    fig = go.Figure(
+        go.Heatmap(
+            z=values,
+            x=list(labels),
+            y=list(labels),
+            text=text,
+            texttemplate="%{text}",
+            colorscale="Blues",
+            zmin=0,
+            zmax=1 if normalised else None,
+            customdata=counts,
+            hovertemplate="true %{y}<br>predicted %{x}<br>%{customdata:.0f} faces<extra></extra>",
+            colorbar={"title": "share of row" if normalised else "faces"},
+        )
+    )
+    fig.update_yaxes(title_text="true", autorange="reversed", type="category")
+    fig.update_xaxes(title_text="predicted", type="category")
+    return _compact(fig, 360 if len(labels) > 3 else 280, title)
+
+
+GROUP_METRICS = {
+    "age_mae": ("age MAE (years)", "Reds", "%{z:.1f}"),
+    "gender_accuracy": ("gender accuracy (%)", "Blues", "%{z:.0f}"),
+    "ethnicity_accuracy": ("ethnicity accuracy (%)", "Blues", "%{z:.0f}"),
+}
+
+
+def group_heatmap(table: pd.DataFrame, metric: str, min_n: int = 1) -> go.Figure:
+    """``metric`` per (ethnicity, gender) row and age-bucket column, with n per cell in the hover and text."""
+    title, colours, fmt = GROUP_METRICS[metric]
+    rows = [f"{e} · {g}" for e in ETHNICITIES for g in GENDERS]
+    z = np.full((len(rows), len(AGE_BUCKETS)), np.nan)
+    n = np.zeros_like(z)
+    for record in table.itertuples(index=False):
+        i = rows.index(f"{record.ethnicity} · {record.gender}")
+        j = AGE_BUCKETS.index(record.age_bucket)
+        n[i, j] = record.n
+        if record.n >= min_n:
+            z[i, j] = getattr(record, metric)
+    text = [
+        [
+            ("" if np.isnan(v) else f"{v:.1f}" if metric == "age_mae" else f"{v:.0f}") + f"<br>n={int(c)}" if c else ""
+            for v, c in zip(zr, nr, strict=True)
+        ]
+        for zr, nr in zip(z, n, strict=True)
+    ]
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=list(AGE_BUCKETS),
+            y=rows,
+            text=text,
+            texttemplate="%{text}",
+            textfont={"size": 10},
+            colorscale=colours,
+            reversescale=metric != "age_mae",
+            customdata=n,
+            hovertemplate=f"%{{y}}, age %{{x}}<br>{title}: {fmt}<br>n = %{{customdata:.0f}}<extra></extra>",
+            colorbar={"title": title},
+            hoverongaps=False,
+        )
+    )
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_xaxes(title_text="true age bucket", type="category")
+    return _compact(fig, 520, f"{title} per ethnicity × gender × age bucket (true labels)")
+
+
+def age_scatter(predictions: pd.DataFrame) -> go.Figure:
+    """Predicted vs true age, one point per test face, with the identity line."""
+    top = float(max(predictions["age_true"].max(), predictions["age_pred"].max(), 1))
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=[0, top],
+            y=[0, top],
+            mode="lines",
+            name="perfect",
+            line={"color": "#888", "dash": "dash"},
+            hoverinfo="skip",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(  # SVG, not WebGL: browsers without a GPU draw it quickly too
+            x=predictions["age_true"],
+            y=predictions["age_pred"],
+            mode="markers",
+            name="test face",
+            marker={
+                "size": 4,
+                "opacity": 0.45,
+                "color": predictions["abs_error"],
+                "colorscale": "Viridis",
+                "colorbar": {"title": "|error|"},
+            },
+            customdata=np.stack([predictions["age_low"], predictions["age_high"]], axis=-1),
+            hovertemplate="true %{x}<br>predicted %{y:.1f} (%{customdata[0]:.0f}–%{customdata[1]:.0f})<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title_text="true age", range=[0, top])
+    fig.update_yaxes(title_text="predicted age", range=[0, top])
+    fig.update_layout(showlegend=False)
+    return _compact(fig, 460, "Predicted vs true age (dashed: perfect prediction)")
+
+
+def error_by_age(predictions: pd.DataFrame) -> go.Figure:
+    """Mean absolute error per true age decade, with the number of faces in each."""
+    decade = (predictions["age_true"] // 10 * 10).astype(int)
+    grouped = predictions.groupby(decade)["abs_error"].agg(["mean", "count"]).reset_index()
+    labels = [f"{d}–{d + 9}" for d in grouped["age_true"]]
+    fig = go.Figure(
+        go.Bar(
+            x=labels,
+            y=grouped["mean"],
+            marker_color=TRAIN_COLOUR,
+            customdata=grouped["count"],
+            text=[f"n={c}" for c in grouped["count"]],
+            textposition="outside",
+            hovertemplate="true age %{x}<br>MAE %{y:.1f} years<br>n = %{customdata}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title_text="true age", type="category")
+    fig.update_yaxes(title_text="mean |error| (years)")
+    return _compact(fig, 460, "Age error by true age")
+
+
+def age_distribution_figure(probabilities: np.ndarray, age: float, low: float, high: float) -> go.Figure:
+    """The predicted age distribution, the interval shaded and the expected age marked."""
+    probabilities = np.asarray(probabilities, dtype=float)
+    top = int(min(len(AGES) - 1, max(high + 15, 30)))
+    fig = go.Figure(
+        go.Scatter(
+            x=AGES[: top + 1],
+            y=probabilities[: top + 1],
+            mode="lines",
+            fill="tozeroy",
+            line={"color": TRAIN_COLOUR},
+            hovertemplate="age %{x:.0f}: %{y:.1%}<extra></extra>",
+        )
+    )
+    fig.add_vrect(x0=low, x1=high, fillcolor=VAL_COLOUR, opacity=0.15, line_width=0)
+    fig.add_vline(x=age, line={"color": VAL_COLOUR})
+    fig.update_xaxes(title_text="age", range=[0, top])
+    fig.update_yaxes(showticklabels=False)
+    fig.update_layout(showlegend=False)
+    return _compact(fig, 170)
+
+
+def ethnicity_figure(probabilities: Mapping[str, float]) -> go.Figure:
+    """Horizontal bars of the five ethnicity probabilities."""
+    names = list(ETHNICITIES)
+    values = [float(probabilities[name]) for name in names]
+    best = int(np.argmax(values))
+    fig = go.Figure(
+        go.Bar(
+            x=values,
+            y=names,
+            orientation="h",
+            text=[f"{v:.0%}" for v in values],
+            textposition="auto",
+            marker_color=[VAL_COLOUR if i == best else TRAIN_COLOUR for i in range(len(names))],
+            hovertemplate="%{y}: %{x:.1%}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(range=[0, 1], tickformat=".0%")
+    fig.update_yaxes(autorange="reversed")
+    fig.update_layout(showlegend=False)
+    return _compact(fig, 190)
+
+
+def shap_figure(
+    overlay_rgb: np.ndarray, values: np.ndarray, colorscale: list, unit: str, title: str | None = None
+) -> go.Figure:
+    """A SHAP overlay image with a colour bar from 'pushed down' (blue) to 'pushed up' (red).
+
+    ``values`` (any resolution) is laid over the image invisibly so hovering shows the SHAP value of each pixel.
+    """
+    height, width = overlay_rgb.shape[:2]
+    rows, cols = values.shape
+    limit = float(np.max(np.abs(values))) or 1e-12
+    fig = go.Figure(go.Image(z=overlay_rgb, hoverinfo="skip"))
+    fig.add_trace(
+        go.Heatmap(
+            z=values,
+            x0=(width / cols - 1) / 2,
+            dx=width / cols,
+            y0=(height / rows - 1) / 2,
+            dy=height / rows,
+            colorscale=colorscale,
+            zmin=-limit,
+            zmax=limit,
+            opacity=0.0,
+            hovertemplate="SHAP %{z:.3g} " + unit + "<extra></extra>",
+            colorbar={
+                "title": {"text": unit, "side": "right"},
+                "tickvals": [-limit, 0, limit],
+                "thickness": 12,
+                "ticktext": [f"−{limit:.2g}<br>pushed down", "0", f"+{limit:.2g}<br>pushed up"],
+                "len": 0.9,
+            },
+        )
+    )
+    fig.update_xaxes(visible=False, range=[-0.5, width - 0.5])
+    fig.update_yaxes(visible=False, range=[height - 0.5, -0.5], scaleanchor="x")
+    return _compact(fig, 300, title)
+
+
+def importance_figure(values: np.ndarray, title: str, unit: str) -> go.Figure:
+    """A mean |SHAP| map (how much each region matters, whatever the direction)."""
+    fig = go.Figure(
+        go.Heatmap(
+            z=values,
+            colorscale="Magma",
+            reversescale=True,
+            zmin=0,
+            hovertemplate="mean |SHAP| %{z:.3g} " + unit + "<extra></extra>",
+            colorbar={"title": {"text": f"mean |SHAP|<br>({unit})", "side": "right"}, "thickness": 12},
+        )
+    )
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
+    return _compact(fig, 300, title)

@@ -1,0 +1,110 @@
+"""From the bytes a user hands the app to what the Predict page shows: checked, predicted, boxes drawn.
+
+All in memory: the bytes are decoded, predicted on and dropped; nothing here writes or logs them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from collections.abc import Callable
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from face2data.image_loading import ImageLoadError, load_rgb
+from face2data.limits import MAX_FILE_BYTES
+
+SAMPLE_PATH = Path(__file__).resolve().parent.parent / "assets" / "astronaut.jpg"
+SAMPLE_CAPTION = "Sample: Eileen Collins, NASA astronaut — official NASA portrait, public domain."
+# Longest side of the photo sent to the browser: enough to see every box, small enough to send quickly.
+DISPLAY_SIDE = 1400
+BOX_COLOURS = ((46, 111, 186), (217, 130, 43), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75))
+
+
+class FacePredictor(Protocol):
+    """What the page needs of ``face2data.predictor.Predictor``."""
+
+    def predict_image(self, rgb: np.ndarray) -> list: ...
+
+
+@dataclass
+class Analysis:
+    """The outcome of one photo: the faces found, the annotated photo, or a message why there is none."""
+
+    digest: str
+    source: str
+    faces: list = field(default_factory=list)
+    photo: np.ndarray | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the photo was read (whether or not a face was found)."""
+        return self.error is None
+
+
+def digest_of(data: bytes) -> str:
+    """A short fingerprint of an input, to recognise the same photo across reruns without keeping a copy."""
+    return hashlib.blake2b(data, digest_size=12).hexdigest()
+
+
+def sample_bytes() -> bytes:
+    """The shipped sample photo."""
+    return SAMPLE_PATH.read_bytes()
+
+
+def size_error(size: int) -> str | None:
+    """The message for a file over the size limit, None when it fits."""
+    if size > MAX_FILE_BYTES:
+        limit = MAX_FILE_BYTES / 2**20
+        return f"The file is {size / 2**20:.1f} MB; the limit is {limit:.0f} MB. Please use a smaller photo."
+    return None
+
+
+def analyze(data: bytes, predictor: Callable[[], FacePredictor], source: str = "upload") -> Analysis:
+    """Check, decode and predict one photo; every failure of the input becomes a message in ``Analysis.error``.
+
+    ``predictor`` is called only once the photo has been decoded, so a bad file is answered without a model.
+    """
+    result = Analysis(digest=digest_of(data), source=source)
+    result.error = size_error(len(data))
+    if result.error:
+        return result
+    try:
+        rgb = load_rgb(data)
+        result.faces = list(predictor().predict_image(rgb))
+    except ImageLoadError as error:
+        result.error = f"This file cannot be used as a photo: {error}."
+        return result
+    result.photo = annotate(rgb, result.faces)
+    return result
+
+
+def annotate(rgb: np.ndarray, faces: list, display_side: int = DISPLAY_SIDE) -> np.ndarray:
+    """A display copy of the photo (longest side at most ``display_side``) with a numbered box per face."""
+    scale = min(1.0, display_side / max(rgb.shape[:2]))
+    out = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else rgb.copy()
+    thickness = max(2, round(max(out.shape[:2]) / 300))
+    for face in faces:
+        x, y, w, h = (round(v * scale) for v in face.box)
+        colour = BOX_COLOURS[face.index % len(BOX_COLOURS)]
+        cv2.rectangle(out, (x, y), (x + w, y + h), colour, thickness)
+        label = str(face.index + 1)
+        font_scale = max(0.6, min(w, h) / 120)
+        (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
+        top = y - th - base - 2 * thickness if y - th - base - 2 * thickness >= 0 else y + h
+        cv2.rectangle(out, (x, top), (x + tw + 2 * thickness, top + th + base + 2 * thickness), colour, cv2.FILLED)
+        cv2.putText(
+            out,
+            label,
+            (x + thickness, top + th + thickness),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            font_scale,
+            (255, 255, 255),
+            thickness,
+            cv2.LINE_AA,
+        )
+    return out

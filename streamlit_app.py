@@ -1,0 +1,29 @@
+"""face2data, the app: ``streamlit run streamlit_app.py``.
+
+The entrypoint only frames the pages; each page is a thin script over the ``face2data`` library.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import streamlit as st  # noqa: E402
+
+# An emoji favicon is drawn by the browser itself; a ":material/…:" one would be fetched from Google.
+st.set_page_config(page_title="face2data", page_icon="🙂", layout="wide")
+
+# The page scripts live in app_pages/, not pages/: a pages/ folder would switch Streamlit to its legacy
+# multipage mode for any session that opens a page URL before st.navigation has run once.
+pages = [
+    st.Page("app_pages/predict.py", title="Predict", icon=":material/photo_camera:", default=True),
+    st.Page("app_pages/explain.py", title="Explain", icon=":material/insights:"),
+    st.Page("app_pages/training.py", title="Training", icon=":material/show_chart:"),
+    st.Page("app_pages/evaluation.py", title="Evaluation", icon=":material/fact_check:"),
+    st.Page("app_pages/about.py", title="About / model card", icon=":material/description:"),
+]
+page = st.navigation(pages)
+with st.sidebar:
+    st.caption("Age, gender and ethnicity from faces, explained with SHAP. Runs offline: photos stay in memory.")
+page.run()

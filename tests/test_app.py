@@ -1,0 +1,247 @@
+"""The Streamlit app run headless with streamlit.testing (AppTest), plus its figure builders and photo helpers."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from face2data import paths
+from face2data.evaluation.metrics import Outcomes, summarize
+from face2data.limits import MAX_FILE_BYTES
+from face2data.schema import AGE_BUCKETS, ETHNICITIES, GENDERS
+from face2data.ui import artifacts, figures, photo
+
+APP = str(paths.PROJECT_ROOT / "streamlit_app.py")
+# Runs that load the model (and TensorFlow) for the first time are slow on a busy machine.
+MODEL_TIMEOUT = 300
+needs_model = pytest.mark.skipif(not paths.MODEL_PATH.exists(), reason=f"no trained model at {paths.MODEL_PATH}")
+
+
+def _app(page: str | None = None, timeout: float = 60) -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=timeout).run()
+    if page is not None:
+        app.switch_page(f"app_pages/{page}.py").run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def _metric(app: AppTest, label: str) -> str:
+    return next(m.value for m in app.metric if m.label == label)
+
+
+def _texts(app: AppTest) -> str:
+    return "\n".join(
+        e.value for kind in ("markdown", "caption", "info", "error", "warning") for e in getattr(app, kind)
+    )
+
+
+def _jpeg(rgb: np.ndarray) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(rgb).save(out, format="JPEG")
+    return out.getvalue()
+
+
+@pytest.fixture
+def synthetic_evaluation(tmp_path, monkeypatch):
+    """test_metrics.json and test_predictions.csv of made-up outcomes, put where the app reads them."""
+    rng = np.random.default_rng(0)
+    n = 300
+    age_true = rng.integers(1, 90, n).astype(float)
+    age_pred = np.clip(age_true + rng.normal(0, 6, n), 0, 116)
+    gender_true, ethnicity_true = rng.integers(0, 2, n), rng.integers(0, 5, n)
+    gender_pred = np.where(rng.random(n) < 0.9, gender_true, 1 - gender_true)
+    ethnicity_pred = np.where(rng.random(n) < 0.8, ethnicity_true, rng.integers(0, 5, n))
+    outcomes = Outcomes(age_true, gender_true, ethnicity_true, age_pred, age_pred - 5, age_pred + 5, gender_pred,
+                        ethnicity_pred)  # fmt: skip
+    metrics = {"model": "face2data.keras", "data": "synthetic", "split": "test", "flip_tta": True, "skipped": [],
+               **summarize(outcomes)}  # fmt: skip
+    metrics_path = tmp_path / "test_metrics.json"
+    metrics_path.write_text(json.dumps(metrics))
+    predictions = pd.DataFrame({
+        "file": [f"{i}.jpg" for i in range(n)], "age_true": age_true, "age_pred": age_pred,
+        "age_low": age_pred - 5, "age_high": age_pred + 5,
+        "gender_true": [GENDERS[g] for g in gender_true], "gender_pred": [GENDERS[g] for g in gender_pred],
+        "ethnicity_true": [ETHNICITIES[e] for e in ethnicity_true],
+        "ethnicity_pred": [ETHNICITIES[e] for e in ethnicity_pred],
+    })  # fmt: skip
+    predictions_path = tmp_path / "test_predictions.csv"
+    predictions.to_csv(predictions_path, index=False)
+    monkeypatch.setattr(paths, "TEST_METRICS_PATH", metrics_path)
+    monkeypatch.setattr(paths, "TEST_PREDICTIONS_PATH", predictions_path)
+    return metrics
+
+
+# --- pages -------------------------------------------------------------------------------
+
+
+def test_training_page_shows_the_best_epoch_of_the_history():
+    if not paths.HISTORY_PATH.exists():
+        pytest.skip(f"no training history at {paths.HISTORY_PATH}")
+    before = artifacts.best_epoch(artifacts.read_history(paths.HISTORY_PATH))
+    app = _app("training")
+    after = artifacts.best_epoch(artifacts.read_history(paths.HISTORY_PATH))  # training may append meanwhile
+    assert _metric(app, "Best epoch") in {str(before), str(after)}
+    assert len(app.get("plotly_chart")) == 3
+
+
+def test_evaluation_page_shows_the_figures_of_test_metrics_json():
+    metrics = artifacts.read_json(paths.TEST_METRICS_PATH)
+    if metrics is None:
+        pytest.skip(f"no {paths.TEST_METRICS_PATH} yet (python -m face2data evaluate writes it)")
+    app = _app("evaluation")
+    assert _metric(app, "Test faces") == f"{metrics['n']:,}"
+    assert _metric(app, "Age MAE") == f"{metrics['age_mae']:.2f} years"
+    assert _metric(app, "Gender accuracy") == f"{metrics['gender_accuracy']:.1%}"
+    assert _metric(app, "Ethnicity accuracy") == f"{metrics['ethnicity_accuracy']:.1%}"
+
+
+def test_evaluation_page_reads_the_files_it_is_given(synthetic_evaluation):
+    app = _app("evaluation")
+    assert _metric(app, "Test faces") == f"{synthetic_evaluation['n']:,}"
+    assert _metric(app, "Age MAE") == f"{synthetic_evaluation['age_mae']:.2f} years"
+    # Three confusion matrices, the per-group heatmap, the scatter and the error-by-age bars.
+    assert len(app.get("plotly_chart")) == 6
+    counts = app.toggle(key="normalised").set_value(False).run()
+    assert not counts.exception
+
+
+def test_evaluation_and_about_pages_say_how_to_evaluate_when_nothing_is_there(tmp_path, monkeypatch):
+    monkeypatch.setattr(paths, "TEST_METRICS_PATH", tmp_path / "absent.json")
+    assert "python -m face2data evaluate" in _texts(_app("evaluation"))
+    assert "python -m face2data evaluate" in _texts(_app("about"))
+
+
+def test_about_page_shows_metrics_limits_and_privacy(synthetic_evaluation):
+    app = _app("about")
+    assert _metric(app, "Age MAE") == f"{synthetic_evaluation['age_mae']:.2f} years"
+    text = _texts(app)
+    assert f"{MAX_FILE_BYTES / 2**20:.0f} MB" in text
+    assert "never written to" in text and "Not for decisions about people" in text
+
+
+def test_explain_page_without_a_face_or_global_maps_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setattr(paths, "SHAP_GLOBAL_PATH", tmp_path / "absent.npz")
+    app = _app("explain")
+    assert "explain-global" in _texts(app)
+    assert [b.label for b in app.button] == ["Explain the sample"]
+
+
+def test_predict_page_waits_for_a_photo():
+    app = _app()
+    assert app.title[0].value.startswith("Age, gender and ethnicity")
+    assert "Upload a photo" in _texts(app)
+
+
+def test_unreadable_upload_shows_a_message_not_an_exception():
+    app = _app()
+    app.file_uploader(key="upload").set_value(("holiday.jpg", b"\xff\xd8 not really a JPEG", "image/jpeg")).run()
+    assert not app.exception
+    assert "cannot be used as a photo" in app.error[0].value
+
+
+def test_too_large_upload_is_refused_before_decoding():
+    app = _app()
+    app.file_uploader(key="upload").set_value(("huge.png", b"\0" * (MAX_FILE_BYTES + 1), "image/png")).run()
+    assert not app.exception
+    assert f"the limit is {MAX_FILE_BYTES / 2**20:.0f} MB" in app.error[0].value
+
+
+@needs_model
+def test_sample_shows_a_predicted_age_and_its_explanation():
+    app = _app(timeout=MODEL_TIMEOUT)
+    next(b for b in app.button if b.label == "Try a sample").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert app.subheader[0].value == "1 face found"
+    age = _metric(app, "Predicted age")
+    assert age.endswith(" years") and 10 <= int(age.split()[0]) <= 80
+    assert _metric(app, "Gender") in GENDERS
+    assert photo.SAMPLE_CAPTION in _texts(app)
+    # The face card's SHAP button computes the maps in place; the Explain page reuses them.
+    app.button(key=next(b.key for b in app.button if b.key and b.key.startswith("shap_"))).click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert sum("→ this face" in c.value for c in app.caption) == 3
+    app.switch_page("app_pages/explain.py").run()
+    assert sum("→ this face" in c.value for c in app.caption) == 3
+    app.selectbox(key="ethnicity_class").set_value("Indian").run()
+    assert any(m.value == "**Ethnicity**: P(Indian)" for m in app.markdown)
+
+
+@needs_model
+def test_webcam_snapshot_without_a_face_says_so():
+    app = _app(timeout=MODEL_TIMEOUT)
+    app.radio(key="mode").set_value("Webcam snapshot").run()
+    grey = np.full((240, 320, 3), 128, np.uint8)
+    app.camera_input(key="camera").set_value(("snapshot.jpg", _jpeg(grey), "image/jpeg")).run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "No face found" in app.warning[0].value
+
+
+# --- figure builders and photo helpers -----------------------------------------------------
+
+
+def test_best_epoch_is_the_lowest_validation_loss():
+    history = pd.DataFrame({"epoch": [1, 2, 3, 4], "val_loss": [3.0, 2.0, 2.5, 2.1]})
+    assert artifacts.best_epoch(history) == 2
+
+
+def test_row_normalised_confusion_rows_sum_to_one():
+    counts = [[8, 2, 0], [1, 1, 0], [0, 0, 0]]
+    fig = figures.confusion_figure(["a", "b", "c"], counts, normalised=True, title="t")
+    z = np.asarray(fig.data[0].z)
+    np.testing.assert_allclose(z.sum(axis=1), [1, 1, 0])
+    assert fig.data[0].text[0][0] == "80%"
+    assert figures.confusion_figure(["a", "b", "c"], counts, normalised=False, title="t").data[0].text[0][0] == "8"
+
+
+def test_group_heatmap_places_each_group_and_hides_small_cells():
+    table = pd.DataFrame([
+        {"ethnicity": "Asian", "gender": "female", "age_bucket": "20-29", "n": 40, "age_mae": 4.5,
+         "gender_accuracy": 0.9, "ethnicity_accuracy": 0.8},
+        {"ethnicity": "White", "gender": "male", "age_bucket": "70+", "n": 3, "age_mae": 9.0,
+         "gender_accuracy": 1.0, "ethnicity_accuracy": 1.0},
+    ])  # fmt: skip
+    heatmap = figures.group_heatmap(table, "age_mae", min_n=5).data[0]
+    row, col = list(heatmap.y).index("Asian · female"), AGE_BUCKETS.index("20-29")
+    assert heatmap.z[row][col] == 4.5 and "n=40" in heatmap.text[row][col]
+    small = list(heatmap.y).index("White · male"), AGE_BUCKETS.index("70+")
+    assert np.isnan(heatmap.z[small[0]][small[1]]) and "n=3" in heatmap.text[small[0]][small[1]]
+
+
+def test_shap_figure_colour_bar_is_symmetric_around_zero():
+    values = np.zeros((96, 96), np.float32)
+    values[10, 10], values[50, 50] = 0.4, -0.1
+    fig = figures.shap_figure(np.zeros((200, 200, 3), np.uint8), values, [[0, "blue"], [1, "red"]], "years")
+    heatmap = fig.data[1]
+    assert (heatmap.zmin, heatmap.zmax) == (-0.4, 0.4)
+    assert "pushed up" in heatmap.colorbar.ticktext[-1] and "pushed down" in heatmap.colorbar.ticktext[0]
+
+
+class _FakeFace:
+    def __init__(self, index: int, box: tuple[int, int, int, int]) -> None:
+        self.index, self.box = index, box
+
+
+def test_annotate_draws_a_numbered_box_per_face_and_shrinks_big_photos():
+    rgb = np.zeros((3000, 2000, 3), np.uint8)
+    out = photo.annotate(rgb, [_FakeFace(0, (300, 300, 600, 600)), _FakeFace(1, (1200, 1800, 300, 300))])
+    assert max(out.shape[:2]) == photo.DISPLAY_SIDE
+    scale = photo.DISPLAY_SIDE / 3000
+    for face in (0, 1):
+        x, y, w, h = (round(v * scale) for v in ((300, 300, 600, 600), (1200, 1800, 300, 300))[face])
+        assert tuple(out[y + h // 2, x]) == photo.BOX_COLOURS[face]  # the left edge of the box
+    assert not rgb.any()  # the input is left alone
+
+
+def test_analyze_answers_bad_input_without_loading_a_model():
+    def no_model():
+        raise AssertionError("the model must not be loaded for a bad file")
+
+    assert "cannot be used as a photo" in photo.analyze(b"GIF89a broken", no_model).error
+    assert "limit" in photo.analyze(b"\0" * (MAX_FILE_BYTES + 1), no_model).error
+    assert photo.size_error(MAX_FILE_BYTES) is None

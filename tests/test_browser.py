@@ -1,0 +1,232 @@
+"""The app in a real browser: headless Chromium (Debian's /usr/bin/chromium) driven by Playwright.
+
+One ``streamlit run`` process serves the whole module. The tests upload the sample photo, take a webcam snapshot
+through Chromium's fake camera (fed with a Y4M video of the sample face made here), upload a broken file, and visit
+every page; screenshots land in artifacts/screenshots/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from face2data.paths import MODEL_PATH
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path(os.environ.get("FACE2DATA_CHROMIUM", "/usr/bin/chromium"))
+SAMPLE = ROOT / "face2data" / "assets" / "astronaut.jpg"
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+# The first prediction loads TensorFlow, the model and the detector; on a busy 2-core machine that takes a while.
+FIRST_PREDICTION_MS = 180_000
+SHAP_MS = 240_000
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-quic",
+    "--disable-sync",
+    "--no-first-run",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+]
+
+playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def write_y4m(path: Path, rgb: np.ndarray, frames: int = 10, size: tuple[int, int] = (640, 480)) -> Path:
+    """A YUV4MPEG2 (C420) video of ``rgb`` centred on grey, for Chromium's --use-file-for-fake-video-capture."""
+    width, height = size
+    canvas = np.full((height, width, 3), 128, np.uint8)
+    side = min(width, height)
+    face = cv2.resize(rgb, (side, side), interpolation=cv2.INTER_AREA)
+    x0, y0 = (width - side) // 2, (height - side) // 2
+    canvas[y0 : y0 + side, x0 : x0 + side] = face
+    i420 = cv2.cvtColor(canvas, cv2.COLOR_RGB2YUV_I420).tobytes()  # Y plane, then U, then V
+    with path.open("wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F30:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(frames):
+            out.write(b"FRAME\n" + i420)
+    return path
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    """Serve the app with ``streamlit run`` on a free loopback port for the whole module."""
+    if not MODEL_PATH.exists():
+        pytest.skip(f"no trained model at {MODEL_PATH}")
+    port = _free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "streamlit_app.py",
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--server.address",
+        "127.0.0.1",
+    ]
+    server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.read() == b"ok":
+                        break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(
+                    f"streamlit did not start: {server.stderr.read().decode()[-2000:] if server.stderr else ''}"
+                )
+            time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """Headless Chromium whose fake webcam shows the sample face; skips with the reason when it cannot start."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
+    video = write_y4m(tmp_path_factory.mktemp("camera") / "face.y4m", cv2.imread(str(SAMPLE))[:, :, ::-1])
+    args = [*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={video}"]
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with playwright_api.sync_playwright() as playwright:
+        try:
+            context = playwright.chromium.launch_persistent_context(
+                str(profile),
+                executable_path=str(CHROMIUM),
+                headless=True,
+                args=args,
+                viewport={"width": 1400, "height": 1000},
+                permissions=["camera"],
+            )
+        except playwright_api.Error as error:
+            pytest.skip(f"Chromium could not start: {str(error).splitlines()[0]}")
+        context.set_default_timeout(60_000)  # a busy machine renders slowly
+        yield context
+        context.close()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def screenshot_dir():
+    """A fresh artifacts/screenshots/ for this run."""
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
+    SCREENSHOTS.mkdir(parents=True)
+    return SCREENSHOTS
+
+
+def _open(browser, url: str):
+    page = browser.new_page()
+    page.goto(url)
+    page.get_by_test_id("stApp").wait_for()
+    return page
+
+
+def _shoot(page, name: str) -> None:
+    """A screenshot of the whole app: the viewport is made as tall as the page's content, charts drawn first."""
+    for _ in range(2):  # charts grow once they are drawn in a taller viewport: measure twice
+        full = page.evaluate(
+            "() => { const r = document.querySelector('[data-testid=stMainBlockContainer]').getBoundingClientRect();"
+            " return r.top + r.height + 80; }"
+        )
+        page.set_viewport_size({"width": 1400, "height": min(max(int(full), 800), 9000)})
+        page.wait_for_function(  # every visible Plotly chart has been drawn
+            "() => Array.from(document.querySelectorAll('[data-testid=stPlotlyChart]'))"
+            ".filter(e => e.offsetParent !== null).every(e => e.querySelector('.main-svg'))",
+            timeout=120_000,
+        )
+        page.wait_for_timeout(500)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), timeout=120_000)
+    page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+def _expect_no_exception(page) -> None:
+    assert page.get_by_test_id("stException").count() == 0, page.get_by_test_id("stException").first.inner_text()
+
+
+def test_upload_shows_prediction(browser, app_url):
+    page = _open(browser, app_url)
+    page.locator("input[type=file]").set_input_files(str(SAMPLE))
+    page.get_by_text("Predicted age").first.wait_for(timeout=FIRST_PREDICTION_MS)
+    _expect_no_exception(page)
+    assert page.get_by_text("1 face found").count() == 1
+    assert page.get_by_test_id("stMetricValue").filter(has_text="years").count() >= 1
+    _shoot(page, "predict_upload")
+    page.close()
+
+
+def test_broken_upload_shows_message(browser, app_url, tmp_path):
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"this is not a JPEG")
+    page = _open(browser, app_url)
+    page.locator("input[type=file]").set_input_files(str(broken))
+    alert = page.get_by_test_id("stAlertContentError")
+    alert.wait_for(timeout=FIRST_PREDICTION_MS)
+    assert "cannot be used as a photo" in alert.inner_text()
+    _expect_no_exception(page)
+    _shoot(page, "predict_broken_file")
+    page.close()
+
+
+def test_webcam_snapshot_shows_prediction(browser, app_url):
+    page = _open(browser, app_url)
+    page.get_by_text("Webcam snapshot").first.click()
+    take = page.get_by_role("button", name="Take Photo")
+    take.wait_for(timeout=30_000)
+    page.wait_for_timeout(1500)  # let the fake camera deliver frames
+    take.click()
+    page.get_by_text("Predicted age").first.wait_for(timeout=FIRST_PREDICTION_MS)
+    _expect_no_exception(page)
+    _shoot(page, "predict_webcam")
+    page.close()
+
+
+def test_explain_page_explains_the_sample(browser, app_url):
+    page = _open(browser, f"{app_url}/explain")
+    page.get_by_role("button", name="Explain the sample").click()
+    page.get_by_text("blurred face (base value)").first.wait_for(timeout=FIRST_PREDICTION_MS + SHAP_MS)
+    _expect_no_exception(page)
+    assert page.get_by_text("→ this face").count() == 3  # age, gender and ethnicity maps
+    _shoot(page, "explain")
+    page.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "heading"), [("training", "Training"), ("evaluation", "Evaluation"), ("about", "About face2data")]
+)
+def test_page_renders(browser, app_url, path, heading):
+    page = _open(browser, f"{app_url}/{path}")
+    page.get_by_role("heading", name=heading).first.wait_for(timeout=60_000)
+    page.wait_for_load_state("networkidle")
+    _expect_no_exception(page)
+    _shoot(page, path)
+    page.close()

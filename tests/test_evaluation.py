@@ -1,0 +1,62 @@
+"""The evaluation run: same figures from a folder and from an archive; the shipped artifacts agree."""
+
+import csv
+import json
+import tarfile
+
+import numpy as np
+import pytest
+from conftest import utkface_names, write_utkface_images
+
+from face2data.evaluation.run import PREDICTION_COLUMNS, evaluate, write_predictions
+from face2data.model import build_model
+from face2data.paths import MODEL_CARD_PATH, TEST_METRICS_PATH, TEST_PREDICTIONS_PATH
+
+
+@pytest.fixture(scope="module")
+def untrained_model():
+    return build_model()
+
+
+def test_folder_and_archive_give_the_same_figures(tmp_path, untrained_model):
+    names = utkface_names({"train": 5, "val": 2, "test": 6})
+    folder = tmp_path / "nested" / "faces"
+    write_utkface_images(folder, names)
+    (folder / "61_1_20170109142408075.jpg.chip.jpg").write_bytes((folder / names[0]).read_bytes())
+    archive = tmp_path / "UTKFace.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in sorted(folder.iterdir()):
+            tar.add(path, arcname=f"UTKFace/{path.name}")
+
+    for split, n in (("test", 6), ("all", 13)):
+        from_folder, rows_folder = evaluate(untrained_model, tmp_path / "nested", split)
+        from_archive, rows_archive = evaluate(untrained_model, archive, split)
+        assert from_folder["n"] == from_archive["n"] == n
+        assert from_folder["skipped"] == from_archive["skipped"] == ["61_1_20170109142408075.jpg.chip.jpg"]
+        for key in ("age_mae", "age_rmse", "gender_accuracy", "ethnicity_accuracy", "confusion", "per_group"):
+            assert from_folder[key] == from_archive[key]
+        assert rows_folder == rows_archive
+
+    out = tmp_path / "predictions.csv"
+    write_predictions(rows_folder, out)
+    with out.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == PREDICTION_COLUMNS and len(rows) == 13
+    for row in rows:
+        assert float(row["age_low"]) <= float(row["age_high"])
+        assert float(row["p_male"]) + float(row["p_female"]) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_shipped_metrics_predictions_and_card_agree():
+    if not TEST_METRICS_PATH.exists():
+        pytest.skip("no shipped test metrics yet")
+    metrics = json.loads(TEST_METRICS_PATH.read_text())
+    with TEST_PREDICTIONS_PATH.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == metrics["n"]
+    errors = [abs(float(r["age_pred"]) - float(r["age_true"])) for r in rows]
+    assert np.mean(errors) == pytest.approx(metrics["age_mae"], abs=0.01)
+    gender_ok = np.mean([r["gender_pred"] == r["gender_true"] for r in rows])
+    assert gender_ok == pytest.approx(metrics["gender_accuracy"])
+    card = MODEL_CARD_PATH.read_text()
+    assert f"{metrics['age_mae']:.2f} years" in card and f"n = {metrics['n']}" in card

@@ -1,0 +1,189 @@
+"""SHAP explanations: map shapes, exact additivity, class targets, overlays and the global maps file.
+
+The maths tests use a tiny network with the app's interface (built here) and a small
+evaluation budget; one test explains the shipped model when it exists.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from face2data.explanation import (
+    ExplainSettings,
+    GlobalMapsError,
+    colour_limits,
+    compute_global_maps,
+    explain_face,
+    load_global_maps,
+    overlay,
+    plotly_colorscale,
+    save_global_maps,
+)
+from face2data.explanation.panel import explanation_panel
+from face2data.model import expected_age, predict_probabilities
+from face2data.schema import CROP_SIZE, ETHNICITIES, GENDERS, HEADS, INPUT_SIZE, NUM_AGES, to_model_input
+
+ASTRONAUT = Path(__file__).resolve().parents[1] / "face2data" / "assets" / "astronaut.jpg"
+FAST = ExplainSettings(max_evals=120, batch_size=60)
+
+
+def tiny_model():
+    """A small random network with the app's input and dict of three softmax heads."""
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(7)
+    inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 3), name="face")
+    x = layers.Rescaling(1 / 127.5, offset=-1)(inputs)
+    x = layers.Flatten()(layers.Conv2D(4, 8, strides=8, activation="tanh")(x))
+    heads = {"age": NUM_AGES, "gender": len(GENDERS), "ethnicity": len(ETHNICITIES)}
+    outputs = {name: layers.Dense(n, activation="softmax", name=name)(x) for name, n in heads.items()}
+    return keras.Model(inputs, outputs)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny_model()
+
+
+@pytest.fixture(scope="module")
+def crop() -> np.ndarray:
+    """The astronaut's face, roughly cropped the way UTKFace frames faces (CROP_SIZE, RGB uint8)."""
+    rgb = cv2.cvtColor(cv2.imread(str(ASTRONAUT)), cv2.COLOR_BGR2RGB)
+    return cv2.resize(rgb[10:210, 125:325], (CROP_SIZE, CROP_SIZE), interpolation=cv2.INTER_AREA)
+
+
+@pytest.fixture(scope="module")
+def explanation(model, crop):
+    return explain_face(model, crop, settings=FAST)
+
+
+def test_each_head_has_a_map_at_input_size_with_its_target(explanation):
+    assert tuple(explanation.heads) == HEADS
+    for head in HEADS:
+        values = explanation[head].values
+        assert values.shape == (INPUT_SIZE, INPUT_SIZE) and values.dtype == np.float32
+        assert np.all(np.isfinite(values)) and np.abs(values).max() > 0
+    assert explanation["age"].target == "expected age" and explanation["age"].unit == "years"
+    assert explanation["gender"].unit == explanation["ethnicity"].unit == "probability"
+    assert "Partition" in explanation.method and f"{FAST.max_evals} model evaluations" in explanation.method
+
+
+def test_base_value_plus_map_sum_is_the_output(explanation):
+    # Partition SHAP is exactly additive; the rest is float32 rounding of the model.
+    for head in HEADS:
+        h = explanation[head]
+        tolerance = 1e-3 if head == "age" else 1e-5
+        assert h.base_value + float(h.values.sum()) == pytest.approx(h.output_value, abs=tolerance)
+        assert abs(h.output_value - h.base_value) > 10 * tolerance  # the map is not trivially zero
+
+
+def test_outputs_are_the_predictions_the_app_shows(model, crop, explanation):
+    probs = predict_probabilities(model, to_model_input(crop[None]), flip=True)
+    assert explanation["age"].output_value == pytest.approx(float(expected_age(probs["age"])[0]), abs=1e-3)
+    gender, ethnicity = int(np.argmax(probs["gender"][0])), int(np.argmax(probs["ethnicity"][0]))
+    assert explanation["gender"].target == f"P({GENDERS[gender]})"
+    assert explanation["gender"].output_value == pytest.approx(float(probs["gender"][0, gender]), abs=1e-5)
+    assert explanation["ethnicity"].target == f"P({ETHNICITIES[ethnicity]})"
+    assert explanation["ethnicity"].output_value == pytest.approx(float(probs["ethnicity"][0, ethnicity]), abs=1e-5)
+
+
+def test_choosing_a_class_changes_the_target_and_map(explanation):
+    predicted = explanation["ethnicity"].target
+    other = next(e for e in ETHNICITIES if f"P({e})" != predicted)
+    chosen = explanation.retarget(ethnicity_class=other.lower())
+    assert chosen["ethnicity"].target == f"P({other})"
+    assert not np.allclose(chosen["ethnicity"].values, explanation["ethnicity"].values)
+    assert chosen["age"] is explanation["age"]
+    by_index = explanation.retarget(ethnicity_class=ETHNICITIES.index(other))
+    np.testing.assert_array_equal(by_index["ethnicity"].values, chosen["ethnicity"].values)
+    male, female = explanation.retarget(gender_class="male"), explanation.retarget(gender_class="female")
+    # P(male) = 1 - P(female): their maps are mirror images of each other.
+    np.testing.assert_allclose(male["gender"].values, -female["gender"].values, atol=1e-6)
+    with pytest.raises(ValueError, match="unknown class"):
+        explanation.retarget(ethnicity_class="Martian")
+
+
+def test_explain_face_takes_the_class_and_a_model_sized_crop(model, crop, explanation):
+    small = to_model_input(crop).round().astype(np.uint8)
+    chosen = explain_face(model, small, ethnicity_class="Asian", gender_class=1, settings=FAST)
+    assert chosen["ethnicity"].target == "P(Asian)" and chosen["gender"].target == "P(female)"
+    assert chosen["age"].output_value == pytest.approx(explanation["age"].output_value, abs=0.5)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [np.zeros((200, 200), np.uint8), np.zeros((200, 200, 4), np.uint8), np.zeros((50, 50, 3))],
+    ids=["grey", "rgba", "float"],
+)
+def test_unusable_crops_get_a_clear_error(model, bad):
+    with pytest.raises(ValueError, match="face crop must be"):
+        explain_face(model, bad, settings=FAST)
+
+
+def test_overlay_is_a_crop_sized_rgb_image_red_up_blue_down(crop):
+    shap_map = np.zeros((INPUT_SIZE, INPUT_SIZE), np.float32)
+    shap_map[:, : INPUT_SIZE // 2] = 1.0  # left half pushed up
+    shap_map[:, INPUT_SIZE // 2 :] = -0.5  # right half pushed down
+    image = overlay(crop, shap_map).astype(int)
+    assert image.shape == crop.shape and overlay(crop, shap_map).dtype == np.uint8
+    left, right = image[:, :80].reshape(-1, 3).mean(0), image[:, -80:].reshape(-1, 3).mean(0)
+    assert left[0] > left[2] and right[2] > right[0]
+    grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+    flat = overlay(crop, np.zeros_like(shap_map))  # nothing to show: the plain grey face
+    np.testing.assert_array_equal(flat[..., 0], grey)
+    np.testing.assert_array_equal(flat[..., 2], grey)
+
+
+def test_colour_limits_are_symmetric_and_never_empty():
+    assert colour_limits(np.array([[0.2, -0.5], [0.1, 0.0]])) == (-0.5, 0.5)
+    low, high = colour_limits(np.zeros((4, 4)))
+    assert low == -high and high > 0
+    scale = plotly_colorscale()
+    assert scale[0][0] == 0 and scale[-1][0] == 1 and scale[0][1] != scale[-1][1]
+
+
+def test_panel_shows_the_face_and_three_overlays(crop, explanation):
+    panel = explanation_panel(crop, explanation)
+    assert panel.dtype == np.uint8 and panel.ndim == 3 and panel.shape[1] >= 4 * CROP_SIZE
+
+
+def test_global_maps_round_trip(tmp_path, model, crop):
+    faces = np.stack([crop, crop[:, ::-1]])
+    maps = compute_global_maps(model, faces, settings=FAST, model_name="tiny.keras")
+    path = save_global_maps(maps, tmp_path / "shap_global.npz")
+    assert path.stat().st_size < 200_000
+    loaded = load_global_maps(path)
+    assert loaded.n_faces == 2 and loaded.model == "tiny.keras" and "Partition" in loaded.method
+    assert {"age", "gender", "ethnicity"} <= set(loaded.maps) and loaded.counts["age"] == 2
+    assert sum(loaded.counts[f"ethnicity:{e}"] for e in ETHNICITIES) == 2
+    for name, values in maps.maps.items():
+        assert loaded.maps[name].shape == (INPUT_SIZE, INPUT_SIZE) and np.all(loaded.maps[name] >= 0)
+        np.testing.assert_allclose(loaded.maps[name], values, rtol=2e-3, atol=1e-3 * values.max() + 1e-12)
+    assert loaded.unit("age") == "years per pixel" and loaded.unit("ethnicity:Asian") == "probability per pixel"
+
+
+def test_missing_or_damaged_global_maps_file_gets_a_clear_error(tmp_path):
+    with pytest.raises(GlobalMapsError, match="no global SHAP maps"):
+        load_global_maps(tmp_path / "absent.npz")
+    damaged = tmp_path / "damaged.npz"
+    damaged.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(GlobalMapsError, match="not a readable global SHAP maps file"):
+        load_global_maps(damaged)
+
+
+def test_the_shipped_model_explains_a_real_face(shipped_model_path, crop):
+    from face2data.model_loading import load_trained_model
+
+    real = load_trained_model(shipped_model_path)
+    explanation = explain_face(real, crop)
+    probs = predict_probabilities(real, to_model_input(crop[None]), flip=True)
+    assert explanation["age"].output_value == pytest.approx(float(expected_age(probs["age"])[0]), abs=1e-2)
+    for head in HEADS:
+        h = explanation[head]
+        assert h.values.shape == (INPUT_SIZE, INPUT_SIZE) and np.abs(h.values).max() > 0
+        assert h.base_value + float(h.values.sum()) == pytest.approx(h.output_value, abs=1e-3)

@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+
+from face2data.model import SoftAgeLoss, age_interval, build_model, expected_age, predict_probabilities
+from face2data.schema import AGES, INPUT_SIZE, NUM_AGES
+
+
+@pytest.fixture(scope="module")
+def fresh_model():
+    return build_model()
+
+
+def test_output_shapes_and_probabilities(fresh_model):
+    x = np.random.default_rng(0).uniform(0, 255, (3, INPUT_SIZE, INPUT_SIZE, 3)).astype(np.float32)
+    probs = predict_probabilities(fresh_model, x)
+    assert probs["age"].shape == (3, NUM_AGES)
+    assert probs["gender"].shape == (3, 2)
+    assert probs["ethnicity"].shape == (3, 5)
+    for p in probs.values():
+        np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_flip_averaging_is_mirror_invariant(fresh_model):
+    x = np.random.default_rng(1).uniform(0, 255, (2, INPUT_SIZE, INPUT_SIZE, 3)).astype(np.float32)
+    a = predict_probabilities(fresh_model, x)
+    b = predict_probabilities(fresh_model, x[:, :, ::-1])
+    for head in a:
+        np.testing.assert_allclose(a[head], b[head], atol=1e-5)
+
+
+def test_expected_age_is_the_mean_of_the_distribution():
+    probs = np.zeros((3, NUM_AGES))
+    probs[0, 30] = 1.0
+    probs[1, [20, 40]] = 0.5
+    probs[2] = 1.0 / NUM_AGES
+    np.testing.assert_allclose(expected_age(probs), [30.0, 30.0, AGES.mean()])
+
+
+def test_age_interval_holds_the_central_mass():
+    probs = np.zeros((1, NUM_AGES))
+    probs[0, 20:41] = 1.0 / 21  # uniform over 20..40
+    low, high = age_interval(probs, mass=0.8)
+    assert low[0] == 22 and high[0] == 38
+    point = np.zeros((1, NUM_AGES))
+    point[0, 7] = 1.0
+    assert age_interval(point)[0][0] == age_interval(point)[1][0] == 7
+
+
+def test_soft_age_loss_is_smallest_near_the_true_age():
+    loss = SoftAgeLoss()
+    true = np.array([[30.0]], dtype=np.float32)
+
+    def peaked(age):
+        p = np.exp(-0.5 * ((AGES - age) / 2.5) ** 2)
+        return (p / p.sum())[None].astype(np.float32)
+
+    values = [float(loss(true, peaked(a))) for a in (10, 25, 30, 35, 60)]
+    assert values[2] == min(values)
+    assert values[0] > values[1] and values[4] > values[3]

@@ -1,0 +1,40 @@
+"""A real training run of a few steps on images the test makes, including an interrupted, resumed run."""
+
+import csv
+import json
+
+import keras
+import numpy as np
+from conftest import utkface_names, write_utkface_images
+
+from face2data.schema import INPUT_SIZE
+from face2data.training import CHECKPOINT_DIR, HISTORY_COLUMNS, HISTORY_FILE, MODEL_FILE, TrainConfig, train
+
+
+def test_train_stops_resumes_and_records(tmp_path):
+    data = tmp_path / "faces"
+    write_utkface_images(data, utkface_names({"train": 12, "val": 4, "test": 2}))
+    (data / "39_1_20170116174525125.jpg.chip.jpg").write_bytes(b"a malformed name is skipped, not fatal")
+    out = tmp_path / "run"
+    config = TrainConfig(data=str(data), out=str(out), epochs=2, batch_size=6, cache=False, stop_after=1)
+
+    train(config)  # first "session": one epoch, then stop
+    state = json.loads((out / CHECKPOINT_DIR / "state.json").read_text())
+    assert state["epoch"] == 1
+    assert (out / MODEL_FILE).exists()
+
+    train(config)  # second "session": resumes from the checkpoint
+    with (out / HISTORY_FILE).open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    assert set(HISTORY_COLUMNS) <= set(rows[0])
+    for row in rows:
+        for key in ("loss", "val_loss", "val_age_mae", "val_gender_accuracy", "learning_rate"):
+            assert np.isfinite(float(row[key]))
+    summary = json.loads((out / "training.json").read_text())
+    assert summary["epochs_completed"] == 2 and summary["train_images"] == 12 and summary["val_images"] == 4
+    assert summary["skipped_files"] == ["39_1_20170116174525125.jpg.chip.jpg"]
+
+    model = keras.models.load_model(out / MODEL_FILE)
+    out_probs = model(np.zeros((1, INPUT_SIZE, INPUT_SIZE, 3), np.float32), training=False)
+    assert out_probs["age"].shape == (1, 117)
