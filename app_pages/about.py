@@ -71,7 +71,8 @@ st.header("Input limits")
 st.markdown(
     f"""
 - Files up to **{limits.MAX_FILE_BYTES / 2**20:.0f} MB** and **{limits.MAX_PIXELS / 1e6:.0f} megapixels**.
-- Faces smaller than **{limits.MIN_FACE_PX} pixels** across are reported with a quality note or ignored.
+- Faces smaller than **{limits.MIN_FACE_PX} pixels** across cannot be found; small or blurry faces that are
+  found get a quality note.
 - Formats: JPEG, PNG, WebP, BMP, GIF (first frame), TIFF and others Pillow can read.
 """
 )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
-from face2data.ui import cache, figures
+from face2data.ui import cache, figures, views
 from face2data.ui.artifacts import per_group_table
 
 EVALUATE_COMMAND = (
@@ -20,7 +22,7 @@ if metrics is None:
 
 n = int(metrics["n"])
 st.markdown(
-    f"**{n:,} test faces** ({metrics.get('split', 'test')} split of {metrics.get('data', 'UTKFace')}), "
+    f"**{n:,} test faces** ({metrics.get('split', 'test')} split of {Path(metrics.get('data', 'UTKFace')).name}), "
     "never seen in training or model selection"
     + (", predictions averaged with the mirrored face." if metrics.get("flip_tta") else ".")
 )
@@ -34,9 +36,17 @@ cols[4].metric(
     f"{metrics['age_interval_coverage']:.1%}",
     help="Share of test faces whose true age lies in the predicted interval.",
 )
-st.caption(
-    f"Age RMSE {metrics['age_rmse']:.2f} years. Images that could not be read: {len(metrics.get('skipped', []))}."
-)
+notes = [
+    f"Age RMSE {metrics['age_rmse']:.2f} years.",
+    f"Images that could not be read: {len(metrics.get('skipped', []))}.",
+]
+intervals = metrics.get("confidence_intervals") or {}
+formats = {"age_mae": "age MAE {:.2f}–{:.2f}", "gender_accuracy": "gender {:.1%}–{:.1%}",
+           "ethnicity_accuracy": "ethnicity {:.1%}–{:.1%}"}  # fmt: skip
+if intervals:
+    shown = ", ".join(form.format(*intervals[k]) for k, form in formats.items() if k in intervals)
+    notes.append(f"95% bootstrap intervals: {shown}.")
+st.caption(" ".join(notes))
 
 st.header("Confusion matrices")
 normalised = st.toggle("Row-normalised (share of each true class)", value=True, key="normalised")
@@ -57,20 +67,14 @@ table = per_group_table(metrics["per_group"]["ethnicity_gender_age_bucket"])
 choice = st.selectbox("Figure", list(figures.GROUP_METRICS), format_func=lambda m: figures.GROUP_METRICS[m][0])
 min_n = st.slider("Hide cells with fewer faces than", 1, 50, 5, help="Small cells give noisy figures.")
 st.plotly_chart(figures.group_heatmap(table, choice, min_n=min_n), key="groups")
-with st.expander("All groups as a sortable table"):
-    st.dataframe(
-        table,
-        hide_index=True,
-        column_config={
-            "age_mae": st.column_config.NumberColumn("age MAE", format="%.2f"),
-            "gender_accuracy": st.column_config.NumberColumn("gender acc. %", format="%.1f"),
-            "ethnicity_accuracy": st.column_config.NumberColumn("ethnicity acc. %", format="%.1f"),
-        },
-    )
-single = st.columns(3)
-for col, key in zip(single, ("gender", "ethnicity", "age_bucket"), strict=True):
-    col.caption(f"by {key.replace('_', ' ')}")
-    col.dataframe(per_group_table(metrics["per_group"][key]), hide_index=True)
+st.caption("Tables (click a column to sort):")
+for tab, key in zip(
+    st.tabs(["Ethnicity × gender × age bucket", "By gender", "By ethnicity", "By age bucket"]),
+    ("ethnicity_gender_age_bucket", "gender", "ethnicity", "age_bucket"),
+    strict=True,
+):
+    with tab:
+        views.group_table(per_group_table(metrics["per_group"][key]), key=f"table_{key}")
 
 st.header("Age: predicted vs true")
 predictions = cache.test_predictions()

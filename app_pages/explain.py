@@ -21,18 +21,15 @@ analysis = st.session_state.get("analysis")
 faces = analysis.faces if analysis is not None and analysis.ok else []
 if not faces:
     st.info("No face from the Predict page yet: predict a photo there, or explain the sample here.")
-    if not st.button("Explain the sample", icon=":material/image:"):
-        analysis = None
-    else:
+    if st.button("Explain the sample", icon=":material/image:"):
         try:
             with st.spinner("Finding the face…"):
-                analysis = analyze(sample_bytes(), cache.predictor, "sample")
+                st.session_state["analysis"] = analyze(sample_bytes(), cache.predictor, "sample")
         except ModelFileError as error:
             st.error(f"The model could not be loaded: {error}", icon=":material/error:")
             st.stop()
-        st.session_state["analysis"] = analysis
         st.session_state["active_source"] = "sample"
-        faces = analysis.faces
+        st.rerun()
 
 if faces:
     number = st.selectbox(

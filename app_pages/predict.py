@@ -11,12 +11,14 @@ from face2data.ui.photo import SAMPLE_CAPTION, analyze, digest_of, sample_bytes
 
 FORMATS = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff", "jfif", "ppm", "pgm", "ico"]
 UPLOAD, WEBCAM = "Upload a photo", "Webcam snapshot"
+OPEN_FACES = 3
 
 
 def _use(source: str) -> None:
     st.session_state["active_source"] = source
 
 
+cache.warm_up_in_background()  # the model loads while the user picks a photo
 st.title("Age, gender and ethnicity from a photo")
 st.caption("Every face in the photo gets a numbered box and a card. Photos stay in this app's memory, nowhere else.")
 
@@ -74,8 +76,8 @@ with summary_col:
     views.faces_table(analysis.faces)
     st.caption("Numbers match the boxes on the photo; the largest face is 1. Details and SHAP maps below.")
 
+# The first faces open, the others one click away: a group photo stays readable.
 for face in analysis.faces:
-    with st.container(border=True):
-        st.markdown(f"#### {views.face_title(face)}")
+    with st.expander(views.face_title(face), expanded=face.index < OPEN_FACES, icon=":material/face:"):
         views.face_card(face, key=f"face{face.index}")
         views.shap_section(analysis, face)

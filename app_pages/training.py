@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from face2data.ui import cache, figures
-from face2data.ui.artifacts import best_epoch
+from face2data.ui.artifacts import best_epoch, duration
 
 st.title("Training")
 history = cache.history()
@@ -32,7 +32,7 @@ else:
     facts = st.columns(4)
     facts[0].metric("Epochs", f"{summary.get('epochs_completed', len(history))}")
     seconds = summary.get("training_seconds")
-    facts[1].metric("Training time", f"{seconds / 3600:.1f} h" if seconds else "—")
+    facts[1].metric("Training time", duration(seconds) if seconds else "—", help="Sum of the epochs' times.")
     speed = summary.get("train_images_per_second")
     facts[2].metric("Throughput", f"{speed:.0f} images/s" if speed else "—")
     facts[3].metric("Images (train / val)", f"{summary.get('train_images', '—')} / {summary.get('val_images', '—')}")

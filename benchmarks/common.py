@@ -197,3 +197,8 @@ def ms(seconds: float) -> str:
     """Seconds as milliseconds with sensible precision."""
     value = seconds * 1000
     return f"{value:.1f}" if value < 100 else f"{value:.0f}"
+
+
+def rate(per_second: float) -> str:
+    """A throughput with sensible precision."""
+    return f"{per_second:.1f}" if per_second < 20 else f"{per_second:.0f}"

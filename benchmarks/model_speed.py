@@ -17,15 +17,18 @@ Ratios are medians over rounds of paired timings (each round runs every model on
 Part 2 (runners) times our model called six ways, at batch 1 (one face), 2 (one face with the mirror TTA the
 app uses) and 10 (five faces with the mirror): eager ``model(x, training=False)``, ``predict_on_batch``,
 ``predict``, ``tf.function``, ``tf.function(jit_compile=True)`` (XLA), the exported SavedModel
-(``model.export``) and TFLite (converted from that SavedModel, if the converter works offline). Every runner's
+(``model.export``) and TFLite (converted from that SavedModel, if the converter works offline; run with LiteRT's
+interpreter from ai-edge-litert when installed, else TensorFlow's deprecated ``tf.lite.Interpreter``). Every runner's
 outputs are checked against the eager call. Random inputs in 0..255 (speed does not depend on the pixels).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -40,6 +43,7 @@ from face2data.schema import ETHNICITIES, GENDERS, INPUT_SIZE, NUM_AGES  # noqa:
 
 RUNNER_BATCHES = (1, 2, 10)  # one face; one face + mirror (the app's call); five faces + mirror
 APP_BATCHES = {2: "1 face (with mirror)", 10: "5 faces (with mirror)"}
+TFLITE_RUNTIME = "ai_edge_litert" if importlib.util.find_spec("ai_edge_litert") else "tf.lite"
 OUTPUT_TOLERANCE = 1e-3  # max |probability difference| to the eager call that still counts as the same model
 
 
@@ -135,7 +139,7 @@ def architecture_section(ours, args, rng: np.random.Generator) -> dict:
                 f"{params / 1e6:.1f} M ({figure['float32_weights_mb']:.0f} MB)",
                 common.ms(figure["batch1"]["median_s"]),
                 f"{common.ms(figure['batch1']['q1_s'])}–{common.ms(figure['batch1']['q3_s'])}",
-                f"{figure[f'images_per_second_batch{args.big_batch}']:.0f}",
+                common.rate(figure[f"images_per_second_batch{args.big_batch}"]),
                 f"{figure['batch1_time_vs_ours']:.2f}×",
                 f"{figure[f'batch{args.big_batch}_time_vs_ours']:.2f}×",
             ]
@@ -165,6 +169,19 @@ def _check(name: str, outputs: dict[str, np.ndarray], reference: dict[str, np.nd
             raise ValueError(f"{name}: no output shaped like the {head} head {expected.shape}")
         worst = max(worst, float(np.max(np.abs(got - expected))))
     return worst
+
+
+def tflite_interpreter(flatbuffer: bytes, threads: int | None):
+    """A TFLite interpreter: LiteRT's (ai-edge-litert) when installed, else TensorFlow's deprecated tf.lite one."""
+    if TFLITE_RUNTIME == "ai_edge_litert":
+        from ai_edge_litert.interpreter import Interpreter
+    else:
+        import tensorflow as tf
+
+        Interpreter = tf.lite.Interpreter  # noqa: N806
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*deprecated.*")
+        return Interpreter(model_content=flatbuffer, num_threads=threads or None)
 
 
 def build_runners(model, tmp: Path, threads: int | None) -> tuple[dict[str, Callable], dict[str, str], dict]:
@@ -201,7 +218,7 @@ def build_runners(model, tmp: Path, threads: int | None) -> tuple[dict[str, Call
         (tmp / "model.tflite").write_bytes(flatbuffer)
 
         def tflite_factory(batch: int):
-            interpreter = tf.lite.Interpreter(model_content=flatbuffer, num_threads=threads or None)
+            interpreter = tflite_interpreter(flatbuffer, threads)
             index = interpreter.get_input_details()[0]["index"]
             interpreter.resize_tensor_input(index, [batch, INPUT_SIZE, INPUT_SIZE, 3])
             interpreter.allocate_tensors()
@@ -214,9 +231,9 @@ def build_runners(model, tmp: Path, threads: int | None) -> tuple[dict[str, Call
 
             return run
 
-        factories["TFLite (float32)"] = tflite_factory
+        factories[f"TFLite float32 ({TFLITE_RUNTIME})"] = tflite_factory
     except Exception as error:
-        unavailable["TFLite (float32)"] = f"{type(error).__name__}: {error}"[:300]
+        unavailable[f"TFLite float32 ({TFLITE_RUNTIME})"] = f"{type(error).__name__}: {error}"[:300]
     return factories, unavailable, setup_seconds
 
 

@@ -35,6 +35,7 @@ from face2data.model import expected_age  # noqa: E402
 from face2data.paths import MODEL_PATH  # noqa: E402
 from face2data.predictor import Predictor  # noqa: E402
 from face2data.schema import CROP_SIZE, ETHNICITIES, GENDERS  # noqa: E402
+from face2data.structures import FaceResult  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "UTKFace.tar.gz"
 TARGETS = {"found_percent": 99.0, "accuracy_drop_points": 1.5, "age_mae_rise_years": 0.5}
@@ -120,11 +121,9 @@ def run(source: Path, limit: int | None, model_path: Path, seed: int) -> dict:
     truth = np.array([labels[n] for n in names], dtype=np.float64)
     original = {head: np.concatenate(parts) for head, parts in _batched(predictor, np.stack(crops)).items()}
     found = np.array([face is not None for face in served])
-    serve_probs = {
-        "age": np.stack([f.age_probabilities for f in served if f is not None]),
-        "gender": np.stack([[f.gender_probability if f.gender == g else 1 - f.gender_probability for g in GENDERS] for f in served if f is not None]),
-        "ethnicity": np.stack([[f.ethnicity_probabilities[e] for e in ETHNICITIES] for f in served if f is not None]),
-    }  # fmt: skip
+    if not found.any():
+        raise SystemExit(f"none of the {len(names)} pasted faces was found; nothing to compare")
+    serve_probs = _probabilities([face for face in served if face is not None])
     paired = {head: p[found] for head, p in original.items()}
     on_crop, on_photo = summarise(truth[found], paired), summarise(truth[found], serve_probs)
     return {
@@ -137,14 +136,34 @@ def run(source: Path, limit: int | None, model_path: Path, seed: int) -> dict:
         "gender_accuracy_drop_points": on_crop["gender_accuracy"] - on_photo["gender_accuracy"],
         "ethnicity_accuracy_drop_points": on_crop["ethnicity_accuracy"] - on_photo["ethnicity_accuracy"],
         "age_mae_rise_years": on_photo["age_mae"] - on_crop["age_mae"],
-        "agreement": {
-            "gender_percent": float(np.mean(paired["gender"].argmax(1) == serve_probs["gender"].argmax(1)) * 100),
-            "ethnicity_percent": float(np.mean(paired["ethnicity"].argmax(1) == serve_probs["ethnicity"].argmax(1)) * 100),
-            "mean_abs_age_difference": float(np.mean(np.abs(expected_age(paired["age"]) - expected_age(serve_probs["age"])))),
-        },  # fmt: skip
+        "agreement": agreement(paired, serve_probs),
         "seconds_per_photo": seconds / max(len(names), 1),
         "model": str(model_path),
         "seed": seed,
+    }
+
+
+def _probabilities(faces: list[FaceResult]) -> dict[str, np.ndarray]:
+    """Per-head probability arrays of served results, in schema order."""
+    return {
+        "age": np.stack([f.age_probabilities for f in faces]),
+        "gender": np.array(
+            [[f.gender_probability if f.gender == g else 1 - f.gender_probability for g in GENDERS] for f in faces]
+        ),
+        "ethnicity": np.array([[f.ethnicity_probabilities[e] for e in ETHNICITIES] for f in faces]),
+    }
+
+
+def agreement(first: dict[str, np.ndarray], second: dict[str, np.ndarray]) -> dict[str, float]:
+    """How often two prediction sets give the same class, and their mean absolute age difference."""
+    same = {
+        head: float(np.mean(first[head].argmax(1) == second[head].argmax(1)) * 100) for head in ("gender", "ethnicity")
+    }
+    age_gap = float(np.mean(np.abs(expected_age(first["age"]) - expected_age(second["age"]))))
+    return {
+        "gender_percent": same["gender"],
+        "ethnicity_percent": same["ethnicity"],
+        "mean_abs_age_difference": age_gap,
     }
 
 
@@ -170,8 +189,8 @@ def report(result: dict) -> str:
     return "\n".join(
         [
             f"train/serve match on {result['images']} test images (seed {result['seed']}, {result['model']})",
-            f"faces found        {result['found_percent']:6.1f} %   (target ≥ {TARGETS['found_percent']:.0f} %)  {ok['found']}"
-            f"   extra faces on backgrounds: {result['extra_faces']}",
+            f"faces found        {result['found_percent']:6.1f} %   (target ≥ {TARGETS['found_percent']:.0f} %)  "
+            f"{ok['found']}   extra faces on backgrounds: {result['extra_faces']}",
             f"{'':18} {'crop':>8} {'photo':>8} {'change':>8}",
             f"gender accuracy    {crop['gender_accuracy']:8.1f} {photo['gender_accuracy']:8.1f} "
             f"{-result['gender_accuracy_drop_points']:+8.1f}   (drop ≤ 1.5 points)  {ok['gender']}",
@@ -186,6 +205,12 @@ def report(result: dict) -> str:
     )
 
 
+def _rounded(value):
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    return round(value, 4) if isinstance(value, float) else value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="UTKFace archive or folder")
@@ -195,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     result = run(args.data, args.limit, args.model, args.seed)
     print(report(result))
-    print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()}))
+    print(json.dumps(_rounded(result)))
     return 0
 
 

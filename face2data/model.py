@@ -107,9 +107,9 @@ def predict_probabilities(model: keras.Model, inputs: np.ndarray, flip: bool = T
     for start in range(0, len(inputs), batch_size):
         batch = np.asarray(inputs[start : start + batch_size], dtype=np.float32)
         views = np.concatenate([batch, batch[:, :, ::-1]]) if flip else batch
-        out = model(views, training=False)
+        # predict_on_batch runs a compiled graph: on a CPU many times faster than an eager call at small batches
+        out = model.predict_on_batch(views)
         for head, probs in out.items():
-            probs = ops.convert_to_numpy(probs)
             if flip:
                 probs = (probs[: len(batch)] + probs[len(batch) :]) / 2
             results.setdefault(head, []).append(probs)

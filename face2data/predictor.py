@@ -9,6 +9,7 @@ import numpy as np
 from face2data.faces import FaceDetector, FoundFace, default_detector, find_faces
 from face2data.image_loading import ImageLoadError, load_rgb, load_rgb_file
 from face2data.model import age_interval, expected_age, predict_probabilities
+from face2data.model_loading import load_trained_model
 from face2data.paths import MODEL_PATH
 from face2data.schema import ETHNICITIES, GENDERS, to_model_input
 from face2data.structures import FaceResult
@@ -18,7 +19,7 @@ class Predictor:
     """Finds every face of a photo and predicts age, gender and ethnicity for all of them in one model call."""
 
     def __init__(self, model=None, model_path: str | Path = MODEL_PATH, detector: FaceDetector | None = None) -> None:
-        self.model = model if model is not None else _load_model(Path(model_path))
+        self.model = model if model is not None else load_trained_model(model_path)
         self.detector = detector or default_detector()
 
     def predict_bytes(self, data: bytes) -> list[FaceResult]:
@@ -44,18 +45,6 @@ class Predictor:
         return predict_probabilities(self.model, to_model_input(crops), flip=True)
 
 
-def _load_model(path: Path):
-    try:
-        from face2data.model_loading import load_trained_model
-    except ImportError:  # TODO(engineer B): remove once face2data.model_loading is merged
-        import keras
-
-        import face2data.model  # noqa: F401  (registers the custom loss for deserialisation)
-
-        return keras.models.load_model(path, compile=False)
-    return load_trained_model(path)
-
-
 def _result(index: int, box, score: float, crop: np.ndarray, notes: list[str], probs: dict) -> FaceResult:
     age_probs = probs["age"]
     low, high = age_interval(age_probs)
@@ -73,7 +62,7 @@ def _result(index: int, box, score: float, crop: np.ndarray, notes: list[str], p
         gender=GENDERS[gender],
         gender_probability=float(probs["gender"][gender]),
         ethnicity=ETHNICITIES[ethnicity],
-        ethnicity_probabilities={name: float(p) for name, p in zip(ETHNICITIES, probs["ethnicity"])},
+        ethnicity_probabilities={name: float(p) for name, p in zip(ETHNICITIES, probs["ethnicity"], strict=True)},
         quality_notes=list(notes),
     )
 

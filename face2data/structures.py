@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from face2data.schema import AGE_INTERVAL_MASS
+
 
 @dataclass
 class FaceResult:
@@ -43,7 +45,8 @@ class FaceResult:
 
 def format_table(reports: list[dict]) -> str:
     """A readable table of ``predict_files`` reports: one line per face, or why a file has none."""
-    header = f"{'file':<28} {'face':>4}  {'box (x,y w×h)':<20} {'age (80% range)':<16} {'gender':<13} {'ethnicity':<14} notes"
+    age_column = f"age ({AGE_INTERVAL_MASS:.0%} range)"
+    header = f"{'file':<28} " + _row("face", "box (x,y w×h)", age_column, "gender", "ethnicity", "notes")
     lines = [header, "-" * len(header)]
     for report in reports:
         name = _shorten(report["file"], 28)
@@ -59,10 +62,13 @@ def format_table(reports: list[dict]) -> str:
             gender = f"{face['gender']} {face['gender_probability']:.0%}"
             ethnicity = f"{face['ethnicity']} {face['ethnicity_probabilities'][face['ethnicity']]:.0%}"
             notes = "; ".join(face["quality_notes"])
-            lines.append(
-                f"{name if i == 1 else '':<28} {i:>4}  {f'{x},{y} {w}×{h}':<20} {age:<16} {gender:<13} {ethnicity:<14} {notes}"
-            )
+            box = f"{x},{y} {w}×{h}"
+            lines.append(f"{name if i == 1 else '':<28} " + _row(str(i), box, age, gender, ethnicity, notes))
     return "\n".join(lines)
+
+
+def _row(face: str, box: str, age: str, gender: str, ethnicity: str, notes: str) -> str:
+    return f"{face:>4}  {box:<20} {age:<16} {gender:<13} {ethnicity:<14} {notes}"
 
 
 def _shorten(text: str, width: int) -> str:

@@ -72,7 +72,7 @@ def test_a_rotated_face_comes_back_upright(angle, scale):
     placed += reference.mean(axis=0) * scale + centre_shift
     photo = np.full((800, 760, 3), 40, np.uint8)
     radius = max(3, round(4 * scale))
-    for (x, y), colour in zip(placed, DOT_COLOURS):
+    for (x, y), colour in zip(placed, DOT_COLOURS, strict=True):
         cv2.circle(photo, (round(x), round(y)), radius, colour.tolist(), -1, lineType=cv2.LINE_AA)
     crop = align_face(photo, placed)
     assert crop.shape == (CROP_SIZE, CROP_SIZE, 3) and crop.dtype == np.uint8

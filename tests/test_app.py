@@ -90,6 +90,24 @@ def test_training_page_shows_the_best_epoch_of_the_history():
     assert len(app.get("plotly_chart")) == 3
 
 
+def test_training_page_shows_the_training_summary(tmp_path, monkeypatch):
+    if not paths.HISTORY_PATH.exists():
+        pytest.skip(f"no training history at {paths.HISTORY_PATH}")
+    summary = {"epochs_completed": 45, "training_seconds": 7500.0, "train_images_per_second": 95.4,
+               "train_images": 16580, "val_images": 2370, "config": {"epochs": 45}}  # fmt: skip
+    monkeypatch.setattr(paths, "TRAINING_SUMMARY_PATH", tmp_path / "training.json")
+    paths.TRAINING_SUMMARY_PATH.write_text(json.dumps(summary))
+    app = _app("training")
+    assert _metric(app, "Epochs") == "45"
+    assert _metric(app, "Training time") == "2 h 05 min"
+    assert _metric(app, "Throughput") == "95 images/s"
+    assert _metric(app, "Images (train / val)") == "16580 / 2370"
+
+
+def test_duration_reads_like_a_person_would_write_it():
+    assert [artifacts.duration(s) for s in (40, 420, 7500)] == ["40 s", "7 min", "2 h 05 min"]
+
+
 def test_evaluation_page_shows_the_figures_of_test_metrics_json():
     metrics = artifacts.read_json(paths.TEST_METRICS_PATH)
     if metrics is None:
@@ -157,11 +175,11 @@ def test_sample_shows_a_predicted_age_and_its_explanation():
     app = _app(timeout=MODEL_TIMEOUT)
     next(b for b in app.button if b.label == "Try a sample").click().run()
     assert not app.exception, [e.value for e in app.exception]
-    assert app.subheader[0].value == "1 face found"
+    assert [s.value for s in app.subheader] == ["1 face found"], (app.error, app.warning, app.info, app.main)
     age = _metric(app, "Predicted age")
     assert age.endswith(" years") and 10 <= int(age.split()[0]) <= 80
     assert _metric(app, "Gender") in GENDERS
-    assert photo.SAMPLE_CAPTION in _texts(app)
+    assert photo.SAMPLE_CAPTION in app.image[0].captions
     # The face card's SHAP button computes the maps in place; the Explain page reuses them.
     app.button(key=next(b.key for b in app.button if b.key and b.key.startswith("shap_"))).click().run()
     assert not app.exception, [e.value for e in app.exception]
@@ -218,7 +236,7 @@ def test_shap_figure_colour_bar_is_symmetric_around_zero():
     values[10, 10], values[50, 50] = 0.4, -0.1
     fig = figures.shap_figure(np.zeros((200, 200, 3), np.uint8), values, [[0, "blue"], [1, "red"]], "years")
     heatmap = fig.data[1]
-    assert (heatmap.zmin, heatmap.zmax) == (-0.4, 0.4)
+    assert (heatmap.zmin, heatmap.zmax) == pytest.approx((-0.4, 0.4))
     assert "pushed up" in heatmap.colorbar.ticktext[-1] and "pushed down" in heatmap.colorbar.ticktext[0]
 
 

@@ -86,6 +86,9 @@ def test_outputs_are_the_predictions_the_app_shows(model, crop, explanation):
     probs = predict_probabilities(model, to_model_input(crop[None]), flip=True)
     assert explanation["age"].output_value == pytest.approx(float(expected_age(probs["age"])[0]), abs=1e-3)
     gender, ethnicity = int(np.argmax(probs["gender"][0])), int(np.argmax(probs["ethnicity"][0]))
+    shown = explanation.probabilities("ethnicity")
+    assert list(shown) == list(ETHNICITIES)
+    np.testing.assert_allclose(list(shown.values()), probs["ethnicity"][0], atol=1e-5)
     assert explanation["gender"].target == f"P({GENDERS[gender]})"
     assert explanation["gender"].output_value == pytest.approx(float(probs["gender"][0, gender]), abs=1e-5)
     assert explanation["ethnicity"].target == f"P({ETHNICITIES[ethnicity]})"
@@ -187,3 +190,43 @@ def test_the_shipped_model_explains_a_real_face(shipped_model_path, crop):
         h = explanation[head]
         assert h.values.shape == (INPUT_SIZE, INPUT_SIZE) and np.abs(h.values).max() > 0
         assert h.base_value + float(h.values.sum()) == pytest.approx(h.output_value, abs=1e-3)
+
+
+def test_an_unknown_class_fails_before_any_model_call(crop):
+    class NoModel:  # explain_face must refuse the class before touching the model
+        pass
+
+    with pytest.raises(ValueError, match="unknown class 'Martian'; choose one of White, Black"):
+        explain_face(NoModel(), crop, ethnicity_class="Martian")
+
+
+@pytest.fixture(scope="module")
+def tiny_model_file(tmp_path_factory, model) -> Path:
+    path = tmp_path_factory.mktemp("model") / "tiny.keras"
+    model.save(path)
+    return path
+
+
+def test_cli_explains_each_face_of_a_photo_into_pngs(tmp_path, capsys, tiny_model_file):
+    from face2data.cli import main
+
+    out = tmp_path / "explanations"
+    code = main(["explain", str(ASTRONAUT), "--out", str(out), "--model", str(tiny_model_file), "--max-evals", "100"])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert [p.name for p in out.iterdir()] == ["astronaut_face1.png"]
+    panel = cv2.imread(str(out / "astronaut_face1.png"))
+    assert panel is not None and panel.shape[1] >= 4 * CROP_SIZE
+    assert "face 1:" in printed and "expected age" in printed and "method: SHAP Partition" in printed
+
+
+def test_cli_explain_reports_bad_input_clearly(tmp_path, capsys, tiny_model_file):
+    from face2data.cli import main
+
+    assert main(["explain", str(tmp_path / "absent.jpg"), "--model", str(tiny_model_file)]) == 2
+    assert "no such file" in capsys.readouterr().err
+    args = ["explain", str(ASTRONAUT), "--model", str(tiny_model_file), "--out", str(tmp_path)]
+    assert main([*args, "--face", "3"]) == 1
+    assert "the photo has 1 face(s)" in capsys.readouterr().err
+    assert main([*args, "--ethnicity", "Martian"]) == 1
+    assert "unknown class 'Martian'" in capsys.readouterr().err

@@ -72,7 +72,7 @@ def test_several_faces_come_largest_first(astronaut, detector):
     assert len(faces) == 3
     areas = [f.box[2] * f.box[3] for f in faces]
     assert areas == sorted(areas, reverse=True)
-    for face, (x, y, side) in zip(faces, placed):  # largest copy first, so the order matches
+    for face, (x, y, side) in zip(faces, placed, strict=True):  # largest copy first, so the order matches
         cx, cy = face.box[0] + face.box[2] / 2, face.box[1] + face.box[3] / 2
         assert x < cx < x + side and y < cy < y + side
 
@@ -88,7 +88,9 @@ def test_no_face_gives_an_empty_list(detector, kind):
     assert find_faces(image, detector) == []
 
 
-@pytest.mark.parametrize(("orientation", "transpose"), [(6, Image.Transpose.ROTATE_90), (3, Image.Transpose.ROTATE_180)])
+@pytest.mark.parametrize(
+    ("orientation", "transpose"), [(6, Image.Transpose.ROTATE_90), (3, Image.Transpose.ROTATE_180)]
+)
 def test_exif_orientation_is_applied_before_detection(astronaut, detector, orientation, transpose):
     """A JPEG stored sideways with an EXIF Orientation tag finds the same face as the upright photo."""
     upright = Image.fromarray(astronaut)

@@ -84,7 +84,14 @@ class FaceExplanation:
     def __getitem__(self, head: str) -> HeadExplanation:
         return self.heads[head]
 
-    def retarget(self, ethnicity_class: str | int | None = None, gender_class: str | int | None = None):
+    def probabilities(self, head: str) -> dict[str, float]:
+        """The explained face's class probabilities of the gender or ethnicity head (mirror-averaged)."""
+        labels = GENDERS if head == "gender" else ETHNICITIES
+        return {label: float(p) for label, p in zip(labels, self._probs(head), strict=True)}
+
+    def retarget(
+        self, ethnicity_class: str | int | None = None, gender_class: str | int | None = None
+    ) -> FaceExplanation:
         """The same explanation with other classes explained (no recomputation); None = the predicted class."""
         heads = dict(self.heads)
         gender = _class_index(gender_class, GENDERS, self._probs("gender"))
@@ -125,8 +132,12 @@ def explain_face(
     class (name or index) is given. Raises ValueError for an unusable crop or class.
     """
     image = to_model_input(_checked_crop(crop))
+    for cls, labels in ((ethnicity_class, ETHNICITIES), (gender_class, GENDERS)):
+        if cls is not None:  # a bad class fails before the expensive part
+            _class_index(cls, labels, np.zeros(len(labels)))
     start = time.perf_counter()
     values, base, output = _run_partition(model, image, settings)
+    values.setflags(write=False)  # shared by the head views and often cached by the app
     explanation = FaceExplanation(
         heads={},
         method=settings.describe(),

@@ -66,13 +66,15 @@ def measure_reference(
     mean = points.mean(axis=0)
     poses = np.array([pose_ratios(k) for k in points])
     layout = ReferenceLayout(mean, (-np.inf, np.inf), (-np.inf, np.inf), 0.0)
-    blur = np.array([sharpness(align_face(rgb, k, layout)) for rgb, k in zip(crops, points)])
+    blur = np.array([sharpness(align_face(rgb, k, layout)) for rgb, k in zip(crops, points, strict=True)])
     low, high = POSE_PERCENTILES
     return {
         "crop_size": CROP_SIZE,
         "keypoint_names": list(KEYPOINT_NAMES),
-        "keypoints": {n: [round(float(v), 2) for v in xy] for n, xy in zip(KEYPOINT_NAMES, mean)},
-        "keypoint_sd": {n: [round(float(v), 2) for v in xy] for n, xy in zip(KEYPOINT_NAMES, points.std(axis=0))},
+        "keypoints": {n: [round(float(v), 2) for v in xy] for n, xy in zip(KEYPOINT_NAMES, mean, strict=True)},
+        "keypoint_sd": {
+            n: [round(float(v), 2) for v in xy] for n, xy in zip(KEYPOINT_NAMES, points.std(axis=0), strict=True)
+        },
         "pose": {
             "yaw_range": [round(float(np.percentile(poses[:, 0], p)), 3) for p in (low, high)],
             "pitch_range": [round(float(np.percentile(poses[:, 1], p)), 3) for p in (low, high)],

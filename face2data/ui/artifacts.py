@@ -29,6 +29,14 @@ def best_epoch(history: pd.DataFrame) -> int:
     return int(history.loc[history["val_loss"].idxmin(), "epoch"])
 
 
+def duration(seconds: float) -> str:
+    """'2 h 05 min' or '7 min' or '40 s'."""
+    minutes = round(seconds / 60)
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+
+
 def read_json(path: Path) -> dict | None:
     """A JSON object from ``path``, or None when the file does not exist."""
     if not path.is_file():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -67,6 +68,30 @@ def predictor():
     from face2data.predictor import Predictor
 
     return Predictor()
+
+
+_WARM_UP = threading.Lock()
+_warm_up_started = False
+
+
+def warm_up_in_background() -> None:
+    """Start loading the predictor in a daemon thread, once per process, so it is ready when a photo arrives.
+
+    A request that comes earlier waits for the same load (Streamlit computes one cached value once).
+    """
+    global _warm_up_started
+    with _WARM_UP:
+        if _warm_up_started:
+            return
+        _warm_up_started = True
+    threading.Thread(target=_load_quietly, name="face2data-warm-up", daemon=True).start()
+
+
+def _load_quietly() -> None:
+    try:
+        predictor()
+    except Exception:  # noqa: S110 - a broken model is reported by the page that needs it, with its message
+        pass
 
 
 def explain(crop):

@@ -98,7 +98,7 @@ def metrics_figure(history: pd.DataFrame) -> go.Figure:
 
 
 def learning_rate_figure(history: pd.DataFrame) -> go.Figure:
-    """The learning rate per epoch (log scale)."""
+    """The learning rate per epoch."""
     fig = go.Figure(
         go.Scatter(
             x=history["epoch"],
@@ -109,7 +109,7 @@ def learning_rate_figure(history: pd.DataFrame) -> go.Figure:
         )
     )
     fig.add_vline(x=best_epoch(history), line={"color": BEST_COLOUR, "dash": "dot"})
-    fig.update_yaxes(type="log", title_text="learning rate", exponentformat="e")
+    fig.update_yaxes(title_text="learning rate", tickformat=".1e", rangemode="tozero")
     fig.update_xaxes(title_text="epoch", dtick=max(1, -(-len(history) // 10)))
     return _compact(fig, 280)
 
@@ -282,7 +282,7 @@ def ethnicity_figure(probabilities: Mapping[str, float]) -> go.Figure:
             hovertemplate="%{y}: %{x:.1%}<extra></extra>",
         )
     )
-    fig.update_xaxes(range=[0, 1], tickformat=".0%")
+    fig.update_xaxes(range=[0, 1.02], tickvals=[0, 0.5, 1], tickformat=".0%")
     fig.update_yaxes(autorange="reversed")
     fig.update_layout(showlegend=False)
     return _compact(fig, 190)

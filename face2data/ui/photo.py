@@ -6,9 +6,9 @@ All in memory: the bytes are decoded, predicted on and dropped; nothing here wri
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
 from typing import Protocol
 
 import cv2
@@ -77,7 +77,7 @@ def analyze(data: bytes, predictor: Callable[[], FacePredictor], source: str = "
         rgb = load_rgb(data)
         result.faces = list(predictor().predict_image(rgb))
     except ImageLoadError as error:
-        result.error = f"This file cannot be used as a photo: {error}."
+        result.error = f"This file cannot be used as a photo — {error}."
         return result
     result.photo = annotate(rgb, result.faces)
     return result

@@ -6,6 +6,19 @@ import streamlit as st
 
 from face2data.ui import figures
 
+GROUP_COLUMNS = {
+    "group": st.column_config.TextColumn("group"),
+    "n": st.column_config.NumberColumn("faces", format="%d"),
+    "age_mae": st.column_config.NumberColumn("age MAE (years)", format="%.2f"),
+    "gender_accuracy": st.column_config.NumberColumn("gender accuracy %", format="%.1f"),
+    "ethnicity_accuracy": st.column_config.NumberColumn("ethnicity accuracy %", format="%.1f"),
+}
+
+
+def group_table(table, key: str) -> None:
+    """A sortable per-group table of test-set figures (accuracies in percent)."""
+    st.dataframe(table, hide_index=True, column_config=GROUP_COLUMNS, key=key, width="stretch")
+
 
 def face_title(face) -> str:
     """'Face 2: 34 years, female, Asian' — the label of a face in cards and pickers."""
@@ -120,15 +133,14 @@ def shap_section(analysis, face) -> None:
     explanation = cached_explanation(analysis.digest, face)
     key = f"shap_{analysis.digest}_{face.index}"
     if explanation is None:
-        if not st.button(
-            "Explain with SHAP",
-            key=key,
-            icon=":material/insights:",
-            help="Which regions of the face pushed each prediction up or down (computed on demand).",
-        ):
+        slot = st.empty()
+        help_text = "Which regions of the face pushed each prediction up or down (computed on demand)."
+        if not slot.button("Explain with SHAP", key=key, icon=":material/insights:", help=help_text):
             return
+        slot.empty()
         explanation = compute_explanation(analysis.digest, face)
         if explanation is None:
             return
-    with st.expander("SHAP explanation", expanded=True):
+    with st.container(border=True):
+        st.markdown("**SHAP explanation**")
         shap_panel(explanation, face.crop, key=key)

@@ -1,0 +1,200 @@
+"""End to end: from the bytes of a 640x480 photo to one prediction per face, split into its stages.
+
+    python benchmarks/end_to_end.py [--model PATH] [--repeats 15] [--threads 0] [--quick]
+
+Two JPEG photos are made here (seeded): the public-domain astronaut portrait (face2data/assets/astronaut.jpg)
+pasted once, large, into a 640x480 backdrop, and five times, smaller, into another. Each repeat runs the same
+functions ``face2data.predictor.Predictor`` runs, one stage at a time:
+
+  decode     face2data.image_loading.load_rgb(bytes)                 (EXIF, colour, checks)
+  detection  predictor.detector.detect(rgb)                          (MTCNN, largest face first)
+  alignment  face2data.faces.align_face for every face               (similarity warp to the 200x200 frame)
+  quality    face2data.faces.quality.quality_notes for every face    (size, blur, pose, confidence notes)
+  model      predictor.predict_faces(faces)                          (resize to 96 px, model with mirror TTA, results)
+
+and, interleaved with them, the whole ``predictor.predict_bytes(bytes)`` as a cross-check of the sum. Medians
+over the repeats after warm-up. The cold start of the process (importing TensorFlow and face2data, loading the
+model, creating the detector, the first photo) is timed once at the start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import common
+
+common.setup_path()
+
+_import_start = time.perf_counter()
+import keras  # noqa: E402, F401  (timed: the cold start includes importing TensorFlow and Keras)
+import tensorflow  # noqa: E402, F401
+
+from face2data.predictor import Predictor  # noqa: E402
+
+IMPORT_SECONDS = time.perf_counter() - _import_start
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from face2data.faces.alignment import align_face, reference_layout  # noqa: E402
+from face2data.faces.detection import FaceDetector  # noqa: E402
+from face2data.faces.extraction import FoundFace  # noqa: E402
+from face2data.faces.quality import quality_notes  # noqa: E402
+from face2data.image_loading import load_rgb, load_rgb_file  # noqa: E402
+from face2data.paths import MODEL_PATH  # noqa: E402
+
+WIDTH, HEIGHT = 640, 480
+JPEG_QUALITY = 90
+STAGES = ("decode", "detection", "alignment", "quality", "model")
+
+
+def backdrop(rng: np.random.Generator) -> np.ndarray:
+    """A photo-like 640x480 background: a colour gradient plus blurred noise (uint8 RGB)."""
+    a, b = rng.uniform(40, 220, 3), rng.uniform(40, 220, 3)
+    t = np.linspace(0, 1, WIDTH)[None, :, None] * 0.6 + np.linspace(0, 1, HEIGHT)[:, None, None] * 0.4
+    image = a + (b - a) * t
+    noise = cv2.GaussianBlur(rng.normal(0, 1, (HEIGHT, WIDTH, 3)), (0, 0), 6)
+    image = image + noise / max(noise.std(), 1e-6) * 12
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def paste(canvas: np.ndarray, portrait: np.ndarray, side: int, x: int, y: int) -> None:
+    """Paste ``portrait`` scaled to ``side`` px with its top-left corner at (x, y)."""
+    scaled = cv2.resize(portrait, (side, side), interpolation=cv2.INTER_AREA)
+    canvas[y : y + side, x : x + side] = scaled
+
+
+def make_photos(seed: int = 0) -> dict[str, tuple[bytes, int]]:
+    """The two test photos as JPEG bytes with the number of faces pasted into each."""
+    rng = np.random.default_rng(seed)
+    portrait = load_rgb_file(common.ASTRONAUT)
+    one = backdrop(rng)
+    side = int(rng.integers(330, 380))
+    paste(one, portrait, side, int(rng.integers(0, WIDTH - side)), int(rng.integers(0, HEIGHT - side)))
+    five = backdrop(rng)
+    # Two rows of cells (3 above, 2 below); each portrait lands somewhere inside its cell.
+    cells = [(0, 0, 213, 240), (213, 0, 213, 240), (426, 0, 214, 240), (106, 240, 213, 240), (320, 240, 213, 240)]
+    for cx, cy, cw, ch in cells:
+        side = int(rng.integers(150, min(cw, ch) + 1))
+        paste(five, portrait, side, cx + int(rng.integers(0, cw - side + 1)), cy + int(rng.integers(0, ch - side + 1)))
+    photos = {}
+    for name, image, faces in (("1 face", one, 1), ("5 faces", five, 5)):
+        bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+        ok, encoded = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        if not ok:
+            raise RuntimeError("OpenCV could not encode the test photo")
+        photos[name] = (encoded.tobytes(), faces)
+    return photos
+
+
+def staged(predictor: Predictor, data: bytes) -> tuple[dict[str, float], int]:
+    """Seconds per stage for one photo, calling what Predictor.predict_bytes calls, in the same order."""
+    seconds = {}
+    layout = reference_layout()
+    start = time.perf_counter()
+    rgb = load_rgb(data)
+    seconds["decode"] = time.perf_counter() - start
+    start = time.perf_counter()
+    detections = predictor.detector.detect(rgb)
+    seconds["detection"] = time.perf_counter() - start
+    start = time.perf_counter()
+    crops = [align_face(rgb, d.keypoints, layout) for d in detections]
+    seconds["alignment"] = time.perf_counter() - start
+    start = time.perf_counter()
+    notes = [quality_notes(d.size, d.score, d.keypoints, c, layout) for d, c in zip(detections, crops, strict=True)]
+    seconds["quality"] = time.perf_counter() - start
+    faces = [FoundFace(d.box, d.score, d.keypoints, c, n) for d, c, n in zip(detections, crops, notes, strict=True)]
+    start = time.perf_counter()
+    results = predictor.predict_faces(faces)
+    seconds["model"] = time.perf_counter() - start
+    return seconds, len(results)
+
+
+def cold_start(model_path: Path, data: bytes) -> tuple[Predictor, dict[str, float]]:
+    """Load what the app loads, timing each step, and run the first photo."""
+    from face2data.model_loading import load_trained_model
+
+    seconds = {"import TensorFlow, Keras, face2data": IMPORT_SECONDS}
+    start = time.perf_counter()
+    model = load_trained_model(model_path)
+    seconds["load model"] = time.perf_counter() - start
+    start = time.perf_counter()
+    detector = FaceDetector()
+    seconds["create detector (MTCNN)"] = time.perf_counter() - start
+    predictor = Predictor(model=model, detector=detector)
+    start = time.perf_counter()
+    predictor.predict_bytes(data)
+    seconds["first photo (1 face)"] = time.perf_counter() - start
+    return predictor, seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=MODEL_PATH)
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0: default, as the app)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--save-photos", type=Path, help="also write the two test photos here as JPEG, to look at")
+    parser.add_argument("--quick", action="store_true", help="tiny repeats: checks the script works")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.repeats, args.warmup = 2, 1
+    common.configure_tensorflow_threads(args.threads)
+    info = common.machine_info()
+    common.print_header("End to end (bytes → per-face results)", info, args.quick)
+    photos = make_photos(args.seed)
+    if args.save_photos:
+        args.save_photos.mkdir(parents=True, exist_ok=True)
+        for name, (data, _) in photos.items():
+            (args.save_photos / f"end_to_end_{name.replace(' ', '_')}.jpg").write_bytes(data)
+    predictor, cold = cold_start(args.model, photos["1 face"][0])
+    print("### Cold start (once per process)\n")
+    print(common.markdown_table(["step", "seconds"], [[k, f"{v:.2f}"] for k, v in cold.items()]) + "\n")
+
+    figures = {"threads": args.threads, "cold_start_s": {k: round(v, 3) for k, v in cold.items()}, "photos": {}}
+    rows = []
+    for name, (data, expected) in photos.items():
+        for _ in range(args.warmup):
+            staged(predictor, data)
+            predictor.predict_bytes(data)
+        stage_samples: dict[str, list[float]] = {s: [] for s in STAGES}
+        whole, found = [], set()
+        for _ in range(args.repeats):
+            seconds, count = staged(predictor, data)
+            found.add(count)
+            for stage in STAGES:
+                stage_samples[stage].append(seconds[stage])
+            whole.append(common.timed(lambda data=data: predictor.predict_bytes(data)))
+        medians = {s: common.median(v) for s, v in stage_samples.items()}
+        summed = sum(medians.values())
+        faces_found = sorted(found)
+        figures["photos"][name] = {
+            "bytes": len(data),
+            "faces_pasted": expected,
+            "faces_found": faces_found,
+            "stages": {s: common.spread(v) for s, v in stage_samples.items()},
+            "sum_of_stage_medians_s": summed,
+            "predict_bytes": common.spread(whole),
+        }
+        rows.append(
+            [f"{name} ({len(data) // 1024} KB JPEG)", ",".join(map(str, faces_found))]
+            + [common.ms(medians[s]) for s in STAGES]
+            + [common.ms(summed), common.ms(common.median(whole)), common.ms(common.median(whole) / max(expected, 1))]
+        )
+        if faces_found != [expected]:
+            print(f"WARNING: {name}: {expected} faces pasted, {faces_found} found")
+    headers = (["photo (640x480)", "faces found"] + [f"{s} (ms)" for s in STAGES]
+               + ["sum (ms)", "predict_bytes (ms)", "ms per face"])  # fmt: skip
+    print(f"### Per photo, median of {args.repeats} after {args.warmup} warm-up (TensorFlow threads: "
+          f"{args.threads or 'default'})\n")  # fmt: skip
+    print(common.markdown_table(headers, rows) + "\n")
+    info["load_average_1min_end"] = common.load_average()
+    common.print_json("end_to_end", info, args.quick, **figures)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,122 @@
+"""Seconds for the SHAP overlays of all three heads of one face (what the explain page waits for).
+
+Times ``explain_face`` plus the three overlays on the astronaut's aligned face, for the
+library's default budget and, interleaved with it, a smaller and a larger one, beside
+the bare model evaluations that budget needs (the floor: SHAP's own bookkeeping is the
+rest). The first call is timed apart: it compiles SHAP's numba kernels and the model
+function. CPU seconds are reported too: on a busy machine they say more than wall time.
+
+    .venv/bin/python benchmarks/explain_speed.py [--repeats 5] [--model weights/face2data.keras] [--quick]
+
+About 1-2 minutes on a quiet 2-core CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common  # noqa: E402
+
+common.setup_path()
+
+from face2data.explanation import DEFAULT_SETTINGS, ExplainSettings, explain_face, overlay  # noqa: E402
+from face2data.paths import MODEL_PATH  # noqa: E402
+from face2data.schema import HEADS  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--model", default=str(MODEL_PATH))
+    parser.add_argument("--quick", action="store_true", help="2 repeats: checks the script works")
+    args = parser.parse_args()
+    repeats = 2 if args.quick else args.repeats
+
+    from face2data.image_loading import load_rgb_file
+    from face2data.model_loading import load_trained_model
+    from face2data.predictor import Predictor
+    from face2data.schema import to_model_input
+
+    info = common.machine_info()
+    model = load_trained_model(args.model)
+    crop = Predictor(model=model).predict_image(load_rgb_file(common.ASTRONAUT))[0].crop
+    budgets = sorted({300, DEFAULT_SETTINGS.max_evals, 1000})
+    settings = {evals: replace(DEFAULT_SETTINGS, max_evals=evals) for evals in budgets}
+    cpu: dict[str, list[float]] = {}
+
+    def overlays(setting: ExplainSettings, name: str):
+        def run() -> None:
+            start = time.process_time()
+            explanation = explain_face(model, crop, settings=setting)
+            for head in HEADS:
+                overlay(crop, explanation[head].values)
+            cpu.setdefault(name, []).append(time.process_time() - start)
+
+        return run
+
+    # The model evaluations of the default budget alone: max_evals masked faces, each with its mirror image.
+    views = 2 if DEFAULT_SETTINGS.flip else 1
+    batch = to_model_input(crop)[None].repeat(DEFAULT_SETTINGS.batch_size * views, axis=0)
+    calls = -(-DEFAULT_SETTINGS.max_evals // DEFAULT_SETTINGS.batch_size)
+
+    def model_only() -> None:
+        for _ in range(calls):
+            model.predict_on_batch(batch)
+
+    first = common.timed(overlays(DEFAULT_SETTINGS, "first"))
+    fns = {f"{evals} evaluations": overlays(settings[evals], f"{evals} evaluations") for evals in budgets}
+    fns["model only"] = model_only
+    samples = common.interleaved(fns, repeats, warmup=0)
+
+    common.print_header("SHAP explanation speed", info, args.quick)
+    rows = []
+    for evals in budgets:
+        name = f"{evals} evaluations"
+        mark = " (default)" if evals == DEFAULT_SETTINGS.max_evals else ""
+        rows.append(
+            [
+                f"{evals}{mark}",
+                f"{common.median(samples[name]):.2f}",
+                f"{common.median(cpu[name]):.2f}",
+                len(samples[name]),
+            ]
+        )
+    default = f"{DEFAULT_SETTINGS.max_evals} evaluations"
+    ratio = common.paired_ratios(samples[default], samples["model only"])
+    rows.append(
+        [
+            f"model calls alone ({DEFAULT_SETTINGS.max_evals}x{views} faces)",
+            f"{common.median(samples['model only']):.2f}",
+            "",
+            repeats,
+        ]
+    )
+    print(
+        common.markdown_table(["budget (masked faces per explanation)", "s wall, median", "s CPU, median", "n"], rows)
+    )
+    print(
+        f"\n- Per face: one SHAP Partition run explains all three heads at once ({DEFAULT_SETTINGS.describe()}); "
+        f"the times include the three overlays. First call in a process: {first:.1f} s (compiles SHAP's numba "
+        f"kernels and the model function; the app can pay it at start-up with `warm_up`).\n"
+        f"- Default budget vs its bare model calls: {ratio:.2f}x."
+    )
+    common.print_json(
+        "explain_speed",
+        info,
+        args.quick,
+        first_call_s=first,
+        settings={k: vars(v) for k, v in settings.items()},
+        wall=({name: common.spread(values) for name, values in samples.items()}),
+        cpu_median_s={name: common.median(values) for name, values in cpu.items()},
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
