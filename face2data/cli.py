@@ -138,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train (or resume) the model on UTKFace")
     train.add_argument("--data", required=True, help="UTKFace folder or archive")
     train.add_argument(
-        "--epochs", type=int, help="total epochs (default 45; when resuming, a new total re-plans the schedule)"
+        "--epochs", type=int, help="total epochs (default 34; when resuming, a new total re-plans the schedule)"
     )
     train.add_argument("--out", default="weights", help="where the model, history and checkpoint go")
     train.add_argument("--batch-size", type=int, default=64)

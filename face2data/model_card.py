@@ -23,6 +23,9 @@ def render_model_card(metrics: dict, summary: dict, model_bytes: int) -> str:
         for row in metrics["per_group"][key]
     )
     hours = summary["training_seconds"] / 3600
+    worst_ethnicity = min(metrics["per_group"]["ethnicity"], key=lambda r: r["ethnicity_accuracy"])
+    worst_gender = min(metrics["per_group"]["age_bucket"], key=lambda r: r["gender_accuracy"])
+    worst_age = max(metrics["per_group"]["age_bucket"], key=lambda r: r["age_mae"])
     return f"""# Model card: face2data
 
 ## What it is
@@ -59,6 +62,10 @@ term on the expected age. Best epoch by validation loss: {summary["best_epoch"]}
 {groups}
 
 ## Known limits
+- Weakest groups on the test set: ethnicity accuracy for "{worst_ethnicity["group"]}" faces
+  ({_pct(worst_ethnicity["ethnicity_accuracy"])}, n = {worst_ethnicity["n"]}), gender accuracy at ages
+  {worst_gender["group"]} ({_pct(worst_gender["gender_accuracy"])}), age error at ages {worst_age["group"]}
+  (MAE {worst_age["age_mae"]:.2f} years).
 - UTKFace ages were partly estimated by annotators, gender is recorded as binary, and the five ethnicity
   classes are coarse ("Others" mixes Hispanic, Latino, Middle Eastern and more); the model inherits all of this.
 - The test set has the same sources and biases as the training set: figures on other photos will be lower,

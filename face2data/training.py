@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 MODEL_FILE = "face2data.keras"
 HISTORY_FILE = "history.csv"
 SUMMARY_FILE = "training.json"
-DEFAULT_EPOCHS = 45
+DEFAULT_EPOCHS = 34
 CHECKPOINT_DIR = "checkpoint"  # resumable state; not shipped
 HISTORY_COLUMNS = [
     "epoch", "seconds", "learning_rate",
