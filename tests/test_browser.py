@@ -199,7 +199,7 @@ def test_broken_upload_shows_message(browser, app_url, tmp_path):
 
 def test_webcam_snapshot_shows_prediction(browser, app_url):
     page = _open(browser, app_url)
-    page.get_by_text("Webcam snapshot").first.click()
+    page.get_by_test_id("stRadio").get_by_text("Webcam snapshot", exact=True).click()
     take = page.get_by_role("button", name="Take Photo")
     take.wait_for(timeout=30_000)
     page.wait_for_timeout(1500)  # let the fake camera deliver frames

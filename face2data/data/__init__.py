@@ -1,0 +1,1 @@
+"""Reading UTKFace: labels from file names, image sources, the split, arrays and augmentation."""

@@ -1,0 +1,56 @@
+"""Keras PyDataset feeding shuffled, augmented batches (no tf.data, so any backend trains)."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+
+from face2data.data.arrays import FaceArrays
+from face2data.data.augment import augment_batch
+
+
+def targets_of(faces: FaceArrays) -> dict[str, np.ndarray]:
+    """The three heads' training targets."""
+    return {"age": faces.ages.astype(np.float32), "gender": faces.genders, "ethnicity": faces.ethnicities}
+
+
+class FaceBatches(keras.utils.PyDataset):
+    """Batches of faces; with ``augment`` the order is reshuffled every epoch from a fixed seed."""
+
+    def __init__(self, faces: FaceArrays, batch_size: int, augment: bool, seed: int = 0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.faces = faces
+        self.batch_size = batch_size
+        self.augment = augment
+        self.seed = seed
+        self.epoch = 0
+        self.targets = targets_of(faces)
+        self.order = np.arange(len(faces))
+        self._reshuffle()
+
+    def _reshuffle(self) -> None:
+        if self.augment:
+            self.order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.faces))
+
+    def set_epoch(self, epoch: int) -> None:
+        """Use the shuffle order of ``epoch`` (so a resumed run sees the same order)."""
+        self.epoch = epoch
+        self._reshuffle()
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.faces) / self.batch_size)
+
+    def __getitem__(self, index: int):
+        rows = np.sort(self.order[index * self.batch_size : (index + 1) * self.batch_size])
+        images = self.faces.images[rows]
+        if self.augment:
+            rng = np.random.default_rng([self.seed, self.epoch, index])
+            x = augment_batch(images, rng)
+        else:
+            x = images.astype(np.float32)
+        return x, {head: target[rows] for head, target in self.targets.items()}
+
+    def on_epoch_end(self) -> None:
+        self.set_epoch(self.epoch + 1)
