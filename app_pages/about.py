@@ -77,9 +77,9 @@ st.markdown(
 """
 )
 
-st.header("Model card")
+st.divider()
 card = cache.model_card()
 if card is None:
-    st.info("weights/MODEL_CARD.md is not there yet.")
+    st.info("The model card (weights/MODEL_CARD.md) is not there yet.")
 else:
-    st.markdown(card)
+    st.markdown(card)  # the card is its own document, with its own title

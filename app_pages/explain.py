@@ -69,7 +69,8 @@ except GlobalMapsError as error:
     st.stop()
 st.markdown(
     f"Mean absolute SHAP value per pixel over **{global_maps.n_faces:,} test faces** "
-    f"(model {global_maps.model or 'face2data.keras'}): bright regions changed the output most, in either direction."
+    f"(model {global_maps.model or 'face2data.keras'}): bright (yellow) regions changed the output most, "
+    "in either direction."
 )
 for col, name in zip(st.columns(3), ("age", "gender", "ethnicity"), strict=True):
     with col:
@@ -79,17 +80,19 @@ for col, name in zip(st.columns(3), ("age", "gender", "ethnicity"), strict=True)
             key=f"global_{name}",
             config={"displayModeBar": False},
         )
-st.subheader("Per ethnicity class (faces predicted as that class)")
-for col, ethnicity in zip(st.columns(len(ETHNICITIES)), ETHNICITIES, strict=True):
-    name = f"ethnicity:{ethnicity}"
-    with col:
-        count = global_maps.counts.get(name, 0)
-        if count == 0:
-            st.caption(f"{ethnicity}: no test face was predicted as this class.")
-            continue
-        st.plotly_chart(
-            figures.importance_figure(global_maps.maps[name], f"{ethnicity} (n = {count:,})", global_maps.unit(name)),
-            key=f"global_{name}",
-            config={"displayModeBar": False},
-        )
+st.subheader("Per ethnicity class (faces predicted as that class), on one scale")
+present = {e: f"ethnicity:{e}" for e in ETHNICITIES if global_maps.counts.get(f"ethnicity:{e}", 0) > 0}
+if present:
+    st.plotly_chart(
+        figures.class_importance_figure(
+            {e: global_maps.maps[name] for e, name in present.items()},
+            {e: global_maps.counts[name] for e, name in present.items()},
+            global_maps.unit("ethnicity"),
+        ),
+        key="global_classes",
+        config={"displayModeBar": False},
+    )
+missing = [e for e in ETHNICITIES if e not in present]
+if missing:
+    st.caption(f"No test face was predicted as {', '.join(missing)}.")
 st.caption(global_maps.method)

@@ -35,7 +35,8 @@ else:
     facts[1].metric("Training time", duration(seconds) if seconds else "—", help="Sum of the epochs' times.")
     speed = summary.get("train_images_per_second")
     facts[2].metric("Throughput", f"{speed:.0f} images/s" if speed else "—")
-    facts[3].metric("Images (train / val)", f"{summary.get('train_images', '—')} / {summary.get('val_images', '—')}")
+    sizes = [summary.get(key) for key in ("train_images", "val_images")]
+    facts[3].metric("Images (train / val)", " / ".join(f"{n:,}" if isinstance(n, int) else "—" for n in sizes))
 
 st.subheader("Losses")
 st.plotly_chart(figures.loss_figure(history), key="losses")

@@ -42,6 +42,7 @@ TARGETS = {"found_percent": 99.0, "accuracy_drop_points": 1.5, "age_mae_rise_yea
 MAX_ANGLE = 20.0
 SCALES = (0.6, 1.6)  # crop side 120..320 px in the photo
 JPEG_QUALITY = 90
+CONTEXT = 0.25  # mirrored surroundings added around the crop, as a fraction of its side
 
 
 def background(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
@@ -56,19 +57,34 @@ def background(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
     return np.clip(image, 0, 255)
 
 
-def synthesize_photo(crop: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Paste the crop into a random photo; returns the RGB photo and the crop→photo 2x3 matrix."""
-    height, width = int(rng.integers(420, 720)), int(rng.integers(560, 960))
+def synthesize_photo(crop: np.ndarray, rng: np.random.Generator, context: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Paste the crop into a random photo; returns the RGB photo and the crop→photo 2x3 matrix.
+
+    With ``context`` the crop is first extended by mirroring its borders (CONTEXT of its side), the way
+    training augmentation fills, so a rotated face keeps head-like surroundings in its aligned frame
+    instead of a synthetic background edge cutting through the frame's corners (in a real photo the
+    head and scene continue there).
+    """
     scale, angle = rng.uniform(*SCALES), rng.uniform(-MAX_ANGLE, MAX_ANGLE)
+    border = round(CONTEXT * CROP_SIZE) if context else 0
+    patch = cv2.copyMakeBorder(crop, border, border, border, border, cv2.BORDER_REFLECT_101)
     radians = np.deg2rad(angle)
-    half = CROP_SIZE * scale * (abs(np.cos(radians)) + abs(np.sin(radians))) / 2
+    half = patch.shape[0] * scale * (abs(np.cos(radians)) + abs(np.sin(radians))) / 2
+    height = max(int(rng.integers(420, 720)), int(np.ceil(2 * half)) + 2)
+    width = max(int(rng.integers(560, 960)), height * 4 // 3)
     cx, cy = rng.uniform(half, width - half), rng.uniform(half, height - half)
     centre = (CROP_SIZE - 1) / 2
     matrix = cv2.getRotationMatrix2D((centre, centre), angle, scale)
     matrix[:, 2] += (cx - centre, cy - centre)
-    warped = cv2.warpAffine(crop, matrix, (width, height), flags=cv2.INTER_LINEAR).astype(np.float64)
-    mask = cv2.warpAffine(np.ones(crop.shape[:2], np.float32), matrix, (width, height), flags=cv2.INTER_LINEAR)
-    photo = warped * mask[..., None] + background(height, width, rng) * (1 - mask[..., None])
+    to_photo = matrix.copy()  # the patch's own pixels are offset by the border
+    to_photo[:, 2] -= matrix[:, :2] @ (border, border)
+    warped = cv2.warpAffine(patch, to_photo, (width, height), flags=cv2.INTER_CUBIC).astype(np.float64)
+    mask = np.ones(patch.shape[:2], np.float32)
+    if border:  # feather the outer edge of the mirrored context into the background
+        ramp = np.minimum(np.arange(patch.shape[0]), np.arange(patch.shape[0])[::-1]) / (border / 2)
+        mask = np.minimum.outer(np.clip(ramp, 0, 1), np.clip(ramp, 0, 1)).astype(np.float32)
+    mask = cv2.warpAffine(mask, to_photo, (width, height), flags=cv2.INTER_LINEAR)[..., None]
+    photo = warped * mask + background(height, width, rng) * (1 - mask)
     return np.clip(photo, 0, 255).round().astype(np.uint8), matrix
 
 

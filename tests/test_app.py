@@ -101,7 +101,7 @@ def test_training_page_shows_the_training_summary(tmp_path, monkeypatch):
     assert _metric(app, "Epochs") == "45"
     assert _metric(app, "Training time") == "2 h 05 min"
     assert _metric(app, "Throughput") == "95 images/s"
-    assert _metric(app, "Images (train / val)") == "16580 / 2370"
+    assert _metric(app, "Images (train / val)") == "16,580 / 2,370"
 
 
 def test_duration_reads_like_a_person_would_write_it():
@@ -148,6 +148,25 @@ def test_explain_page_without_a_face_or_global_maps_says_what_to_do(tmp_path, mo
     app = _app("explain")
     assert "explain-global" in _texts(app)
     assert [b.label for b in app.button] == ["Explain the sample"]
+
+
+def test_explain_page_shows_the_global_maps_with_their_face_counts(tmp_path, monkeypatch):
+    from face2data.explanation import GlobalMaps, save_global_maps
+    from face2data.explanation.global_maps import MAP_NAMES
+
+    rng = np.random.default_rng(0)
+    maps = {name: rng.random((96, 96)).astype(np.float32) for name in MAP_NAMES}
+    counts = {name: 40 for name in MAP_NAMES} | {"ethnicity:Others": 0}
+    path = save_global_maps(GlobalMaps(maps, counts, 40, "mean |SHAP| over test faces", "face2data.keras"),
+                            tmp_path / "shap_global.npz")  # fmt: skip
+    monkeypatch.setattr(paths, "SHAP_GLOBAL_PATH", path)
+    app = _app("explain")
+    assert "over **40 test faces**" in _texts(app)
+    charts = {c.key: c for c in app.get("plotly_chart")}
+    assert list(charts) == ["global_age", "global_gender", "global_ethnicity", "global_classes"]
+    # the four ethnicity classes that have faces, side by side
+    assert all(f"{e} (n = 40)" in charts["global_classes"].proto.spec for e in ETHNICITIES if e != "Others")
+    assert "No test face was predicted as Others." in _texts(app)
 
 
 def test_predict_page_waits_for_a_photo():
@@ -263,3 +282,35 @@ def test_analyze_answers_bad_input_without_loading_a_model():
     assert "cannot be used as a photo" in photo.analyze(b"GIF89a broken", no_model).error
     assert "limit" in photo.analyze(b"\0" * (MAX_FILE_BYTES + 1), no_model).error
     assert photo.size_error(MAX_FILE_BYTES) is None
+
+
+def _files_under(root) -> set[str]:
+    skip = {".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", "artifacts"}
+    found = set()
+    for path in root.rglob("*"):
+        if not skip.intersection(path.relative_to(root).parts):
+            found.add(str(path.relative_to(root)))
+    return found
+
+
+@needs_model
+def test_predict_and_explain_of_an_upload_leaves_no_file_behind(tmp_path, monkeypatch):
+    import tempfile
+
+    spool = tmp_path / "tmp"
+    spool.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool))
+    monkeypatch.setenv("TMPDIR", str(spool))
+    tree_before = _files_under(paths.PROJECT_ROOT)
+    upload = (paths.PROJECT_ROOT / "face2data" / "assets" / "astronaut.jpg").read_bytes()
+
+    app = _app(timeout=MODEL_TIMEOUT)
+    app.file_uploader(key="upload").set_value(("portrait.jpg", upload, "image/jpeg")).run()
+    assert [s.value for s in app.subheader] == ["1 face found"], (app.error, app.warning)
+    app.button(key=next(b.key for b in app.button if b.key and b.key.startswith("shap_"))).click().run()
+    app.switch_page("app_pages/explain.py").run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert sum("→ this face" in c.value for c in app.caption) == 3
+
+    assert list(spool.iterdir()) == []
+    assert _files_under(paths.PROJECT_ROOT) - tree_before == set()

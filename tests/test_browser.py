@@ -68,28 +68,19 @@ def write_y4m(path: Path, rgb: np.ndarray, frames: int = 10, size: tuple[int, in
 
 
 @pytest.fixture(scope="module")
-def app_url():
+def app_url(tmp_path_factory):
     """Serve the app with ``streamlit run`` on a free loopback port for the whole module."""
     if not MODEL_PATH.exists():
         pytest.skip(f"no trained model at {MODEL_PATH}")
     port = _free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "streamlit_app.py",
-        "--server.port",
-        str(port),
-        "--server.headless",
-        "true",
-        "--server.address",
-        "127.0.0.1",
-    ]
-    server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+               "--server.headless", "true", "--server.address", "127.0.0.1"]  # fmt: skip
+    log = tmp_path_factory.mktemp("streamlit") / "server.log"  # a file, not a pipe: a full pipe would block it
+    with log.open("wb") as output:
+        server = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while True:
             try:
                 with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
@@ -98,9 +89,7 @@ def app_url():
             except OSError:
                 pass
             if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(
-                    f"streamlit did not start: {server.stderr.read().decode()[-2000:] if server.stderr else ''}"
-                )
+                pytest.fail(f"streamlit did not start:\n{log.read_text(errors='replace')[-3000:]}")
             time.sleep(0.5)
         yield url
     finally:
@@ -165,6 +154,7 @@ def _shoot(page, name: str) -> None:
             timeout=120_000,
         )
         page.wait_for_timeout(500)
+    page.evaluate("() => document.querySelectorAll('*').forEach(e => { if (e.scrollTop) e.scrollTop = 0; })")
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), timeout=120_000)
     page.set_viewport_size({"width": 1400, "height": 1000})
 
@@ -215,7 +205,8 @@ def test_explain_page_explains_the_sample(browser, app_url):
     page.get_by_role("button", name="Explain the sample").click()
     page.get_by_text("blurred face (base value)").first.wait_for(timeout=FIRST_PREDICTION_MS + SHAP_MS)
     _expect_no_exception(page)
-    assert page.get_by_text("→ this face").count() == 3  # age, gender and ethnicity maps
+    # age, gender and ethnicity maps (the columns render one after another)
+    playwright_api.expect(page.get_by_text("→ this face")).to_have_count(3, timeout=30_000)
     _shoot(page, "explain")
     page.close()
 

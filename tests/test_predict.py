@@ -32,6 +32,10 @@ class CountingModel:
         self.calls += 1
         return self.model(*args, **kwargs)
 
+    def predict_on_batch(self, *args, **kwargs):
+        self.calls += 1
+        return self.model.predict_on_batch(*args, **kwargs)
+
 
 @pytest.fixture(scope="module")
 def predictor(shipped_model_path) -> Predictor:

@@ -240,7 +240,8 @@ def _output_function(model, flip: bool):
     names = list(model.output_names)
     size = model.input_shape[1]
 
-    @tf.function(input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)])
+    # autograph=False: nothing here needs converting, and autograph writes its generated code to the temp dir
+    @tf.function(input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)], autograph=False)
     def compiled(x):
         views = tf.concat([x, x[:, :, ::-1]], 0) if flip else x
         out = model(views, training=False)

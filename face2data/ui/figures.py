@@ -330,8 +330,7 @@ def importance_figure(values: np.ndarray, title: str, unit: str) -> go.Figure:
     fig = go.Figure(
         go.Heatmap(
             z=values,
-            colorscale="Magma",
-            reversescale=True,
+            colorscale="Viridis",
             zmin=0,
             hovertemplate="mean |SHAP| %{z:.3g} " + unit + "<extra></extra>",
             colorbar={"title": {"text": f"mean |SHAP|<br>({unit})", "side": "right"}, "thickness": 12},
@@ -340,3 +339,23 @@ def importance_figure(values: np.ndarray, title: str, unit: str) -> go.Figure:
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
     return _compact(fig, 300, title)
+
+
+def class_importance_figure(maps: Mapping[str, np.ndarray], counts: Mapping[str, int], unit: str) -> go.Figure:
+    """Mean |SHAP| maps of several classes side by side on one colour scale, so they can be compared."""
+    names = list(maps)
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=[f"{n} (n = {counts[n]:,})" for n in names],
+                        horizontal_spacing=0.02)  # fmt: skip
+    top = max(float(np.max(m)) for m in maps.values()) or 1.0
+    for i, name in enumerate(names, start=1):
+        fig.add_trace(
+            go.Heatmap(z=maps[name], coloraxis="coloraxis",
+                       hovertemplate=f"{name}<br>mean |SHAP| %{{z:.3g}} {unit}<extra></extra>"),
+            row=1, col=i,
+        )  # fmt: skip
+        fig.update_xaxes(visible=False, row=1, col=i)
+        fig.update_yaxes(visible=False, autorange="reversed", scaleanchor=f"x{i if i > 1 else ''}", row=1, col=i)
+    fig.update_layout(coloraxis={"colorscale": "Viridis", "cmin": 0, "cmax": top,
+                                 "colorbar": {"title": {"text": f"mean |SHAP|<br>({unit})", "side": "right"},
+                                              "thickness": 12}})  # fmt: skip
+    return _compact(fig, 260, top=30)
