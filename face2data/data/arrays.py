@@ -98,6 +98,7 @@ def load_faces_cached(path: str | Path) -> tuple[FaceArrays, list[str]]:
     arrays, skipped = load_faces(path)
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_suffix(".tmp.npz")
-    np.savez(tmp, skipped=np.array(skipped, dtype=str), **{k: getattr(arrays, k) for k in FaceArrays.__dataclass_fields__})
+    fields = {k: getattr(arrays, k) for k in FaceArrays.__dataclass_fields__}
+    np.savez(tmp, skipped=np.array(skipped, dtype=str), **fields)
     tmp.replace(cache)
     return arrays, skipped
