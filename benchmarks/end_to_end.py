@@ -43,7 +43,7 @@ from face2data.faces.detection import FaceDetector  # noqa: E402
 from face2data.faces.extraction import FoundFace  # noqa: E402
 from face2data.faces.quality import quality_notes  # noqa: E402
 from face2data.image_loading import load_rgb, load_rgb_file  # noqa: E402
-from face2data.paths import MODEL_PATH  # noqa: E402
+from face2data.paths import TFLITE_PATH  # noqa: E402
 
 WIDTH, HEIGHT = 640, 480
 JPEG_QUALITY = 90
@@ -114,11 +114,11 @@ def staged(predictor: Predictor, data: bytes) -> tuple[dict[str, float], int]:
 
 def cold_start(model_path: Path, data: bytes) -> tuple[Predictor, dict[str, float]]:
     """Load what the app loads, timing each step, and run the first photo."""
-    from face2data.model_loading import load_trained_model
+    from face2data.tflite_model import load_inference_model
 
     seconds = {"import TensorFlow, Keras, face2data": IMPORT_SECONDS}
     start = time.perf_counter()
-    model = load_trained_model(model_path)
+    model = load_inference_model(model_path)
     seconds["load model"] = time.perf_counter() - start
     start = time.perf_counter()
     detector = FaceDetector()
@@ -132,7 +132,9 @@ def cold_start(model_path: Path, data: bytes) -> tuple[Predictor, dict[str, floa
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, default=MODEL_PATH)
+    parser.add_argument(
+        "--model", type=Path, default=TFLITE_PATH, help="the .tflite (default, as the app) or .keras model"
+    )
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0: default, as the app)")

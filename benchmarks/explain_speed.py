@@ -6,7 +6,7 @@ the bare model evaluations that budget needs (the floor: SHAP's own bookkeeping 
 rest). The first call is timed apart: it compiles SHAP's numba kernels and the model
 function. CPU seconds are reported too: on a busy machine they say more than wall time.
 
-    .venv/bin/python benchmarks/explain_speed.py [--repeats 5] [--model weights/face2data.keras] [--quick]
+    .venv/bin/python benchmarks/explain_speed.py [--repeats 5] [--model weights/face2data.tflite] [--quick]
 
 About 1-2 minutes on a quiet 2-core CPU.
 """
@@ -26,25 +26,25 @@ import common  # noqa: E402
 common.setup_path()
 
 from face2data.explanation import DEFAULT_SETTINGS, ExplainSettings, explain_face, overlay  # noqa: E402
-from face2data.paths import MODEL_PATH  # noqa: E402
+from face2data.paths import TFLITE_PATH  # noqa: E402
 from face2data.schema import HEADS  # noqa: E402
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--model", default=str(MODEL_PATH))
+    parser.add_argument("--model", default=str(TFLITE_PATH), help="the .tflite (default, as the app) or .keras model")
     parser.add_argument("--quick", action="store_true", help="2 repeats: checks the script works")
     args = parser.parse_args()
     repeats = 2 if args.quick else args.repeats
 
     from face2data.image_loading import load_rgb_file
-    from face2data.model_loading import load_trained_model
     from face2data.predictor import Predictor
     from face2data.schema import to_model_input
+    from face2data.tflite_model import load_inference_model
 
     info = common.machine_info()
-    model = load_trained_model(args.model)
+    model = load_inference_model(args.model)
     crop = Predictor(model=model).predict_image(load_rgb_file(common.ASTRONAUT))[0].crop
     budgets = sorted({300, DEFAULT_SETTINGS.max_evals, 1000})
     settings = {evals: replace(DEFAULT_SETTINGS, max_evals=evals) for evals in budgets}

@@ -11,8 +11,9 @@ at batch 1 and images per second at batch 32 for
     separate branches (age: linear regression, gender: sigmoid, race: 5-way softmax), each three
     Conv2D(3x3)-ReLU-BatchNorm-MaxPool-Dropout blocks of 16/32/64 filters, then Flatten-Dense(128)-ReLU-BatchNorm-
     Dropout and the output.
-All three run as a traced ``tf.function`` (graph mode), so Python overhead does not blur the compute comparison.
-Ratios are medians over rounds of paired timings (each round runs every model once, in a rotating order).
+All three run twice: as a traced ``tf.function`` (graph mode) and converted to TFLite float32 (how the app runs
+ours, see face2data/tflite_model.py); ratios compare networks within one runtime. Ratios are medians over rounds
+of paired timings (each round runs every model once, in a rotating order).
 
 Part 2 (runners) times our model called six ways, at batch 1 (one face), 2 (one face with the mirror TTA the
 app uses) and 10 (five faces with the mirror): eager ``model(x, training=False)``, ``predict_on_batch``,
@@ -38,7 +39,7 @@ common.setup_path()
 
 import numpy as np  # noqa: E402
 
-from face2data.paths import MODEL_PATH  # noqa: E402
+from face2data.paths import MODEL_PATH, TFLITE_PATH  # noqa: E402
 from face2data.schema import ETHNICITIES, GENDERS, INPUT_SIZE, NUM_AGES  # noqa: E402
 
 RUNNER_BATCHES = (1, 2, 10)  # one face; one face + mirror (the app's call); five faces + mirror
@@ -101,61 +102,70 @@ def graph_call(model) -> Callable[[np.ndarray], dict]:
     return lambda x: _to_numpy(fn(x))
 
 
-def architecture_section(ours, args, rng: np.random.Generator) -> dict:
-    """Part 1: ms per face at batch 1 and images/s at batch ``args.big_batch`` for the three networks."""
+def architecture_section(ours, args, rng: np.random.Generator, tmp: Path) -> dict:
+    """Part 1: ms per face at batch 1 and images/s at batch ``args.big_batch`` of the three networks,
+    once as traced tf.functions and once as TFLite (how the app runs ours); ratios are within one runtime."""
     print("building the reference networks (random weights) ...", flush=True)
     models = {"ours (MobileNetV3L, 96 px)": ours}
     models["Inception-ResNet-v2 160 px + 3 heads"] = build_inception_resnet()
     models["face2data demo CNN 198 px, 3 branches"] = build_demo_cnn()
-    callers = {name: graph_call(model) for name, model in models.items()}
     sizes = {name: int(model.inputs[0].shape[1]) for name, model in models.items()}
-    results = {}
-    for batch, repeats in ((1, args.repeats), (args.big_batch, args.batch_repeats)):
-        inputs = {n: rng.uniform(0, 255, (batch, s, s, 3)).astype(np.float32) for n, s in sizes.items()}
-        fns = {name: (lambda n=name, data=inputs: callers[n](data[n])) for name in models}
-        results[batch] = common.interleaved(fns, repeats=repeats, warmup=args.warmup)
+    runtimes: dict[str, dict[str, Callable[[int], Callable]]] = {"tf.function": {}, "TFLite": {}}
+    for i, (name, model) in enumerate(models.items()):
+        runtimes["tf.function"][name] = lambda batch, m=model: graph_call(m)
+        print(f"converting {name} to TFLite ...", flush=True)
+        model.export(str(tmp / f"arch{i}"), format="tf_saved_model", verbose=False)
+        runtimes["TFLite"][name] = tflite_factory(tmp / f"arch{i}", args.threads)
     ours_name = next(iter(models))
-    rows, figures = [], {}
-    for name, model in models.items():
-        single, big = results[1][name], results[args.big_batch][name]
-        params = model.count_params()
-        figure = {
-            "input": sizes[name],
-            "parameters": params,
-            "float32_weights_mb": round(params * 4 / 1e6, 1),
-            "batch1": common.spread(single),
-            f"batch{args.big_batch}": common.spread(big),
-            "ms_per_face_batch1": round(common.median(single) * 1000, 2),
-            f"images_per_second_batch{args.big_batch}": round(args.big_batch / common.median(big), 1),
-            "batch1_time_vs_ours": round(common.paired_ratios(single, results[1][ours_name]), 2),
-            f"batch{args.big_batch}_time_vs_ours": round(
-                common.paired_ratios(big, results[args.big_batch][ours_name]), 2
-            ),
-        }
-        figures[name] = figure
-        rows.append(
-            [
-                name,
-                f"{params / 1e6:.1f} M ({figure['float32_weights_mb']:.0f} MB)",
-                common.ms(figure["batch1"]["median_s"]),
-                f"{common.ms(figure['batch1']['q1_s'])}–{common.ms(figure['batch1']['q3_s'])}",
-                common.rate(figure[f"images_per_second_batch{args.big_batch}"]),
-                f"{figure['batch1_time_vs_ours']:.2f}×",
-                f"{figure[f'batch{args.big_batch}_time_vs_ours']:.2f}×",
-            ]
-        )
-    headers = [
-        "network (tf.function, random weights except ours)",
-        "parameters (float32 size)",
-        "ms/face, batch 1 (median)",
-        "batch 1 IQR (ms)",
-        f"images/s, batch {args.big_batch}",
-        "time vs ours, batch 1",
-        f"time vs ours, batch {args.big_batch}",
-    ]
-    print(f"\n### Architectures ({args.threads} threads; {args.repeats} rounds at batch 1, "
-          f"{args.batch_repeats} at batch {args.big_batch}; interleaved)\n")  # fmt: skip
-    print(common.markdown_table(headers, rows) + "\n")
+    figures: dict = {}
+    for runtime, factories in runtimes.items():
+        results = {}
+        for batch, repeats in ((1, args.repeats), (args.big_batch, args.batch_repeats)):
+            inputs = {n: rng.uniform(0, 255, (batch, s, s, 3)).astype(np.float32) for n, s in sizes.items()}
+            runs = {name: factory(batch) for name, factory in factories.items()}
+            fns = {name: (lambda n=name, runs=runs, inputs=inputs: runs[n](inputs[n])) for name in models}
+            results[batch] = common.interleaved(fns, repeats=repeats, warmup=args.warmup)
+        rows, figures[runtime] = [], {}
+        for name, model in models.items():
+            single, big = results[1][name], results[args.big_batch][name]
+            params = model.count_params()
+            figure = {
+                "input": sizes[name],
+                "parameters": params,
+                "float32_weights_mb": round(params * 4 / 1e6, 1),
+                "batch1": common.spread(single),
+                f"batch{args.big_batch}": common.spread(big),
+                "ms_per_face_batch1": round(common.median(single) * 1000, 2),
+                f"images_per_second_batch{args.big_batch}": round(args.big_batch / common.median(big), 1),
+                "batch1_time_vs_ours": round(common.paired_ratios(single, results[1][ours_name]), 2),
+                f"batch{args.big_batch}_time_vs_ours": round(
+                    common.paired_ratios(big, results[args.big_batch][ours_name]), 2
+                ),
+            }
+            figures[runtime][name] = figure
+            rows.append(
+                [
+                    name,
+                    f"{params / 1e6:.1f} M ({figure['float32_weights_mb']:.0f} MB)",
+                    common.ms(figure["batch1"]["median_s"]),
+                    f"{common.ms(figure['batch1']['q1_s'])}–{common.ms(figure['batch1']['q3_s'])}",
+                    common.rate(figure[f"images_per_second_batch{args.big_batch}"]),
+                    f"{figure['batch1_time_vs_ours']:.2f}×",
+                    f"{figure[f'batch{args.big_batch}_time_vs_ours']:.2f}×",
+                ]
+            )
+        headers = [
+            f"network ({runtime}, random weights except ours)",
+            "parameters (float32 size)",
+            "ms/face, batch 1 (median)",
+            "batch 1 IQR (ms)",
+            f"images/s, batch {args.big_batch}",
+            "time vs ours, batch 1",
+            f"time vs ours, batch {args.big_batch}",
+        ]
+        print(f"\n### Architectures as {runtime} ({args.threads} threads; {args.repeats} rounds at batch 1, "
+              f"{args.batch_repeats} at batch {args.big_batch}; interleaved)\n")  # fmt: skip
+        print(common.markdown_table(headers, rows) + "\n")
     return figures
 
 
@@ -184,6 +194,30 @@ def tflite_interpreter(flatbuffer: bytes, threads: int | None):
         return Interpreter(model_content=flatbuffer, num_threads=threads or None)
 
 
+def tflite_factory(saved_model_dir: Path, threads: int | None) -> Callable[[int], Callable]:
+    """Convert an exported SavedModel to TFLite float32; returns ``batch -> run(x) -> outputs``."""
+    import tensorflow as tf
+
+    flatbuffer = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir)).convert()
+
+    def factory(batch: int):
+        interpreter = tflite_interpreter(flatbuffer, threads)
+        index = interpreter.get_input_details()[0]["index"]
+        size = int(interpreter.get_input_details()[0]["shape"][1])
+        interpreter.resize_tensor_input(index, [batch, size, size, 3])
+        interpreter.allocate_tensors()
+        outputs = [d["index"] for d in interpreter.get_output_details()]
+
+        def run(x):
+            interpreter.set_tensor(index, x)
+            interpreter.invoke()
+            return {str(i): interpreter.get_tensor(o) for i, o in enumerate(outputs)}
+
+        return run
+
+    return factory
+
+
 def build_runners(model, tmp: Path, threads: int | None) -> tuple[dict[str, Callable], dict[str, str], dict]:
     """Factories ``batch -> callable(x) -> outputs`` per way of running ``model``; unavailable ones with a reason."""
     import tensorflow as tf
@@ -192,6 +226,11 @@ def build_runners(model, tmp: Path, threads: int | None) -> tuple[dict[str, Call
     unavailable: dict[str, str] = {}
     setup_seconds: dict[str, float] = {}
     factories["model(x, training=False)"] = lambda batch: lambda x: _to_numpy(model(x, training=False))
+    if TFLITE_PATH.exists():  # the shipped .tflite through the library's wrapper: exactly what the app calls
+        from face2data.tflite_model import TFLiteModel
+
+        app_model = TFLiteModel(TFLITE_PATH.read_bytes(), threads=threads)
+        factories["face2data TFLiteModel (the app's call)"] = lambda batch: app_model.predict_on_batch
     factories["model.predict_on_batch(x)"] = lambda batch: lambda x: _to_numpy(model.predict_on_batch(x))
     factories["model.predict(x)"] = lambda batch: lambda x: _to_numpy(model.predict(x, verbose=0))
     plain = tf.function(lambda x: model(x, training=False))
@@ -212,26 +251,8 @@ def build_runners(model, tmp: Path, threads: int | None) -> tuple[dict[str, Call
 
     start = time.perf_counter()
     try:
-        converter = tf.lite.TFLiteConverter.from_saved_model(str(export_dir))
-        flatbuffer = converter.convert()
+        factories[f"TFLite float32 ({TFLITE_RUNTIME})"] = tflite_factory(export_dir, threads)
         setup_seconds["TFLite"] = time.perf_counter() - start
-        (tmp / "model.tflite").write_bytes(flatbuffer)
-
-        def tflite_factory(batch: int):
-            interpreter = tflite_interpreter(flatbuffer, threads)
-            index = interpreter.get_input_details()[0]["index"]
-            interpreter.resize_tensor_input(index, [batch, INPUT_SIZE, INPUT_SIZE, 3])
-            interpreter.allocate_tensors()
-            outputs = [d["index"] for d in interpreter.get_output_details()]
-
-            def run(x):
-                interpreter.set_tensor(index, x)
-                interpreter.invoke()
-                return {str(i): interpreter.get_tensor(o) for i, o in enumerate(outputs)}
-
-            return run
-
-        factories[f"TFLite float32 ({TFLITE_RUNTIME})"] = tflite_factory
     except Exception as error:
         unavailable[f"TFLite float32 ({TFLITE_RUNTIME})"] = f"{type(error).__name__}: {error}"[:300]
     return factories, unavailable, setup_seconds
@@ -326,10 +347,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"our model: {args.model} ({size_mb:.1f} MB file, {model.count_params() / 1e6:.2f} M parameters)")
     rng = np.random.default_rng(args.seed)
     figures: dict = {"threads": args.threads, "model_file_mb": round(size_mb, 1), "parameters": model.count_params()}
-    if not args.skip_architectures:
-        figures["architectures"] = architecture_section(model, args, rng)
-    if not args.skip_runners:
-        with tempfile.TemporaryDirectory(prefix="face2data_bench_") as tmp:
+    with tempfile.TemporaryDirectory(prefix="face2data_bench_") as tmp:
+        if not args.skip_architectures:
+            figures["architectures"] = architecture_section(model, args, rng, Path(tmp))
+        if not args.skip_runners:
             figures["runners"] = runner_section(model, args, rng, Path(tmp))
     info["load_average_1min_end"] = common.load_average()
     common.print_json("model_speed", info, args.quick, **figures)

@@ -32,7 +32,7 @@ from face2data.data.split import split_of  # noqa: E402
 from face2data.faces.alignment import reference_layout, transform_points  # noqa: E402
 from face2data.image_loading import load_rgb  # noqa: E402
 from face2data.model import expected_age  # noqa: E402
-from face2data.paths import MODEL_PATH  # noqa: E402
+from face2data.paths import TFLITE_PATH  # noqa: E402
 from face2data.predictor import Predictor  # noqa: E402
 from face2data.schema import CROP_SIZE, ETHNICITIES, GENDERS  # noqa: E402
 from face2data.structures import FaceResult  # noqa: E402
@@ -231,7 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="UTKFace archive or folder")
     parser.add_argument("--limit", type=int, help="use a seeded sample of this many test images")
-    parser.add_argument("--model", type=Path, default=MODEL_PATH)
+    parser.add_argument(
+        "--model", type=Path, default=TFLITE_PATH, help="the .tflite (default, as the app) or .keras model"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     result = run(args.data, args.limit, args.model, args.seed)

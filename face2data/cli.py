@@ -10,7 +10,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from face2data.paths import MODEL_PATH, SHAP_GLOBAL_PATH  # noqa: E402
+from face2data.paths import MODEL_PATH, SHAP_GLOBAL_PATH, TFLITE_PATH  # noqa: E402
 
 
 def _setup_logging(log_file: Path | None = None) -> None:
@@ -67,6 +67,22 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     reports = predict_files(args.images, predictor)
     print(json.dumps(reports, ensure_ascii=False) if args.json else format_table(reports))
     return 0 if any(report["error"] is None for report in reports) else 1
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from face2data.model_loading import ModelFileError, load_trained_model
+    from face2data.tflite_model import export_tflite, largest_difference, load_tflite_model
+
+    try:
+        model = load_trained_model(Path(args.model))
+    except ModelFileError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    path = export_tflite(model, args.out)
+    difference = largest_difference(model, load_tflite_model(path))
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB); largest probability difference to {args.model}: "
+          f"{difference:.1e}")  # fmt: skip
+    return 0
 
 
 def _cmd_model_card(args: argparse.Namespace) -> int:
@@ -158,13 +174,18 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", default=str(MODEL_PATH), help="the .keras model to evaluate")
     evaluate.set_defaults(run=_cmd_evaluate)
 
+    export = commands.add_parser("export", help="convert the trained .keras model to the .tflite file the app runs")
+    export.add_argument("--model", default=str(MODEL_PATH), help="the trained .keras model")
+    export.add_argument("--out", default=str(TFLITE_PATH), help="the .tflite file to write")
+    export.set_defaults(run=_cmd_export)
+
     card = commands.add_parser("model-card", help="render weights/MODEL_CARD.md from the shipped metrics")
     card.set_defaults(run=_cmd_model_card)
 
     predict = commands.add_parser("predict", help="predict age, gender and ethnicity of every face in photos")
     predict.add_argument("images", nargs="+", help="image files (JPEG, PNG, ...)")
     predict.add_argument("--json", action="store_true", help="print one JSON array, one object per file")
-    predict.add_argument("--model", default=str(MODEL_PATH), help="the .keras model to use")
+    predict.add_argument("--model", default=str(TFLITE_PATH), help="the .tflite (or .keras) model to use")
     predict.set_defaults(run=_cmd_predict)
 
     explain = commands.add_parser(
@@ -179,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--ethnicity", help="ethnicity class to explain (default: the predicted one)")
     explain.add_argument("--gender", help="gender class to explain (default: the predicted one)")
     explain.add_argument("--max-evals", type=int, help="model evaluations per face (default: the library's)")
-    explain.add_argument("--model", default=str(MODEL_PATH), help="the .keras model to use")
+    explain.add_argument("--model", default=str(TFLITE_PATH), help="the .tflite (or .keras) model to use")
     explain.set_defaults(run=_cmd_explain)
 
     explain_all = commands.add_parser(

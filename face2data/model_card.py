@@ -66,7 +66,8 @@ term on the expected age. Best epoch by validation loss: {summary["best_epoch"]}
   ({_pct(worst_ethnicity["ethnicity_accuracy"])}, n = {worst_ethnicity["n"]}), gender accuracy at ages
   {worst_gender["group"]} ({_pct(worst_gender["gender_accuracy"])}), age error at ages {worst_age["group"]}
   (MAE {worst_age["age_mae"]:.2f} years).
-- UTKFace ages were partly estimated by annotators, gender is recorded as binary, and the five ethnicity
+- UTKFace labels are partly estimated (assigned by the DEX algorithm and checked by a person, not self-reported),
+  gender is recorded as binary, and the five ethnicity
   classes are coarse ("Others" mixes Hispanic, Latino, Middle Eastern and more); the model inherits all of this.
 - The test set has the same sources and biases as the training set: figures on other photos will be lower,
   especially for small, blurred, occluded or strongly turned faces, and for the groups with higher errors above.

@@ -7,7 +7,8 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 WEIGHTS_DIR = PROJECT_ROOT / "weights"
 
-MODEL_PATH = WEIGHTS_DIR / "face2data.keras"
+MODEL_PATH = WEIGHTS_DIR / "face2data.keras"  # the trained model (training, evaluation)
+TFLITE_PATH = WEIGHTS_DIR / "face2data.tflite"  # the same network as the app and the CLI run it
 HISTORY_PATH = WEIGHTS_DIR / "history.csv"
 TRAINING_SUMMARY_PATH = WEIGHTS_DIR / "training.json"
 TEST_METRICS_PATH = WEIGHTS_DIR / "test_metrics.json"

@@ -9,17 +9,18 @@ import numpy as np
 from face2data.faces import FaceDetector, FoundFace, default_detector, find_faces
 from face2data.image_loading import ImageLoadError, load_rgb, load_rgb_file
 from face2data.model import age_interval, expected_age, predict_probabilities
-from face2data.model_loading import load_trained_model
-from face2data.paths import MODEL_PATH
+from face2data.paths import TFLITE_PATH
 from face2data.schema import ETHNICITIES, GENDERS, to_model_input
 from face2data.structures import FaceResult
+from face2data.tflite_model import load_inference_model
 
 
 class Predictor:
     """Finds every face of a photo and predicts age, gender and ethnicity for all of them in one model call."""
 
-    def __init__(self, model=None, model_path: str | Path = MODEL_PATH, detector: FaceDetector | None = None) -> None:
-        self.model = model if model is not None else load_trained_model(model_path)
+    def __init__(self, model=None, model_path: str | Path = TFLITE_PATH, detector: FaceDetector | None = None) -> None:
+        """``model``: any object with the Keras ``predict_on_batch`` contract; else the .tflite or .keras file."""
+        self.model = model if model is not None else load_inference_model(model_path)
         self.detector = detector or default_detector()
 
     def predict_bytes(self, data: bytes) -> list[FaceResult]:

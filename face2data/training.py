@@ -18,6 +18,7 @@ from keras import ops
 from face2data.data.arrays import FaceArrays, load_faces, load_faces_cached
 from face2data.data.batches import FaceBatches
 from face2data.model import build_model, compile_for_training
+from face2data.paths import TFLITE_PATH
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +177,22 @@ def train(config: TrainConfig) -> Path:
             verbose=1 if sys.stdout.isatty() else 2,
         )
     _write_summary(out, config, time.time() - started, len(train_faces), len(val_faces), skipped)
+    if last_epoch == config.epochs:
+        _export_for_serving(out / MODEL_FILE)
     return out / MODEL_FILE
+
+
+def _export_for_serving(model_path: Path) -> None:
+    """Write the .tflite file the app runs next to the finished model (it needs TensorFlow's converter)."""
+    if keras.backend.backend() != "tensorflow":
+        log.info("the app runs %s: make it with `python -m face2data export` where TensorFlow is", TFLITE_PATH.name)
+        return
+    from face2data.model_loading import clear_model_cache, load_trained_model
+    from face2data.tflite_model import export_tflite
+
+    clear_model_cache()  # the file was just rewritten
+    path = export_tflite(load_trained_model(model_path), model_path.with_name(TFLITE_PATH.name))
+    log.info("wrote %s for the app", path)
 
 
 def _write_summary(out: Path, config: TrainConfig, seconds: float, n_train: int, n_val: int, skipped) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from face2data.data.split import split_of
-from face2data.paths import MODEL_PATH
+from face2data.paths import MODEL_PATH, TFLITE_PATH
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 UTKFACE_ARCHIVE = SHARED_DATA / "UTKFace.tar.gz"
@@ -30,6 +30,14 @@ def shipped_model_path() -> Path:
     if not MODEL_PATH.exists():
         pytest.skip(f"no trained model at {MODEL_PATH}")
     return MODEL_PATH
+
+
+@pytest.fixture(scope="session")
+def shipped_tflite_path(shipped_model_path) -> Path:
+    """The shipped model as the app runs it (weights/face2data.tflite), made by ``python -m face2data export``."""
+    if not TFLITE_PATH.exists():
+        pytest.fail(f"{TFLITE_PATH} is missing: run `python -m face2data export` and commit it")
+    return TFLITE_PATH
 
 
 def utkface_names(per_split: dict[str, int], seed: int = 0) -> list[str]:

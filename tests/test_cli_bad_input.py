@@ -137,9 +137,10 @@ def test_only_bad_files_exit_non_zero(tmp_path, model_snapshot, capsys):
     assert "Traceback" not in captured.err
 
 
-@pytest.mark.parametrize("model", ["missing.keras", "empty.keras"])
+@pytest.mark.parametrize("model", ["missing.keras", "empty.keras", "missing.tflite", "empty.tflite"])
 def test_a_bad_model_file_is_a_clear_error_not_a_traceback(tmp_path, capsys, model):
     (tmp_path / "empty.keras").write_bytes(b"")
+    (tmp_path / "empty.tflite").write_bytes(b"")
     code = main(["predict", "--model", str(tmp_path / model), str(ASTRONAUT)])
     captured = capsys.readouterr()
     assert code != 0

@@ -7,7 +7,9 @@ import keras
 import numpy as np
 from conftest import utkface_names, write_utkface_images
 
+from face2data.paths import TFLITE_PATH
 from face2data.schema import INPUT_SIZE
+from face2data.tflite_model import largest_difference, load_tflite_model
 from face2data.training import CHECKPOINT_DIR, HISTORY_COLUMNS, HISTORY_FILE, MODEL_FILE, TrainConfig, train
 
 
@@ -38,3 +40,5 @@ def test_train_stops_resumes_and_records(tmp_path):
     model = keras.models.load_model(out / MODEL_FILE)
     out_probs = model(np.zeros((1, INPUT_SIZE, INPUT_SIZE, 3), np.float32), training=False)
     assert out_probs["age"].shape == (1, 117)
+    # the completed run also wrote the file the app runs, with the same answers
+    assert largest_difference(model, load_tflite_model(out / TFLITE_PATH.name)) < 1e-4

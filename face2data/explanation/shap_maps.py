@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import threading
 import time
-import weakref
-from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
@@ -223,39 +221,17 @@ def _run_partition(model, image: np.ndarray, settings: ExplainSettings):
     return values.astype(np.float32), base, output
 
 
-# A compiled function per model object; a couple at most are kept (the app uses one model).
-_FUNCTIONS: OrderedDict[int, tuple[weakref.ref, bool, object]] = OrderedDict()
-
-
 def _output_function(model, flip: bool):
-    """A batched function (N, S, S, 3) float32 -> (N, len(OUTPUTS)) float64 calling the model once per batch."""
-    key = id(model) * 2 + int(flip)
-    cached = _FUNCTIONS.get(key)
-    if cached is not None and cached[0]() is model:
-        _FUNCTIONS.move_to_end(key)
-        return cached[2]
-    import tensorflow as tf
+    """A batched function (N, S, S, 3) float32 -> (N, len(OUTPUTS)) float64: one model call per batch.
 
-    ages = tf.constant(AGES / AGE_SCALE)
-    names = list(model.output_names)
-    size = model.input_shape[1]
-
-    # autograph=False: nothing here needs converting, and autograph writes its generated code to the temp dir
-    @tf.function(input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)], autograph=False)
-    def compiled(x):
-        views = tf.concat([x, x[:, :, ::-1]], 0) if flip else x
-        out = model(views, training=False)
-        probs = out if isinstance(out, dict) else dict(zip(names, out, strict=True))
-        y = tf.concat([tf.reduce_sum(probs["age"] * ages, -1, keepdims=True), probs["gender"], probs["ethnicity"]], -1)
-        if flip:
-            n = tf.shape(x)[0]
-            y = (y[:n] + y[n:]) / 2
-        return y
+    The outputs are the expected age (divided by AGE_SCALE), then the gender and ethnicity probabilities,
+    mirror-averaged like the served predictions when ``flip``.
+    """
+    from face2data.model import predict_probabilities  # imports Keras: not at this module's import
 
     def run(x: np.ndarray) -> np.ndarray:
-        return compiled(tf.convert_to_tensor(x, tf.float32)).numpy().astype(np.float64)
+        probs = predict_probabilities(model, x, flip=flip, batch_size=max(len(x), 1))
+        age = (probs["age"].astype(np.float64) @ AGES) / AGE_SCALE
+        return np.column_stack([age, probs["gender"], probs["ethnicity"]]).astype(np.float64)
 
-    _FUNCTIONS[key] = (weakref.ref(model), flip, run)
-    while len(_FUNCTIONS) > 4:
-        _FUNCTIONS.popitem(last=False)
     return run

@@ -75,7 +75,7 @@ _warm_up_started = False
 
 
 def warm_up_in_background() -> None:
-    """Start loading the predictor in a daemon thread, once per process, so it is ready when a photo arrives.
+    """Load the predictor and warm up SHAP in a daemon thread, once per process, so both are ready when needed.
 
     A request that comes earlier waits for the same load (Streamlit computes one cached value once).
     """
@@ -88,8 +88,12 @@ def warm_up_in_background() -> None:
 
 
 def _load_quietly() -> None:
+    from face2data.explanation import warm_up
+
     try:
-        predictor()
+        # The first SHAP run of a process compiles SHAP's kernels and the model function (~12 s on 2 cores):
+        # paid here, the first face a user explains takes seconds like every later one.
+        warm_up(predictor().model)
     except Exception:  # noqa: S110 - a broken model is reported by the page that needs it, with its message
         pass
 

@@ -71,7 +71,7 @@ def face_card(face, key: str) -> None:
 HEAD_TITLES = {"age": "Age", "gender": "Gender", "ethnicity": "Ethnicity"}
 # Explanations kept per session (a face's maps are ~300 kB); the oldest go first.
 MAX_EXPLANATIONS = 24
-SHAP_SPINNER = "Computing SHAP maps for this face (about half a minute on a laptop CPU; the first one also warms up)…"
+SHAP_SPINNER = "Computing SHAP maps for this face (a few seconds on a laptop CPU)…"
 
 
 def _explanations() -> dict:

@@ -1,0 +1,139 @@
+"""The trained network as a TFLite flatbuffer, run by LiteRT: how the app and the CLI run the model.
+
+Same weights and outputs as the Keras model (max |Δp| about 1e-7), but about nine times less time per call at
+the app's batch sizes on a 2-core CPU (``benchmarks/model_speed.py``): a TensorFlow graph call costs ~10 ms of
+per-op overhead for this small network, LiteRT's XNNPACK kernels ~1 ms. ``export_tflite`` makes the file from a
+``.keras`` model (training does it at the end; ``python -m face2data export`` does it again).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from os import PathLike
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from face2data.model_loading import HEAD_CLASSES, ModelFileError
+from face2data.paths import TFLITE_PATH
+from face2data.schema import HEADS, INPUT_SIZE
+
+if TYPE_CHECKING:
+    import keras
+
+_LOCK = threading.Lock()
+_LOADED: dict[str, TFLiteModel] = {}
+
+
+class TFLiteModel:
+    """Maps a (N, 96, 96, 3) float32 batch to ``{"age": (N, 117), "gender": (N, 2), "ethnicity": (N, 5)}``.
+
+    Thread-safe (one interpreter, calls take turns); the batch size may change between calls.
+    """
+
+    input_shape = (None, INPUT_SIZE, INPUT_SIZE, 3)
+    output_names = list(HEADS)
+
+    def __init__(self, flatbuffer: bytes, name: str = TFLITE_PATH.name, threads: int | None = None) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.name = name
+        self._interpreter = Interpreter(model_content=flatbuffer, num_threads=threads or _usable_cores())
+        inputs = self._interpreter.get_input_details()
+        if len(inputs) != 1 or tuple(inputs[0]["shape"][1:]) != (INPUT_SIZE, INPUT_SIZE, 3):
+            raise ValueError(f"the network's input is not one ({INPUT_SIZE}, {INPUT_SIZE}, 3) image batch")
+        # Output tensor names do not survive the conversion; each head has its own number of classes.
+        by_classes = {classes: head for head, classes in HEAD_CLASSES.items()}
+        outputs = {by_classes.get(int(d["shape"][-1])): d["index"] for d in self._interpreter.get_output_details()}
+        if set(outputs) != set(HEADS):
+            raise ValueError(f"the network's outputs are not the heads {', '.join(HEADS)}")
+        self._input, self._outputs = inputs[0]["index"], {head: outputs[head] for head in HEADS}
+        self._batch: int | None = None
+        self._lock = threading.Lock()
+
+    def predict_on_batch(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-head probabilities for one batch (the Keras ``predict_on_batch`` contract)."""
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        if batch.ndim != 4 or batch.shape[1:] != self.input_shape[1:]:
+            raise ValueError(f"expected a batch of shape (N, {INPUT_SIZE}, {INPUT_SIZE}, 3), got {batch.shape}")
+        with self._lock:
+            if len(batch) != self._batch:
+                self._interpreter.resize_tensor_input(self._input, list(batch.shape))
+                self._interpreter.allocate_tensors()
+                self._batch = len(batch)
+            self._interpreter.set_tensor(self._input, batch)
+            self._interpreter.invoke()
+            return {head: self._interpreter.get_tensor(index).copy() for head, index in self._outputs.items()}
+
+    __call__ = predict_on_batch
+
+
+def load_tflite_model(path: str | PathLike = TFLITE_PATH) -> TFLiteModel:
+    """The TFLite model at ``path``, loaded once per path; ModelFileError (naming the file) when unusable."""
+    resolved = str(Path(path).expanduser().resolve())
+    with _LOCK:
+        if resolved not in _LOADED:
+            _LOADED[resolved] = _load(Path(resolved))
+        return _LOADED[resolved]
+
+
+def load_inference_model(path: str | PathLike = TFLITE_PATH) -> TFLiteModel | keras.Model:
+    """The model at ``path`` ready for ``predict_probabilities``: a .tflite file run by LiteRT, else a .keras model."""
+    if Path(path).suffix == ".tflite":
+        return load_tflite_model(path)
+    from face2data.model_loading import load_trained_model
+
+    return load_trained_model(path)
+
+
+def export_tflite(model: keras.Model, path: str | PathLike = TFLITE_PATH) -> Path:
+    """Convert a trained Keras model (inference mode) to a float32 TFLite file at ``path``; returns the path."""
+    import tensorflow as tf
+
+    path = Path(path)
+    with tempfile.TemporaryDirectory(prefix="face2data-export-") as tmp:
+        saved = str(Path(tmp) / "saved_model")
+        model.export(saved, format="tf_saved_model", verbose=False)
+        flatbuffer = tf.lite.TFLiteConverter.from_saved_model(saved).convert()
+    TFLiteModel(flatbuffer)  # refuse to write a file the app could not load
+    partial = path.with_suffix(".tflite.partial")
+    partial.write_bytes(flatbuffer)
+    partial.replace(path)
+    with _LOCK:
+        _LOADED.pop(str(path.expanduser().resolve()), None)
+    return path
+
+
+def largest_difference(reference, candidate, n: int = 8, seed: int = 0) -> float:
+    """Largest absolute probability difference between two models over ``n`` seeded random images."""
+    from face2data.model import predict_probabilities
+
+    images = np.random.default_rng(seed).uniform(0, 255, (n, INPUT_SIZE, INPUT_SIZE, 3)).astype(np.float32)
+    expected, got = predict_probabilities(reference, images), predict_probabilities(candidate, images)
+    return max(float(np.max(np.abs(expected[head] - got[head]))) for head in HEADS)
+
+
+def _load(path: Path) -> TFLiteModel:
+    if not path.is_file():
+        raise ModelFileError(
+            f"model file not found: {path}. Make it from the trained Keras model with `python -m face2data export`."
+        )
+    flatbuffer = path.read_bytes()
+    if not flatbuffer:
+        raise ModelFileError(f"model file is empty: {path} (an interrupted copy or export?)")
+    if len(flatbuffer) < 8 or flatbuffer[4:8] != b"TFL3":
+        raise ModelFileError(f"not a TFLite model file (or an incomplete one): {path}")
+    try:
+        return TFLiteModel(flatbuffer, name=path.name)
+    except (ValueError, RuntimeError) as error:
+        raise ModelFileError(f"model file cannot be used ({error}): {path}") from error
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
