@@ -12,6 +12,8 @@ from face2data.ui.photo import SAMPLE_CAPTION, analyze, digest_of, sample_bytes
 FORMATS = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff", "jfif", "ppm", "pgm", "ico"]
 UPLOAD, WEBCAM = "Upload a photo", "Webcam snapshot"
 OPEN_FACES = 3
+# A crowd photo can hold 150 faces: cards (charts, SHAP) for the largest ones, the table lists every face.
+MAX_FACE_CARDS = 30
 
 
 def _use(source: str) -> None:
@@ -77,7 +79,9 @@ with summary_col:
     st.caption("Numbers match the boxes on the photo; the largest face is 1. Details and SHAP maps below.")
 
 # The first faces open, the others one click away: a group photo stays readable.
-for face in analysis.faces:
+if len(analysis.faces) > MAX_FACE_CARDS:
+    st.caption(f"Details below for the {MAX_FACE_CARDS} largest faces; the table above lists all of them.")
+for face in analysis.faces[:MAX_FACE_CARDS]:
     with st.expander(views.face_title(face), expanded=face.index < OPEN_FACES, icon=":material/face:"):
         views.face_card(face, key=f"face{face.index}")
         views.shap_section(analysis, face)

@@ -52,17 +52,26 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_predictor(model_path: str):
+    """The Predictor for ``--model``, or None after printing why the model cannot be loaded."""
+    from face2data.model_loading import ModelFileError
+    from face2data.predictor import Predictor
+
+    try:
+        return Predictor(model_path=model_path)
+    except (ModelFileError, OSError, ValueError) as error:
+        print(f"error: cannot load the model: {error}", file=sys.stderr)
+        return None
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
     import json
 
-    from face2data.model_loading import ModelFileError
-    from face2data.predictor import Predictor, predict_files
+    from face2data.predictor import predict_files
     from face2data.structures import format_table
 
-    try:
-        predictor = Predictor(model_path=args.model)
-    except (ModelFileError, OSError, ValueError) as error:
-        print(f"error: cannot load the model: {error}", file=sys.stderr)
+    predictor = _load_predictor(args.model)
+    if predictor is None:
         return 2
     reports = predict_files(args.images, predictor)
     print(json.dumps(reports, ensure_ascii=False) if args.json else format_table(reports))
@@ -103,13 +112,9 @@ def _explain_settings(args: argparse.Namespace):
 def _cmd_explain(args: argparse.Namespace) -> int:
     from face2data.explanation.commands import explain_photo
     from face2data.image_loading import ImageLoadError
-    from face2data.model_loading import ModelFileError
-    from face2data.predictor import Predictor
 
-    try:
-        predictor = Predictor(model_path=args.model)
-    except (ModelFileError, OSError, ValueError) as error:
-        print(f"error: cannot load the model: {error}", file=sys.stderr)
+    predictor = _load_predictor(args.model)
+    if predictor is None:
         return 2
     try:
         lines = explain_photo(

@@ -102,7 +102,7 @@ def summarize(o: Outcomes) -> dict:
     }
 
 
-def bootstrap_intervals(o: Outcomes, n_resamples: int = 1000, seed: int = 0, level: float = 0.95) -> dict:
+def bootstrap_intervals(o: Outcomes, n_resamples: int = 2000, seed: int = 0, level: float = 0.95) -> dict:
     """Percentile bootstrap confidence intervals of the four headline metrics."""
     rng = np.random.default_rng(seed)
     n = len(o.age_true)

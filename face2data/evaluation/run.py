@@ -10,7 +10,7 @@ import keras
 import numpy as np
 
 from face2data.data.arrays import load_faces
-from face2data.evaluation.metrics import Outcomes, summarize
+from face2data.evaluation.metrics import Outcomes, bootstrap_intervals, summarize
 from face2data.model import age_interval, expected_age, predict_probabilities
 from face2data.schema import ETHNICITIES, GENDERS
 
@@ -44,7 +44,8 @@ def evaluate(model: keras.Model, data: str | Path, split: str = "test") -> tuple
         gender_pred=probs["gender"].argmax(axis=1),
         ethnicity_pred=probs["ethnicity"].argmax(axis=1),
     )
-    report = {"data": str(data), "split": split, "flip_tta": True, "skipped": skipped, **summarize(outcomes)}
+    report = {"data": str(data), "split": split, "flip_tta": True, "skipped": skipped, **summarize(outcomes),
+              "confidence_intervals": bootstrap_intervals(outcomes)}  # fmt: skip
     rows = []
     for i, name in enumerate(faces.names):
         row = {
