@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from face2data.paths import MODEL_CARD_PATH, MODEL_PATH, TEST_METRICS_PATH, TRAINING_SUMMARY_PATH
+from face2data.paths import MODEL_CARD_PATH, MODEL_PATH, TEST_METRICS_PATH, TFLITE_PATH, TRAINING_SUMMARY_PATH
 from face2data.schema import AGE_MAX, AGE_MIN, ETHNICITIES, INPUT_SIZE
 
 
@@ -13,9 +13,21 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f} %"
 
 
+def _interval(intervals: dict, key: str, form) -> str:
+    if key not in intervals:
+        return "—"
+    low, high = intervals[key]
+    return f"{form(low)} – {form(high)}"
+
+
+def _years(x: float) -> str:
+    return f"{x:.2f}"
+
+
 def render_model_card(metrics: dict, summary: dict, model_bytes: int) -> str:
     """Markdown model card for the shipped model."""
     cfg = summary["config"]
+    ci = metrics.get("confidence_intervals", {})
     groups = "\n".join(
         f"| {row['group']} | {row['n']} | {row['age_mae']:.2f} | {_pct(row['gender_accuracy'])} | "
         f"{_pct(row['ethnicity_accuracy'])} |"
@@ -32,8 +44,8 @@ def render_model_card(metrics: dict, summary: dict, model_bytes: int) -> str:
 One Keras 3 network (MobileNetV3Large trunk trained from scratch, three softmax heads) that reads an aligned
 face crop at {INPUT_SIZE}x{INPUT_SIZE} px and predicts **age** ({AGE_MIN}-{AGE_MAX}, the expected value of a
 117-way age distribution, with an interval holding its central 80 %), **gender** (male/female) and
-**ethnicity** ({", ".join(ETHNICITIES)}). File: `{MODEL_PATH.name}`, {model_bytes / 1e6:.1f} MB.
-Predictions average the face and its mirror image.
+**ethnicity** ({", ".join(ETHNICITIES)}). File: `{MODEL_PATH.name}`, {model_bytes / 1e6:.1f} MB; the app runs
+the same network exported to `{TFLITE_PATH.name}` with LiteRT. Predictions average the face and its mirror image.
 
 ## Data and split
 UTKFace "aligned & cropped" (Zhang, Song and Qi, CVPR 2017; non-commercial research use), labels parsed from
@@ -49,13 +61,13 @@ brightness and contrast augmentation; age loss = cross-entropy against a Gaussia
 term on the expected age. Best epoch by validation loss: {summary["best_epoch"]}. Seed {cfg["seed"]}.
 
 ## Test-set results (n = {metrics["n"]}, `python -m face2data evaluate --split test`)
-| metric | value |
-|---|---|
-| age MAE | {metrics["age_mae"]:.2f} years |
-| age RMSE | {metrics["age_rmse"]:.2f} years |
-| gender accuracy | {_pct(metrics["gender_accuracy"])} |
-| ethnicity accuracy | {_pct(metrics["ethnicity_accuracy"])} |
-| true age inside the 80 % interval | {_pct(metrics["age_interval_coverage"])} |
+| metric | value | 95 % bootstrap interval |
+|---|---|---|
+| age MAE | {metrics["age_mae"]:.2f} years | {_interval(ci, "age_mae", _years)} |
+| age RMSE | {metrics["age_rmse"]:.2f} years | {_interval(ci, "age_rmse", _years)} |
+| gender accuracy | {_pct(metrics["gender_accuracy"])} | {_interval(ci, "gender_accuracy", _pct)} |
+| ethnicity accuracy | {_pct(metrics["ethnicity_accuracy"])} | {_interval(ci, "ethnicity_accuracy", _pct)} |
+| true age inside the 80 % interval | {_pct(metrics["age_interval_coverage"])} | — |
 
 | group | n | age MAE | gender acc. | ethnicity acc. |
 |---|---|---|---|---|

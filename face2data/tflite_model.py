@@ -47,8 +47,9 @@ class TFLiteModel:
             raise ValueError(f"the network's input is not one ({INPUT_SIZE}, {INPUT_SIZE}, 3) image batch")
         # Output tensor names do not survive the conversion; each head has its own number of classes.
         by_classes = {classes: head for head, classes in HEAD_CLASSES.items()}
-        outputs = {by_classes.get(int(d["shape"][-1])): d["index"] for d in self._interpreter.get_output_details()}
-        if set(outputs) != set(HEADS):
+        details = self._interpreter.get_output_details()
+        outputs = {by_classes.get(int(d["shape"][-1])): d["index"] for d in details}
+        if len(details) != len(HEADS) or set(outputs) != set(HEADS):
             raise ValueError(f"the network's outputs are not the heads {', '.join(HEADS)}")
         self._input, self._outputs = inputs[0]["index"], {head: outputs[head] for head in HEADS}
         self._batch: int | None = None
