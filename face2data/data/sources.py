@@ -29,6 +29,10 @@ def _is_image_name(name: str) -> bool:
     return not base.startswith(".") and base.lower().endswith(IMAGE_SUFFIXES)
 
 
+def _folder_images(path: Path) -> list[Path]:
+    return sorted(p for p in path.rglob("*") if p.is_file() and _is_image_name(p.name))
+
+
 def iter_image_bytes(path: str | Path, wanted: set[str] | None = None) -> Iterator[tuple[str, bytes]]:
     """Yield ``(base name, file bytes)`` for every image file under a folder or in an archive.
 
@@ -36,7 +40,7 @@ def iter_image_bytes(path: str | Path, wanted: set[str] | None = None) -> Iterat
     """
     path = Path(path)
     if path.is_dir():
-        for file in sorted(p for p in path.rglob("*") if p.is_file() and _is_image_name(p.name)):
+        for file in _folder_images(path):
             if wanted is None or file.name in wanted:
                 yield file.name, file.read_bytes()
     elif _is_archive(path):
@@ -58,7 +62,7 @@ def list_image_names(path: str | Path) -> list[str]:
     """Base names of every image file under a folder or in an archive, sorted."""
     path = Path(path)
     if path.is_dir():
-        return sorted(p.name for p in path.rglob("*") if p.is_file() and _is_image_name(p.name))
+        return sorted(p.name for p in _folder_images(path))
     if _is_archive(path):
         with tarfile.open(path, "r:*") as archive:
             return sorted(PurePosixPath(m.name).name for m in archive if m.isfile() and _is_image_name(m.name))

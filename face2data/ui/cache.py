@@ -91,8 +91,8 @@ def _load_quietly() -> None:
     from face2data.explanation import warm_up
 
     try:
-        # The first SHAP run of a process compiles SHAP's kernels and the model function (~12 s on 2 cores):
-        # paid here, the first face a user explains takes seconds like every later one.
+        # The first SHAP run of a process compiles SHAP's numba kernels (~18 s on 2 cores): paid here,
+        # the first face a user explains takes about a second like every later one.
         warm_up(predictor().model)
     except Exception:  # noqa: S110 - a broken model is reported by the page that needs it, with its message
         pass
