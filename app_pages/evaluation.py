@@ -1,48 +1,68 @@
-"""Evaluation: the held-out test set, from weights/test_metrics.json and weights/test_predictions.csv."""
+"""Evaluation: both held-out test sets (UTKFace's and FairFace's "in the wild"), from the shipped metrics files."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
+from face2data.evaluation.run import TEST_SET_NAMES
 from face2data.ui import cache, figures, views
 from face2data.ui.artifacts import per_group_table
 
-EVALUATE_COMMAND = (
-    "python -m face2data evaluate --data PATH --split test "
-    "--json weights/test_metrics.json --predictions weights/test_predictions.csv"
-)
+EVALUATE_COMMAND = "python -m face2data evaluate --data PATH --shipped"
+HIT_SHARES = {
+    "gender_accuracy": ("gender {:.1%}–{:.1%}", "Gender accuracy"),
+    "ethnicity_accuracy": ("ethnicity {:.1%}–{:.1%}", "Ethnicity accuracy (5 classes)"),
+}
 
-st.title("Evaluation on the test set")
-metrics = cache.test_metrics()
+st.title("Evaluation on held-out faces")
+source = (
+    st.segmented_control(
+        "Test set",
+        list(TEST_SET_NAMES),
+        format_func=lambda s: TEST_SET_NAMES[s],
+        default="fairface",
+        key="test_set",
+        help="UTKFace: the split of the training source held out from training. In the wild: FairFace's Flickr "
+        "photos (many poses, lighting conditions and image qualities), a test split held out the same way.",
+    )
+    or "fairface"
+)
+metrics = cache.test_metrics(source)
 if metrics is None:
-    st.info(f"The model has not been evaluated yet. Run:\n\n`{EVALUATE_COMMAND}`")
+    st.info(f"This test set has not been evaluated yet. Run:\n\n`{EVALUATE_COMMAND}`")
     st.stop()
 
 n = int(metrics["n"])
 st.markdown(
-    f"**{n:,} test faces** ({metrics.get('split', 'test')} split of {Path(metrics.get('data', 'UTKFace')).name}), "
-    "never seen in training or model selection"
+    f"**{n:,} test faces** of {metrics['test_set']} ({metrics['data']}), never seen in training or model "
+    f"selection, each run through the same face detection and alignment as an uploaded photo; "
+    f"a face was found in **{metrics['faces_found']:.1%}** of {metrics['faces_total']:,} images"
     + (", predictions averaged with the mirrored face." if metrics.get("flip_tta") else ".")
 )
+ranged = metrics["source"] == "fairface"
 cols = st.columns(5)
-cols[0].metric("Test faces", f"{n:,}")
-cols[1].metric("Age MAE", f"{metrics['age_mae']:.2f} years", help="Mean absolute error of the expected age.")
-cols[2].metric("Gender accuracy", f"{metrics['gender_accuracy']:.1%}")
-cols[3].metric("Ethnicity accuracy", f"{metrics['ethnicity_accuracy']:.1%}")
-cols[4].metric(
-    "Age interval coverage",
-    f"{metrics['age_interval_coverage']:.1%}",
-    help="Share of test faces whose true age lies in the predicted interval.",
-)
-notes = [
-    f"Age RMSE {metrics['age_rmse']:.2f} years.",
-    f"Images that could not be read: {len(metrics.get('skipped', []))}.",
-]
+cols[0].metric("Faces found", f"{metrics['faces_found']:.1%}", help="Images whose face the detector found.")
+if ranged:
+    cols[1].metric(
+        "Age within range ± 5 y",
+        f"{metrics['age_in_range_5']:.1%}",
+        help="Share of faces whose predicted age lies inside the labelled range (e.g. 30-39) widened by 5 years.",
+    )
+    cols[2].metric("Age inside the range", f"{metrics['age_in_range']:.1%}", help="Without the 5-year margin.")
+else:
+    cols[1].metric("Age MAE", f"{metrics['age_mae']:.2f} years", help="Mean absolute error of the expected age.")
+    cols[2].metric(
+        "Age interval coverage",
+        f"{metrics['age_interval_coverage']:.1%}",
+        help="Share of test faces whose true age lies in the predicted interval.",
+    )
+cols[3].metric("Gender accuracy", f"{metrics['gender_accuracy']:.1%}")
+cols[4].metric("Ethnicity accuracy", f"{metrics['ethnicity_accuracy']:.1%}", help="Five classes.")
 intervals = metrics.get("confidence_intervals") or {}
-formats = {"age_mae": "age MAE {:.2f}–{:.2f}", "gender_accuracy": "gender {:.1%}–{:.1%}",
-           "ethnicity_accuracy": "ethnicity {:.1%}–{:.1%}"}  # fmt: skip
+formats = {"age_mae": "age MAE {:.2f}–{:.2f}", "age_in_range_5": "age within range ± 5 {:.1%}–{:.1%}"}
+formats.update({k: form for k, (form, _) in HIT_SHARES.items()})
+notes = [f"Age RMSE {metrics['age_rmse']:.2f} years."] if not ranged else []
+notes.append(f"Images that could not be read: {len(metrics.get('skipped', []))}.")
 if intervals:
     shown = ", ".join(form.format(*intervals[k]) for k, form in formats.items() if k in intervals)
     notes.append(f"95% bootstrap intervals: {shown}.")
@@ -51,36 +71,44 @@ st.caption(" ".join(notes))
 st.header("Confusion matrices")
 normalised = st.toggle("Row-normalised (share of each true class)", value=True, key="normalised")
 confusion = metrics["confusion"]
-for tab, (name, title) in zip(
-    st.tabs(["Gender", "Ethnicity", "Age bucket"]),
-    (("gender", "Gender"), ("ethnicity", "Ethnicity"), ("age_bucket", "Age bucket")),
-    strict=True,
-):
+tabs = [("gender", "Gender"), ("ethnicity", "Ethnicity"), ("age_bucket", "Age bucket")]
+if ranged:
+    tabs.append(("race_to_ethnicity", "FairFace race group → predicted ethnicity"))
+for tab, (name, title) in zip(st.tabs([t for _, t in tabs]), tabs, strict=True):
     with tab:
         matrix = confusion[name]
         st.plotly_chart(
-            figures.confusion_figure(matrix["labels"], matrix["counts"], normalised, title), key=f"cm_{name}"
+            figures.confusion_figure(matrix["labels"], matrix["counts"], normalised, title, matrix.get("rows")),
+            key=f"cm_{source}_{name}",
         )
+        if name == "race_to_ethnicity":
+            st.caption(
+                "Rows: FairFace's seven groups; columns: the model's five classes. East and Southeast Asian count "
+                "as Asian, Middle Eastern and Latino_Hispanic as Others."
+            )
 
 st.header("Where is the model weaker?")
-table = per_group_table(metrics["per_group"]["ethnicity_gender_age_bucket"])
-choice = st.selectbox("Figure", list(figures.GROUP_METRICS), format_func=lambda m: figures.GROUP_METRICS[m][0])
+group = "race" if ranged else "ethnicity"
+cells = per_group_table(metrics["per_group"][f"{group}_gender_age_bucket"])
+choices = ["age_in_range_5" if ranged else "age_mae", "gender_accuracy", "ethnicity_accuracy"]
+choice = st.selectbox("Figure", choices, format_func=lambda m: figures.GROUP_METRICS[m][0], key=f"fig_{source}")
 min_n = st.slider("Hide cells with fewer faces than", 1, 50, 5, help="Small cells give noisy figures.")
-st.plotly_chart(figures.group_heatmap(table, choice, min_n=min_n), key="groups")
+st.plotly_chart(figures.group_heatmap(cells, choice, min_n=min_n, group=group), key=f"groups_{source}")
 st.caption("Tables (click a column to sort):")
-for tab, key in zip(
-    st.tabs(["Ethnicity × gender × age bucket", "By gender", "By ethnicity", "By age bucket"]),
-    ("ethnicity_gender_age_bucket", "gender", "ethnicity", "age_bucket"),
-    strict=True,
-):
+keys = [f"{group}_gender_age_bucket", "gender", "ethnicity", *(["race"] if ranged else []), "age_bucket"]
+labels = [f"{group.capitalize()} × gender × age bucket", "By gender", "By ethnicity"]
+labels += ["By race group"] if ranged else []
+labels.append("By age bucket")
+for tab, key in zip(st.tabs(labels), keys, strict=True):
     with tab:
-        views.group_table(per_group_table(metrics["per_group"][key]), key=f"table_{key}")
+        views.group_table(per_group_table(metrics["per_group"][key]), key=f"table_{source}_{key}")
 
-st.header("Age: predicted vs true")
-predictions = cache.test_predictions()
-if predictions is None:
-    st.info(f"weights/test_predictions.csv is missing; `{EVALUATE_COMMAND}` writes it.")
-else:
-    left, right = st.columns(2)
-    left.plotly_chart(figures.age_scatter(predictions), key="scatter")
-    right.plotly_chart(figures.error_by_age(predictions), key="error_by_age")
+if not ranged:
+    st.header("Age: predicted vs true")
+    predictions = cache.test_predictions(source)
+    if predictions is None:
+        st.info(f"The predictions file is missing; `{EVALUATE_COMMAND}` writes it.")
+    else:
+        left, right = st.columns(2)
+        left.plotly_chart(figures.age_scatter(predictions), key="scatter")
+        right.plotly_chart(figures.error_by_age(predictions), key="error_by_age")

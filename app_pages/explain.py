@@ -31,11 +31,14 @@ if not faces:
         st.session_state["active_source"] = "sample"
         st.rerun()
 
-if faces:
+if analysis is not None and faces:
     number = st.selectbox(
-        "Face", range(len(faces)), format_func=lambda i: views.face_title(faces[i]), key=f"face_of_{analysis.digest}"
+        "Face",
+        list(range(len(faces))),
+        format_func=lambda i: views.face_title(faces[i]),
+        key=f"face_of_{analysis.digest}",
     )
-    face = faces[number]
+    face = faces[number or 0]
     left, right = st.columns([1, 3])
     with left:
         st.image(face.crop, caption=views.face_title(face), width="stretch")

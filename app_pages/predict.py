@@ -40,7 +40,8 @@ if st.button("Try a sample", icon=":material/image:"):
     _use("sample")
 
 active = st.session_state.get("active_source")
-data = source = None
+data: bytes | None = None
+source = "upload"
 if active == "sample":
     data, source = sample_bytes(), "sample"
 elif picked is not None:
@@ -65,7 +66,8 @@ if not analysis.ok:
     st.stop()
 
 photo_col, summary_col = st.columns([3, 2])
-photo_col.image(analysis.photo, width="stretch", caption=SAMPLE_CAPTION if analysis.source == "sample" else None)
+if analysis.photo is not None:
+    photo_col.image(analysis.photo, width="stretch", caption=SAMPLE_CAPTION if analysis.source == "sample" else None)
 with summary_col:
     if not analysis.faces:
         st.warning(

@@ -37,11 +37,24 @@ else:
     facts[2].metric("Throughput", f"{speed:.0f} images/s" if speed else "—")
     sizes = [summary.get(key) for key in ("train_images", "val_images")]
     facts[3].metric("Images (train / val)", " / ".join(f"{n:,}" if isinstance(n, int) else "—" for n in sizes))
+    if summary.get("mixing"):
+        st.caption(f"**How the two sources are mixed.** {summary['mixing']}")
+    if summary.get("initialised_from"):
+        st.caption(f"**Starting point.** {summary['initialised_from']}")
 
 st.subheader("Losses")
 st.plotly_chart(figures.loss_figure(history), key="losses")
 st.subheader("Age error and accuracies")
+st.caption("The age error of a range label (FairFace) is its distance from the range, 0 inside it.")
 st.plotly_chart(figures.metrics_figure(history), key="metrics")
+per_source = figures.per_source_figure(history)
+if per_source is not None:
+    st.subheader("Validation figures per source")
+    st.caption(
+        "Each epoch's model on the validation faces of each source, in inference mode (as it is served): "
+        "UTKFace's exact ages and FairFace's real-world photos with age ranges."
+    )
+    st.plotly_chart(per_source, key="per_source")
 st.subheader("Learning rate")
 st.plotly_chart(figures.learning_rate_figure(history), key="learning_rate")
 with st.expander("The history as a table"):

@@ -69,10 +69,13 @@ def first_script_run(port: int, timeout: float) -> tuple[float, int, str]:
     from streamlit.proto.BackMsg_pb2 import BackMsg
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
     from websockets.sync.client import connect
+    from websockets.typing import Subprotocol
 
     start = time.perf_counter()
     exceptions = 0
-    with connect(f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=["streamlit"], open_timeout=timeout) as ws:
+    with connect(
+        f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=[Subprotocol("streamlit")], open_timeout=timeout
+    ) as ws:
         request = BackMsg()
         request.rerun_script.query_string = ""
         request.rerun_script.page_script_hash = ""

@@ -12,7 +12,7 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -118,7 +118,7 @@ def repeat(fn: Callable[[], object], repeats: int, warmup: int = 1) -> list[floa
     return [timed(fn) for _ in range(repeats)]
 
 
-def interleaved(fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 1) -> dict[str, list[float]]:
+def interleaved(fns: Mapping[str, Callable[[], object]], repeats: int, warmup: int = 1) -> dict[str, list[float]]:
     """Time several callables in turns (rotating the order every round), so a noisy neighbour hits all alike.
 
     Each callable is warmed up ``warmup`` times first; returns the seconds of each timed call per name.

@@ -7,14 +7,18 @@ pasted once, large, into a 640x480 backdrop, and five times, smaller, into anoth
 functions ``face2data.predictor.Predictor`` runs, one stage at a time:
 
   decode     face2data.image_loading.load_rgb(bytes)                 (EXIF, colour, checks)
-  detection  predictor.detector.detect(rgb)                          (MTCNN, largest face first)
+  detection  predictor.detector.detect(rgb)                          (YuNet, largest face first)
   alignment  face2data.faces.align_face for every face               (similarity warp to the 200x200 frame)
   quality    face2data.faces.quality.quality_notes for every face    (size, blur, pose, confidence notes)
   model      predictor.predict_faces(faces)                          (resize to 96 px, model with mirror TTA, results)
 
-and, interleaved with them, the whole ``predictor.predict_bytes(bytes)`` as a cross-check of the sum. Medians
-over the repeats after warm-up. The cold start of the process (importing TensorFlow and face2data, loading the
-model, creating the detector, the first photo) is timed once at the start.
+and, interleaved with them, the whole ``predictor.predict_bytes(bytes)`` as a cross-check of the sum, and the
+reference: MTCNN's detection alone on the same photo (``mtcnn`` 1.0.0, the detector face2data used before; not
+in requirements.txt: ``pip install mtcnn==1.0.0`` to include it). Medians over the repeats after warm-up.
+
+The cold start is measured in a fresh Python process: from ``import face2data`` to the first photo's results
+(import, model, detector, first photo), with the process's resident memory after that first prediction, and
+whether TensorFlow was imported on the way (the serving path should not).
 """
 
 from __future__ import annotations
@@ -27,23 +31,19 @@ import common
 
 common.setup_path()
 
-_import_start = time.perf_counter()
-import keras  # noqa: E402, F401  (timed: the cold start includes importing TensorFlow and Keras)
-import tensorflow  # noqa: E402, F401
-
-from face2data.predictor import Predictor  # noqa: E402
-
-IMPORT_SECONDS = time.perf_counter() - _import_start
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from face2data.faces.alignment import align_face, reference_layout  # noqa: E402
-from face2data.faces.detection import FaceDetector  # noqa: E402
 from face2data.faces.extraction import FoundFace  # noqa: E402
 from face2data.faces.quality import quality_notes  # noqa: E402
 from face2data.image_loading import load_rgb, load_rgb_file  # noqa: E402
 from face2data.paths import TFLITE_PATH  # noqa: E402
+from face2data.predictor import Predictor  # noqa: E402
 
 WIDTH, HEIGHT = 640, 480
 JPEG_QUALITY = 90
@@ -112,22 +112,39 @@ def staged(predictor: Predictor, data: bytes) -> tuple[dict[str, float], int]:
     return seconds, len(results)
 
 
-def cold_start(model_path: Path, data: bytes) -> tuple[Predictor, dict[str, float]]:
-    """Load what the app loads, timing each step, and run the first photo."""
-    from face2data.tflite_model import load_inference_model
+COLD_START = """
+import json, sys, time
+start = time.perf_counter()
+import face2data
+from face2data.predictor import Predictor
+imported = time.perf_counter()
+predictor = Predictor(model_path=sys.argv[2])
+loaded = time.perf_counter()
+faces = predictor.predict_bytes(open(sys.argv[1], "rb").read())
+done = time.perf_counter()
+rss_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS:"))
+print(json.dumps({"import face2data": imported - start, "load model and detector": loaded - imported,
+                  "first photo (1 face)": done - loaded, "total": done - start, "faces": len(faces),
+                  "resident_mb": rss_kb / 1024, "tensorflow_imported": "tensorflow" in sys.modules}))
+"""
 
-    seconds = {"import TensorFlow, Keras, face2data": IMPORT_SECONDS}
-    start = time.perf_counter()
-    model = load_inference_model(model_path)
-    seconds["load model"] = time.perf_counter() - start
-    start = time.perf_counter()
-    detector = FaceDetector()
-    seconds["create detector (MTCNN)"] = time.perf_counter() - start
-    predictor = Predictor(model=model, detector=detector)
-    start = time.perf_counter()
-    predictor.predict_bytes(data)
-    seconds["first photo (1 face)"] = time.perf_counter() - start
-    return predictor, seconds
+
+def cold_start(model_path: Path, data: bytes, tmp: Path) -> dict:
+    """From ``import face2data`` to the first photo's results in a fresh process, with its resident memory."""
+    photo = tmp / "cold_start.jpg"
+    photo.write_bytes(data)
+    done = subprocess.run([sys.executable, "-c", COLD_START, str(photo), str(model_path)],
+                          capture_output=True, text=True, check=True, cwd=common.ROOT)  # fmt: skip
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def mtcnn_detector():
+    """MTCNN (the reference), or None when the package is not installed."""
+    try:
+        from mtcnn import MTCNN
+    except ImportError:
+        return None
+    return MTCNN()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,14 +154,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0: default, as the app)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--save-photos", type=Path, help="also write the two test photos here as JPEG, to look at")
     parser.add_argument("--quick", action="store_true", help="tiny repeats: checks the script works")
     args = parser.parse_args(argv)
     if args.quick:
         args.repeats, args.warmup = 2, 1
-    common.configure_tensorflow_threads(args.threads)
     info = common.machine_info()
     common.print_header("End to end (bytes → per-face results)", info, args.quick)
     photos = make_photos(args.seed)
@@ -152,24 +167,45 @@ def main(argv: list[str] | None = None) -> int:
         args.save_photos.mkdir(parents=True, exist_ok=True)
         for name, (data, _) in photos.items():
             (args.save_photos / f"end_to_end_{name.replace(' ', '_')}.jpg").write_bytes(data)
-    predictor, cold = cold_start(args.model, photos["1 face"][0])
-    print("### Cold start (once per process)\n")
-    print(common.markdown_table(["step", "seconds"], [[k, f"{v:.2f}"] for k, v in cold.items()]) + "\n")
+    import tempfile
 
-    figures = {"threads": args.threads, "cold_start_s": {k: round(v, 3) for k, v in cold.items()}, "photos": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        cold = cold_start(args.model, photos["1 face"][0], Path(tmp))
+    steps = ("import face2data", "load model and detector", "first photo (1 face)", "total")
+    print("### Cold start (a fresh process, from `import face2data` to the first photo's results)\n")
+    print(common.markdown_table(["step", "seconds"], [[k, f"{cold[k]:.2f}"] for k in steps]) + "\n")
+    print(f"Resident memory after the first prediction: {cold['resident_mb']:.0f} MB; TensorFlow imported: "
+          f"{'yes' if cold['tensorflow_imported'] else 'no'}\n")  # fmt: skip
+    predictor = Predictor(model_path=args.model)
+    mtcnn = mtcnn_detector()
+    if mtcnn is None:
+        print("MTCNN reference skipped: `pip install mtcnn==1.0.0` to compare with it.\n")
+
+    figures: dict = {"cold_start": cold, "photos": {}}
     rows = []
     for name, (data, expected) in photos.items():
         for _ in range(args.warmup):
             staged(predictor, data)
             predictor.predict_bytes(data)
         stage_samples: dict[str, list[float]] = {s: [] for s in STAGES}
-        whole, found = [], set()
+        whole: list[float] = []
+        reference: list[float] = []
+        found: set[int] = set()
+        rgb = load_rgb(data)
+        if mtcnn is not None:
+            mtcnn.detect_faces(rgb)  # warm-up
         for _ in range(args.repeats):
             seconds, count = staged(predictor, data)
             found.add(count)
             for stage in STAGES:
                 stage_samples[stage].append(seconds[stage])
-            whole.append(common.timed(lambda data=data: predictor.predict_bytes(data)))
+            start = time.perf_counter()
+            predictor.predict_bytes(data)
+            whole.append(time.perf_counter() - start)
+            if mtcnn is not None:
+                start = time.perf_counter()
+                mtcnn.detect_faces(rgb)
+                reference.append(time.perf_counter() - start)
         medians = {s: common.median(v) for s, v in stage_samples.items()}
         summed = sum(medians.values())
         faces_found = sorted(found)
@@ -180,18 +216,20 @@ def main(argv: list[str] | None = None) -> int:
             "stages": {s: common.spread(v) for s, v in stage_samples.items()},
             "sum_of_stage_medians_s": summed,
             "predict_bytes": common.spread(whole),
+            "mtcnn_detection_only": common.spread(reference) if reference else None,
         }
+        ratio = common.median(reference) / common.median(whole) if reference else None
         rows.append(
             [f"{name} ({len(data) // 1024} KB JPEG)", ",".join(map(str, faces_found))]
             + [common.ms(medians[s]) for s in STAGES]
-            + [common.ms(summed), common.ms(common.median(whole)), common.ms(common.median(whole) / max(expected, 1))]
+            + [common.ms(summed), common.ms(common.median(whole))]
+            + [common.ms(common.median(reference)) if reference else "—", f"{ratio:.1f}x" if ratio else "—"]
         )
         if faces_found != [expected]:
             print(f"WARNING: {name}: {expected} faces pasted, {faces_found} found")
     headers = (["photo (640x480)", "faces found"] + [f"{s} (ms)" for s in STAGES]
-               + ["sum (ms)", "predict_bytes (ms)", "ms per face"])  # fmt: skip
-    print(f"### Per photo, median of {args.repeats} after {args.warmup} warm-up (TensorFlow threads: "
-          f"{args.threads or 'default'})\n")  # fmt: skip
+               + ["sum (ms)", "predict_bytes (ms)", "MTCNN detection alone (ms)", "MTCNN / whole"])  # fmt: skip
+    print(f"### Per photo, median of {args.repeats} after {args.warmup} warm-up\n")
     print(common.markdown_table(headers, rows) + "\n")
     info["load_average_1min_end"] = common.load_average()
     common.print_json("end_to_end", info, args.quick, **figures)

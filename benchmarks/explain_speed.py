@@ -30,11 +30,45 @@ from face2data.paths import TFLITE_PATH  # noqa: E402
 from face2data.schema import HEADS  # noqa: E402
 
 
+def map_agreement(model, data: str, n: int) -> dict:
+    """Pearson correlation of the default maps with the mirror-averaged maps, per head, over ``n`` test faces."""
+    import numpy as np
+
+    from face2data.explanation.global_maps import sample_test_faces
+
+    mirrored = replace(DEFAULT_SETTINGS, flip=True)
+    faces, _ = sample_test_faces(data, n, seed=0)
+    correlations: dict[str, list[float]] = {head: [] for head in HEADS}
+    seconds: dict[str, list[float]] = {"default": [], "mirror-averaged": []}
+    for face in faces:
+        start = time.perf_counter()
+        fast = explain_face(model, face)
+        seconds["default"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        slow = explain_face(model, face, settings=mirrored)
+        seconds["mirror-averaged"].append(time.perf_counter() - start)
+        for head in HEADS:
+            a, b = fast[head].values.ravel(), slow[head].values.ravel()
+            correlations[head].append(float(np.corrcoef(a, b)[0, 1]))
+    rows = [[head, f"{np.median(v):.3f}", f"{np.percentile(v, 10):.3f}", f"{min(v):.3f}"]
+            for head, v in correlations.items()]  # fmt: skip
+    print(f"\n### Maps of the face as seen vs mirror-averaged maps (the earlier default), {len(faces)} test faces\n")
+    print(common.markdown_table(["head", "correlation, median", "10th percentile", "lowest"], rows))
+    print(f"\nSeconds per face: {common.median(seconds['default']):.2f} (default) against "
+          f"{common.median(seconds['mirror-averaged']):.2f} (mirror-averaged).")  # fmt: skip
+    return {"faces": len(faces), "correlation": correlations, "seconds": seconds}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--model", default=str(TFLITE_PATH), help="the .tflite (default, as the app) or .keras model")
     parser.add_argument("--quick", action="store_true", help="2 repeats: checks the script works")
+    parser.add_argument(
+        "--agreement", type=int, default=0, metavar="N",
+        help="compare the default maps with mirror-averaged ones (the earlier default) on N UTKFace test faces",
+    )  # fmt: skip
+    parser.add_argument("--data", default=str(common.SHARED_DATA / "UTKFace.tar.gz"), help="for --agreement")
     args = parser.parse_args()
     repeats = 2 if args.quick else args.repeats
 
@@ -106,10 +140,12 @@ def main() -> int:
         f"kernels and the model function; the app can pay it at start-up with `warm_up`).\n"
         f"- Default budget vs its bare model calls: {ratio:.2f}x."
     )
+    agreement = map_agreement(model, args.data, args.agreement) if args.agreement else None
     common.print_json(
         "explain_speed",
         info,
         args.quick,
+        agreement=agreement,
         first_call_s=first,
         settings={k: vars(v) for k, v in settings.items()},
         wall=({name: common.spread(values) for name, values in samples.items()}),

@@ -76,7 +76,7 @@ def recompute(model_path: Path, data: Path, predictions_out: Path | None) -> tup
     _, rows = evaluate(load_trained_model(model_path), data, split="test")
     seconds = time.perf_counter() - start
     if predictions_out:
-        write_predictions(rows, predictions_out)
+        write_predictions(rows, predictions_out, "utkface")
     return rows, seconds
 
 

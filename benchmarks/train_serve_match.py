@@ -31,7 +31,7 @@ from face2data.data.sources import iter_image_bytes, scan_labels  # noqa: E402
 from face2data.data.split import split_of  # noqa: E402
 from face2data.faces.alignment import reference_layout, transform_points  # noqa: E402
 from face2data.image_loading import load_rgb  # noqa: E402
-from face2data.model import expected_age  # noqa: E402
+from face2data.outputs import expected_age  # noqa: E402
 from face2data.paths import TFLITE_PATH  # noqa: E402
 from face2data.predictor import Predictor  # noqa: E402
 from face2data.schema import CROP_SIZE, ETHNICITIES, GENDERS  # noqa: E402
@@ -76,8 +76,8 @@ def synthesize_photo(crop: np.ndarray, rng: np.random.Generator, context: bool =
     centre = (CROP_SIZE - 1) / 2
     matrix = cv2.getRotationMatrix2D((centre, centre), angle, scale)
     matrix[:, 2] += (cx - centre, cy - centre)
-    to_photo = matrix.copy()  # the patch's own pixels are offset by the border
-    to_photo[:, 2] -= matrix[:, :2] @ (border, border)
+    to_photo = matrix.astype(np.float64)  # the patch's own pixels are offset by the border
+    to_photo[:, 2] -= matrix[:, :2] @ np.array([border, border], dtype=np.float64)
     warped = cv2.warpAffine(patch, to_photo, (width, height), flags=cv2.INTER_CUBIC).astype(np.float64)
     mask = np.ones(patch.shape[:2], np.float32)
     if border:  # feather the outer edge of the mirrored context into the background

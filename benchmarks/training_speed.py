@@ -61,9 +61,12 @@ def random_faces(count: int, seed: int) -> FaceArrays:
     rng = np.random.default_rng(seed)
     return FaceArrays(
         images=rng.integers(0, 256, (count, INPUT_SIZE, INPUT_SIZE, 3), dtype=np.uint8),
-        ages=rng.integers(0, NUM_AGES, count).astype(np.int64),
+        age_low=(ages := rng.integers(0, NUM_AGES, count).astype(np.float32)),
+        age_high=ages,
         genders=rng.integers(0, len(GENDERS), count).astype(np.int64),
         ethnicities=rng.integers(0, len(ETHNICITIES), count).astype(np.int64),
+        races=np.full(count, -1),
+        sources=np.array(["utkface"] * count),
         names=np.array([f"random_{i}" for i in range(count)]),
         splits=np.array(["train"] * count),
     )
@@ -94,7 +97,7 @@ def measure_fits(args) -> list[dict]:
     """A fresh network compiled as training compiles it, fitted with and then without augmentation."""
     keras.utils.set_random_seed(args.seed)
     model = build_model()
-    defaults = TrainConfig(data="")
+    defaults = TrainConfig(data=[])
     compile_for_training(model, defaults.learning_rate, defaults.weight_decay)
     return [measure_fit(model, args.batch, args.warmup_steps, args.steps, aug, args.seed) for aug in (True, False)]
 

@@ -27,27 +27,53 @@ def _cmd_train(args: argparse.Namespace) -> int:
     _setup_logging(Path(args.out) / "train.log")
     config = TrainConfig(
         data=args.data, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
-        learning_rate=args.learning_rate, seed=args.seed, cache=not args.no_cache, stop_after=args.stop_after,
+        learning_rate=args.learning_rate, seed=args.seed, stop_after=args.stop_after, workers=args.workers,
+        init=args.init,
     )  # fmt: skip
     path = train(config)
     print(f"best model: {path}")
     return 0
 
 
+def _cmd_crops(args: argparse.Namespace) -> int:
+    from face2data.crops import CROPS_SUFFIX, load_crops, write_crops_copy
+
+    _setup_logging()
+    found = load_crops(args.data)
+    print(f"{found.source}: {len(found.faces)} aligned faces, no face found in {len(found.missed)}, "
+          f"{len(found.skipped)} files skipped")  # fmt: skip
+    if args.out:
+        if not args.out.endswith(CROPS_SUFFIX):
+            print(f"error: --out must end with {CROPS_SUFFIX}", file=sys.stderr)
+            return 2
+        index, count = (int(v) for v in args.shard.split("/"))
+        written = write_crops_copy(args.data, args.out, tuple(args.splits.split(",")), (index, count))
+        print(f"wrote {written} faces to {args.out}")
+    return 0
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
-    from face2data.evaluation.run import evaluate, headline, write_predictions
-    from face2data.model_loading import load_trained_model
+    from face2data.evaluation.run import default_outputs, evaluate, headline, write_predictions
+    from face2data.model_loading import ModelFileError
+    from face2data.tflite_model import load_inference_model
 
     _setup_logging()
-    model = load_trained_model(Path(args.model))
-    report, rows = evaluate(model, args.data, args.split)
+    try:
+        model = load_inference_model(Path(args.model))
+    except ModelFileError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    report, rows = evaluate(model, args.data, args.split, args.source)
     report = {"model": Path(args.model).name, **report}
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=1))
-    if args.predictions:
-        write_predictions(rows, args.predictions)
+    json_path, predictions_path = args.json, args.predictions
+    if args.shipped:
+        json_path, predictions_path = default_outputs(report["source"])
+    if json_path:
+        Path(json_path).write_text(json.dumps(report, indent=1))
+    if predictions_path:
+        write_predictions(rows, predictions_path, report["source"])
     print(headline(report))
     return 0
 
@@ -156,8 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m face2data", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    train = commands.add_parser("train", help="train (or resume) the model on UTKFace")
-    train.add_argument("--data", required=True, help="UTKFace folder or archive")
+    train = commands.add_parser("train", help="train (or resume) the model on UTKFace and FairFace")
+    train.add_argument(
+        "--data", required=True, action="append",
+        help="a UTKFace or FairFace folder or archive, or a crops file; give --data once per source",
+    )  # fmt: skip
     train.add_argument(
         "--epochs", type=int, help="total epochs (default 34; when resuming, a new total re-plans the schedule)"
     )
@@ -165,18 +194,36 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=int, default=64)
     train.add_argument("--learning-rate", type=float, default=2e-3)
     train.add_argument("--seed", type=int, default=1337)
-    train.add_argument("--no-cache", action="store_true", help="do not cache decoded images")
     train.add_argument("--stop-after", type=int, help="run at most this many epochs now; run again to resume")
+    train.add_argument("--init", help="start a new run from this face2data .keras model instead of random weights")
+    train.add_argument("--workers", type=int, default=0, help="threads preparing batches (default: cores, max 8)")
     train.set_defaults(run=_cmd_train)
 
-    evaluate = commands.add_parser("evaluate", help="evaluate the model on UTKFace-named images")
+    crops = commands.add_parser(
+        "crops",
+        help="detect and align every face of a source once (cached); optionally copy the crops to a file",
+        description="Runs a UTKFace or FairFace source through the face detector and the alignment and caches "
+        "the aligned crops (FACE2DATA_CACHE, default ~/.cache/face2data). With --out, writes a self-contained "
+        "copy (some splits, one shard) that `train --data` reads on another machine.",
+    )
+    crops.add_argument("--data", required=True, help="a UTKFace or FairFace folder or archive")
+    crops.add_argument("--out", help="write the crops (of --splits, shard --shard) to this .crops.npz file")
+    crops.add_argument("--splits", default="train,val,test", help="comma-separated splits for --out")
+    crops.add_argument("--shard", default="0/1", help="I/N: every N-th face from the I-th, for --out")
+    crops.set_defaults(run=_cmd_crops)
+
+    evaluate = commands.add_parser("evaluate", help="evaluate the model on the UTKFace or FairFace test split")
+    evaluate.add_argument("--data", required=True, help="UTKFace or FairFace folder or archive")
     evaluate.add_argument(
-        "--data", required=True, help="UTKFace folder or archive (any folder of UTKFace-named images)"
+        "--source", choices=("utkface", "fairface"), help="the kind of source (default: recognised from --data)"
+    )
+    evaluate.add_argument(
+        "--shipped", action="store_true", help="write the metrics and predictions to the source's files in weights/"
     )
     evaluate.add_argument("--split", choices=("test", "all"), default="test", help="the test split, or every image")
     evaluate.add_argument("--json", help="write the metrics to this JSON file")
     evaluate.add_argument("--predictions", help="write one CSV row per image to this file")
-    evaluate.add_argument("--model", default=str(MODEL_PATH), help="the .keras model to evaluate")
+    evaluate.add_argument("--model", default=str(MODEL_PATH), help="the .keras (or .tflite) model to evaluate")
     evaluate.set_defaults(run=_cmd_evaluate)
 
     export = commands.add_parser("export", help="convert the trained .keras model to the .tflite file the app runs")

@@ -218,7 +218,8 @@ def _to_srgb(image: Image.Image) -> Image.Image:
         source = ImageCms.ImageCmsProfile(io.BytesIO(image.info["icc_profile"]))
         if source.profile.xcolor_space.strip() != image.mode:
             raise ValueError("the profile is for another colour space")
-        return ImageCms.profileToProfile(image, source, _SRGB, outputMode="RGB")
+        # profileToProfile returns None only with inPlace=True, which is not used here
+        return ImageCms.profileToProfile(image, source, _SRGB, outputMode="RGB")  # type: ignore[return-value]
     except Exception:  # a bad profile costs colour accuracy, not the photo
         return image.convert("RGB")
 

@@ -19,7 +19,7 @@ MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_PIXELS = 70_000_000
 
 # Smallest face, in pixels of the uploaded image, that can be found and used:
-# MTCNN's default minimum face size. A smaller face would be blown up more than
+# the smallest face the project finds (and MTCNN's default). A smaller face would be blown up more than
 # ten times into the 200 px aligned crop and carries no usable detail.
 MIN_FACE_PX = 20
 

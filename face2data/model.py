@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import keras
-import numpy as np
 from keras import layers, ops
 
-from face2data.schema import AGE_INTERVAL_MASS, AGES, ETHNICITIES, GENDERS, INPUT_SIZE, NUM_AGES
+from face2data.schema import AGES, ETHNICITIES, GENDERS, INPUT_SIZE, NUM_AGES
 
 BATCHNORM_MOMENTUM = 0.99  # Keras' 0.999 left inference-mode outputs constant after 5 epochs from scratch
 
@@ -39,10 +38,12 @@ def build_model(input_size: int = INPUT_SIZE, dropout: float = 0.3) -> keras.Mod
 
 @keras.saving.register_keras_serializable("face2data")
 class SoftAgeLoss(keras.losses.Loss):
-    """Cross-entropy against a Gaussian around the true age, plus an L1 term on the expected age.
+    """The age loss for exact ages and for age ranges; ``y_true`` is (N, 2): first and last year of the label.
 
-    The Gaussian widens with age (labels of older faces are less certain); the L1
-    term ties the softmax's expected value, which is what we report, to the truth.
+    An exact age (first == last year, UTKFace) is scored by cross-entropy against a Gaussian around it, wider
+    for older faces whose labels are less certain, plus an L1 term tying the distribution's expected value,
+    which is what we report, to the truth. A range (FairFace's ``30-39``) is an interval-censored label: its
+    loss is the negative log of the predicted probability mass inside the range, 0 when all of it is there.
     """
 
     def __init__(self, l1_weight: float = 0.1, name: str = "soft_age", **kwargs) -> None:
@@ -51,13 +52,17 @@ class SoftAgeLoss(keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         ages = ops.convert_to_tensor(AGES)[None, :]
-        true_age = ops.reshape(ops.cast(y_true, "float32"), (-1, 1))
-        sigma = 1.0 + 0.05 * true_age
-        target = ops.exp(-0.5 * ops.square((ages - true_age) / sigma))
+        bounds = ops.reshape(ops.cast(y_true, "float32"), (-1, 2))
+        low, high = bounds[:, :1], bounds[:, 1:]
+        log_p = ops.log(ops.clip(y_pred, 1e-7, 1.0))
+        sigma = 1.0 + 0.05 * low
+        target = ops.exp(-0.5 * ops.square((ages - low) / sigma))
         target = target / ops.sum(target, axis=-1, keepdims=True)
-        cross_entropy = -ops.sum(target * ops.log(ops.clip(y_pred, 1e-7, 1.0)), axis=-1)
         expected = ops.sum(y_pred * ages, axis=-1)
-        return cross_entropy + self.l1_weight * ops.abs(expected - true_age[:, 0])
+        exact_loss = -ops.sum(target * log_p, axis=-1) + self.l1_weight * ops.abs(expected - low[:, 0])
+        inside = ops.cast((ages >= low) & (ages <= high), "float32")
+        range_loss = -ops.log(ops.clip(ops.sum(y_pred * inside, axis=-1), 1e-7, 1.0))
+        return ops.where(low[:, 0] == high[:, 0], exact_loss, range_loss)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "l1_weight": self.l1_weight}
@@ -65,9 +70,10 @@ class SoftAgeLoss(keras.losses.Loss):
 
 @keras.saving.register_keras_serializable("face2data")
 def expected_age_error(y_true, y_pred):
-    """Absolute error of the expected age, for the ``mae`` metric of the age head."""
+    """Years between the expected age and the label (0 inside a range), for the ``mae`` metric of the age head."""
     expected = ops.sum(y_pred * ops.convert_to_tensor(AGES)[None, :], axis=-1)
-    return ops.abs(expected - ops.reshape(ops.cast(y_true, "float32"), (-1,)))
+    bounds = ops.reshape(ops.cast(y_true, "float32"), (-1, 2))
+    return ops.maximum(ops.maximum(bounds[:, 0] - expected, expected - bounds[:, 1]), 0.0)
 
 
 def compile_for_training(model: keras.Model, learning_rate, weight_decay: float) -> None:
@@ -85,32 +91,3 @@ def compile_for_training(model: keras.Model, learning_rate, weight_decay: float)
             "ethnicity": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         },
     )
-
-
-def expected_age(age_probabilities: np.ndarray) -> np.ndarray:
-    """The predicted age: the expected value of the age distribution (DEX)."""
-    return np.asarray(age_probabilities, dtype=np.float64) @ AGES.astype(np.float64)
-
-
-def age_interval(age_probabilities: np.ndarray, mass: float = AGE_INTERVAL_MASS) -> tuple[np.ndarray, np.ndarray]:
-    """Lower and upper ages holding the central ``mass`` of each age distribution."""
-    cdf = np.cumsum(np.atleast_2d(age_probabilities), axis=-1)
-    tail = (1.0 - mass) / 2
-    low = (cdf < tail).sum(axis=-1)
-    high = (cdf < 1.0 - tail).sum(axis=-1)
-    return AGES[np.minimum(low, len(AGES) - 1)], AGES[np.minimum(high, len(AGES) - 1)]
-
-
-def predict_probabilities(model: keras.Model, inputs: np.ndarray, flip: bool = True, batch_size: int = 64) -> dict:
-    """Class probabilities of each head for model-ready inputs, averaged with the mirror image."""
-    results: dict[str, list[np.ndarray]] = {}
-    for start in range(0, len(inputs), batch_size):
-        batch = np.asarray(inputs[start : start + batch_size], dtype=np.float32)
-        views = np.concatenate([batch, batch[:, :, ::-1]]) if flip else batch
-        # predict_on_batch runs a compiled graph: on a CPU many times faster than an eager call at small batches
-        out = model.predict_on_batch(views)
-        for head, probs in out.items():
-            if flip:
-                probs = (probs[: len(batch)] + probs[len(batch) :]) / 2
-            results.setdefault(head, []).append(probs)
-    return {head: np.concatenate(parts) for head, parts in results.items()}

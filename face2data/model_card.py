@@ -1,12 +1,39 @@
-"""The model card in weights/, rendered from the training summary and the test metrics (never typed by hand)."""
+"""The model card in weights/, rendered from the training summary and the test metrics (never typed by hand).
+
+``INTENDED_USE`` and ``LIMITS`` are the card's statements as data, so other doors (the About page, the API's
+``/v1/model``) can give them without copying the card's prose.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from face2data.paths import MODEL_CARD_PATH, MODEL_PATH, TEST_METRICS_PATH, TFLITE_PATH, TRAINING_SUMMARY_PATH
+from face2data.paths import (
+    MODEL_CARD_PATH,
+    MODEL_PATH,
+    TEST_METRICS_PATH,
+    TFLITE_PATH,
+    TRAINING_SUMMARY_PATH,
+    WILD_METRICS_PATH,
+)
 from face2data.schema import AGE_MAX, AGE_MIN, ETHNICITIES, INPUT_SIZE
+
+INTENDED_USE = (
+    "Exploring and explaining what a face-attribute model does, teaching and research. Not for decisions about "
+    "people (hiring, policing, access, credit, age verification...), nor for inferring anyone's identity or how "
+    "they identify."
+)
+LIMITS = (
+    "Labels are partly estimated (UTKFace's were assigned by an algorithm and checked by a person; FairFace's by "
+    'annotators), gender is recorded as binary, and the five ethnicity classes are coarse ("Others" mixes '
+    "Hispanic, Latino, Middle Eastern and more); the model inherits all of this.",
+    "Figures on other photos than the two test sets' can be lower, especially for small, blurred, occluded or "
+    "strongly turned faces and for the weakest groups named in the card.",
+    "Faces are found by YuNet and aligned to one reference layout; a head tilted by more than about 15 degrees "
+    "is aligned less well (YuNet's keypoints follow a tilt only part of the way) and its figures are lower.",
+    "An explanation shows what moved the model's output, not anything about the person.",
+)
 
 
 def _pct(x: float) -> str:
@@ -24,78 +51,149 @@ def _years(x: float) -> str:
     return f"{x:.2f}"
 
 
-def render_model_card(metrics: dict, summary: dict, model_bytes: int) -> str:
-    """Markdown model card for the shipped model."""
+def _weakest(rows: list[dict], key: str) -> dict:
+    return min((r for r in rows if r["n"] >= 20), key=lambda r: r[key])
+
+
+def render_model_card(metrics: dict, wild: dict | None, summary: dict, model_bytes: int) -> str:
+    """Markdown model card for the shipped model: both test sets side by side when both were evaluated."""
     cfg = summary["config"]
     ci = metrics.get("confidence_intervals", {})
-    groups = "\n".join(
+    wci = (wild or {}).get("confidence_intervals", {})
+    hours = summary["training_seconds"] / 3600
+    sources = summary.get("sources", {})
+    source_lines = "\n".join(
+        f"- {name}: {entry['train_faces']:,} training and {entry['val_faces']:,} validation faces; no face found "
+        f"in {entry['faces_not_found']} images; {len(entry['skipped_files'])} files skipped."
+        for name, entry in sources.items()
+    )
+    wild_cell = {
+        "found": _pct(wild["faces_found"]) if wild else "—",
+        "gender": f"{_pct(wild['gender_accuracy'])} ({_interval(wci, 'gender_accuracy', _pct)})" if wild else "—",
+        "ethnicity": f"{_pct(wild['ethnicity_accuracy'])} ({_interval(wci, 'ethnicity_accuracy', _pct)})"
+        if wild
+        else "—",
+        "range5": f"{_pct(wild['age_in_range_5'])} ({_interval(wci, 'age_in_range_5', _pct)})" if wild else "—",
+        "range": _pct(wild["age_in_range"]) if wild else "—",
+        "n": f"{wild['n']:,} of {wild['faces_total']:,}" if wild else "—",
+    }
+    utk_groups = "\n".join(
         f"| {row['group']} | {row['n']} | {row['age_mae']:.2f} | {_pct(row['gender_accuracy'])} | "
         f"{_pct(row['ethnicity_accuracy'])} |"
         for key in ("ethnicity", "gender", "age_bucket")
         for row in metrics["per_group"][key]
     )
-    hours = summary["training_seconds"] / 3600
-    worst_ethnicity = min(metrics["per_group"]["ethnicity"], key=lambda r: r["ethnicity_accuracy"])
-    worst_gender = min(metrics["per_group"]["age_bucket"], key=lambda r: r["gender_accuracy"])
-    worst_age = max(metrics["per_group"]["age_bucket"], key=lambda r: r["age_mae"])
+    utk_cell = {
+        "n": f"{metrics['n']:,} of {metrics.get('faces_total', metrics['n']):,}",
+        "found": _pct(metrics.get("faces_found", 1.0)),
+        "age": f"MAE {metrics['age_mae']:.2f} years ({_interval(ci, 'age_mae', _years)})",
+        "gender": f"{_pct(metrics['gender_accuracy'])} ({_interval(ci, 'gender_accuracy', _pct)})",
+        "ethnicity": f"{_pct(metrics['ethnicity_accuracy'])} ({_interval(ci, 'ethnicity_accuracy', _pct)})",
+    }
+    wild_cell["age"] = f"within range ± 5 years: {wild_cell['range5']}; inside the range: {wild_cell['range']}"
+    rows = (("faces (found of images)", "n"), ("faces found", "found"), ("age", "age"),
+            ("gender accuracy", "gender"), ("ethnicity accuracy (5 classes)", "ethnicity"))  # fmt: skip
+    results = "\n".join(
+        ["| | UTKFace test split | in the wild (FairFace test split) |", "|---|---|---|"]
+        + [f"| {label} | {utk_cell[key]} | {wild_cell[key]} |" for label, key in rows]
+    )
+    ethnicity = _weakest(metrics["per_group"]["ethnicity"], "ethnicity_accuracy")
+    oldest = max(metrics["per_group"]["age_bucket"], key=lambda r: r["age_mae"])
+    weak_lines = [
+        f'- UTKFace test split: ethnicity accuracy for "{ethnicity["group"]}" faces '
+        f"{_pct(ethnicity['ethnicity_accuracy'])} (n = {ethnicity['n']}); age error at ages {oldest['group']} "
+        f"(MAE {oldest['age_mae']:.2f} years)."
+    ]
+    wild_groups = ""
+    if wild:
+        wild_groups = "\n".join(
+            f"| {row['group']} | {row['n']} | {_pct(row['age_in_range_5'])} | {_pct(row['gender_accuracy'])} | "
+            f"{_pct(row['ethnicity_accuracy'])} |"
+            for key in ("race", "gender", "age_bucket")
+            for row in wild["per_group"][key]
+        )
+        race = _weakest(wild["per_group"]["race"], "ethnicity_accuracy")
+        age = _weakest(wild["per_group"]["age_bucket"], "age_in_range_5")
+        gender = _weakest(wild["per_group"]["race"], "gender_accuracy")
+        weak_lines.append(
+            f'- In the wild: FairFace\'s "{race["group"]}" faces get the right ethnicity class least often '
+            f'({_pct(race["ethnicity_accuracy"])}, n = {race["n"]}); gender is weakest for "{gender["group"]}" '
+            f"faces ({_pct(gender['gender_accuracy'])}); the age is least often within its range ± 5 years at "
+            f"{age['group']} ({_pct(age['age_in_range_5'])})."
+        )
+    weak = "\n".join(weak_lines)
+    limits = "\n".join(f"- {line}" for line in LIMITS)
+    wild_table = (
+        f"""
+### In the wild: FairFace test split per group
+| group | n | age within range ± 5 | gender acc. | ethnicity acc. |
+|---|---|---|---|---|
+{wild_groups}
+"""
+        if wild
+        else ""
+    )
     return f"""# Model card: face2data
 
 ## What it is
-One Keras 3 network (MobileNetV3Large trunk trained from scratch, three softmax heads) that reads an aligned
-face crop at {INPUT_SIZE}x{INPUT_SIZE} px and predicts **age** ({AGE_MIN}-{AGE_MAX}, the expected value of a
-117-way age distribution, with an interval holding its central 80 %), **gender** (male/female) and
-**ethnicity** ({", ".join(ETHNICITIES)}). File: `{MODEL_PATH.name}`, {model_bytes / 1e6:.1f} MB; the app runs
-the same network exported to `{TFLITE_PATH.name}` with LiteRT. Predictions average the face and its mirror image.
+One Keras 3 network (MobileNetV3Large trunk, three softmax heads) that reads an aligned face crop at
+{INPUT_SIZE}x{INPUT_SIZE} px and predicts **age** ({AGE_MIN}-{AGE_MAX}, the expected value of a 117-way age
+distribution, with an interval holding its central 80 %), **gender** (male/female) and **ethnicity**
+({", ".join(ETHNICITIES)}). File: `{MODEL_PATH.name}`, {model_bytes / 1e6:.1f} MB; the app runs the same network
+exported to `{TFLITE_PATH.name}` with LiteRT. Predictions average the face and its mirror image.
 
 ## Data and split
-UTKFace "aligned & cropped" (Zhang, Song and Qi, CVPR 2017; non-commercial research use), labels parsed from
-the file names; {len(summary["skipped_files"])} file names with a missing field were skipped. The split is a
-hash of each file name (80/10/10), so anyone with a copy of UTKFace gets the same test set:
-{summary["train_images"]} training, {summary["val_images"]} validation and {metrics["n"]} test faces.
+Two labelled sources, each split 80/10/10 by a hash of each file name, so anyone with a copy gets the same
+test sets:
+- UTKFace "aligned & cropped" (Zhang, Song and Qi, CVPR 2017; non-commercial research use): exact ages, labels
+  parsed from the file names.
+- FairFace's training crops (Kärkkäinen and Joo, WACV 2021; CC BY 4.0): real-world Flickr faces balanced over
+  seven race groups, age as one of nine ranges. East and Southeast Asian count as Asian, Middle Eastern and
+  Latino_Hispanic as Others. Its test split is the **in-the-wild** test set.
+
+Every image goes through the serving path (a grey margin, YuNet face detection, alignment onto the reference
+layout) before training or evaluation:
+{source_lines}
 
 ## Training
+Starting point: {summary.get("initialised_from", "random weights (from scratch)")}.
 {summary["epochs_completed"]} epochs ({hours:.1f} h on a 2-core CPU, {summary["train_images_per_second"]} images/s,
 backend {summary["keras_backend"]}), batch {cfg["batch_size"]}, AdamW (peak learning rate {cfg["learning_rate"]},
 weight decay {cfg["weight_decay"]}), one warm-up epoch then cosine decay; flips, rotations, zoom, shifts,
-brightness and contrast augmentation; age loss = cross-entropy against a Gaussian around the true age plus an L1
-term on the expected age. Best epoch by validation loss: {summary["best_epoch"]}. Seed {cfg["seed"]}.
+brightness and contrast augmentation. Age loss: for an exact age, cross-entropy against a Gaussian around it plus
+an L1 term on the expected age; for an age range, the negative log of the predicted probability inside the range.
+Best epoch by validation loss: {summary["best_epoch"]}. Seed {cfg["seed"]}.
 
-## Test-set results (n = {metrics["n"]}, `python -m face2data evaluate --split test`)
-| metric | value | 95 % bootstrap interval |
-|---|---|---|
-| age MAE | {metrics["age_mae"]:.2f} years | {_interval(ci, "age_mae", _years)} |
-| age RMSE | {metrics["age_rmse"]:.2f} years | {_interval(ci, "age_rmse", _years)} |
-| gender accuracy | {_pct(metrics["gender_accuracy"])} | {_interval(ci, "gender_accuracy", _pct)} |
-| ethnicity accuracy | {_pct(metrics["ethnicity_accuracy"])} | {_interval(ci, "ethnicity_accuracy", _pct)} |
-| true age inside the 80 % interval | {_pct(metrics["age_interval_coverage"])} | — |
+Mixing: {summary.get("mixing", "one source")}
 
+## Results on held-out faces
+Printed by `python -m face2data evaluate`; 95 % bootstrap intervals in brackets.
+
+{results}
+
+UTKFace: age RMSE {metrics["age_rmse"]:.2f} years; the true age lies inside the 80 % interval for
+{_pct(metrics["age_interval_coverage"])} of the faces.
+
+### UTKFace test split per group
 | group | n | age MAE | gender acc. | ethnicity acc. |
 |---|---|---|---|---|
-{groups}
+{utk_groups}
+{wild_table}
+## Where it is weak
+{weak}
 
 ## Known limits
-- Weakest groups on the test set: ethnicity accuracy for "{worst_ethnicity["group"]}" faces
-  ({_pct(worst_ethnicity["ethnicity_accuracy"])}, n = {worst_ethnicity["n"]}), gender accuracy at ages
-  {worst_gender["group"]} ({_pct(worst_gender["gender_accuracy"])}), age error at ages {worst_age["group"]}
-  (MAE {worst_age["age_mae"]:.2f} years).
-- UTKFace labels are partly estimated (assigned by the DEX algorithm and checked by a person, not self-reported),
-  gender is recorded as binary, and the five ethnicity
-  classes are coarse ("Others" mixes Hispanic, Latino, Middle Eastern and more); the model inherits all of this.
-- The test set has the same sources and biases as the training set: figures on other photos will be lower,
-  especially for small, blurred, occluded or strongly turned faces, and for the groups with higher errors above.
-- Served faces are detected (MTCNN) and aligned to UTKFace's own crop layout; a misaligned crop degrades every
-  prediction.
+{limits}
 
 ## Intended use
-Exploring and explaining what a face-attribute model does, teaching and research. **Not** for decisions about
-people (hiring, policing, access, credit, age verification...), nor for inferring anyone's identity or how they
-identify.
+{INTENDED_USE}
 """
 
 
 def write_model_card(path: Path = MODEL_CARD_PATH) -> Path:
     """Render the card from the files in weights/ and write it."""
     metrics = json.loads(TEST_METRICS_PATH.read_text())
+    wild = json.loads(WILD_METRICS_PATH.read_text()) if WILD_METRICS_PATH.exists() else None
     summary = json.loads(TRAINING_SUMMARY_PATH.read_text())
-    path.write_text(render_model_card(metrics, summary, MODEL_PATH.stat().st_size))
+    path.write_text(render_model_card(metrics, wild, summary, MODEL_PATH.stat().st_size))
     return path

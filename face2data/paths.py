@@ -13,5 +13,12 @@ HISTORY_PATH = WEIGHTS_DIR / "history.csv"
 TRAINING_SUMMARY_PATH = WEIGHTS_DIR / "training.json"
 TEST_METRICS_PATH = WEIGHTS_DIR / "test_metrics.json"
 TEST_PREDICTIONS_PATH = WEIGHTS_DIR / "test_predictions.csv"
+WILD_METRICS_PATH = WEIGHTS_DIR / "wild_test_metrics.json"  # the FairFace test split ("in the wild")
+WILD_PREDICTIONS_PATH = WEIGHTS_DIR / "wild_test_predictions.csv"
+# Per source: the shipped evaluation of its test split (metrics JSON, predictions CSV).
+EVALUATION_PATHS = {
+    "utkface": (TEST_METRICS_PATH, TEST_PREDICTIONS_PATH),
+    "fairface": (WILD_METRICS_PATH, WILD_PREDICTIONS_PATH),
+}
 MODEL_CARD_PATH = WEIGHTS_DIR / "MODEL_CARD.md"
 SHAP_GLOBAL_PATH = WEIGHTS_DIR / "shap_global.npz"

@@ -8,7 +8,7 @@ import numpy as np
 
 from face2data.faces import FaceDetector, FoundFace, default_detector, find_faces
 from face2data.image_loading import ImageLoadError, load_rgb, load_rgb_file
-from face2data.model import age_interval, expected_age, predict_probabilities
+from face2data.outputs import age_interval, expected_age, predict_probabilities
 from face2data.paths import TFLITE_PATH
 from face2data.schema import ETHNICITIES, GENDERS, to_model_input
 from face2data.structures import FaceResult
@@ -53,7 +53,7 @@ def _result(index: int, box, score: float, crop: np.ndarray, notes: list[str], p
     ethnicity = int(np.argmax(probs["ethnicity"]))
     return FaceResult(
         index=index,
-        box=tuple(int(v) for v in box),
+        box=(int(box[0]), int(box[1]), int(box[2]), int(box[3])),
         score=float(score),
         crop=crop,
         age=float(expected_age(age_probs)),
@@ -70,7 +70,7 @@ def _result(index: int, box, score: float, crop: np.ndarray, notes: list[str], p
 
 def predict_files(paths: list[str | Path], predictor: Predictor) -> list[dict]:
     """One JSON-ready report per file: ``{"file", "faces", "error"}``; unreadable files get an error string."""
-    reports = []
+    reports: list[dict] = []
     for path in paths:
         try:
             faces = predictor.predict_image(load_rgb_file(path))

@@ -17,9 +17,28 @@ NUM_AGES = len(AGES)
 GENDERS = ("male", "female")
 ETHNICITIES = ("White", "Black", "Asian", "Indian", "Others")
 
-# Lower edges of the age buckets used for confusion matrices and per-group figures.
+# Lower edges of the age buckets used for confusion matrices and per-group figures: FairFace's nine ranges.
 AGE_BUCKET_EDGES = (0, 3, 10, 20, 30, 40, 50, 60, 70)
 AGE_BUCKETS = ("0-2", "3-9", "10-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70+")
+
+# The labelled training sources. UTKFace gives exact ages and the five ethnicity classes; FairFace gives an
+# age range (one of AGE_BUCKETS, spelt as in FAIRFACE_AGE_LABELS) and one of seven race groups.
+SOURCES = ("utkface", "fairface")
+FAIRFACE_AGE_LABELS = ("0-2", "3-9", "10-19", "20-29", "30-39", "40-49", "50-59", "60-69", "more than 70")
+RACES = ("White", "Black", "Indian", "East Asian", "Southeast Asian", "Middle Eastern", "Latino_Hispanic")
+# FairFace's race groups in the five ethnicity classes (UTKFace's "Others" covers Hispanic, Latino and
+# Middle Eastern faces).
+RACE_TO_ETHNICITY = {
+    "White": "White",
+    "Black": "Black",
+    "Indian": "Indian",
+    "East Asian": "Asian",
+    "Southeast Asian": "Asian",
+    "Middle Eastern": "Others",
+    "Latino_Hispanic": "Others",
+}
+# Range labels are scored as hits when the predicted age lies inside the range widened by this many years.
+AGE_RANGE_TOLERANCE = 5
 
 # The aligned face frame: UTKFace's "aligned & cropped" images are 200x200.
 CROP_SIZE = 200
@@ -34,6 +53,12 @@ HEADS = ("age", "gender", "ethnicity")
 def age_bucket(ages: np.ndarray | float) -> np.ndarray:
     """Index into AGE_BUCKETS for each age."""
     return np.searchsorted(np.asarray(AGE_BUCKET_EDGES), np.asarray(ages), side="right") - 1
+
+
+def age_range_bounds(bucket: int) -> tuple[int, int]:
+    """The first and last whole age of AGE_BUCKETS[bucket] (the last range ends at AGE_MAX)."""
+    edges = (*AGE_BUCKET_EDGES, AGE_MAX + 1)
+    return edges[bucket], edges[bucket + 1] - 1
 
 
 def to_model_input(crops: np.ndarray) -> np.ndarray:

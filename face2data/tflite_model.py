@@ -110,7 +110,7 @@ def export_tflite(model: keras.Model, path: str | PathLike = TFLITE_PATH) -> Pat
 
 def largest_difference(reference, candidate, n: int = 8, seed: int = 0) -> float:
     """Largest absolute probability difference between two models over ``n`` seeded random images."""
-    from face2data.model import predict_probabilities
+    from face2data.outputs import predict_probabilities
 
     images = np.random.default_rng(seed).uniform(0, 255, (n, INPUT_SIZE, INPUT_SIZE, 3)).astype(np.float32)
     expected, got = predict_probabilities(reference, images), predict_probabilities(candidate, images)

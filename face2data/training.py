@@ -6,6 +6,7 @@ import csv
 import json
 import logging
 import math
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -15,10 +16,14 @@ import keras
 import numpy as np
 from keras import ops
 
-from face2data.data.arrays import FaceArrays, load_faces, load_faces_cached
+from face2data.crops import load_crops
+from face2data.data.arrays import FaceArrays
 from face2data.data.batches import FaceBatches
+from face2data.evaluation.metrics import source_figures
 from face2data.model import build_model, compile_for_training
+from face2data.outputs import predict_probabilities
 from face2data.paths import TFLITE_PATH
+from face2data.schema import SOURCES
 
 log = logging.getLogger(__name__)
 
@@ -32,29 +37,44 @@ HISTORY_COLUMNS = [
     "loss", "age_loss", "gender_loss", "ethnicity_loss", "age_mae", "gender_accuracy", "ethnicity_accuracy",
     "val_loss", "val_age_loss", "val_gender_loss", "val_ethnicity_loss",
     "val_age_mae", "val_gender_accuracy", "val_ethnicity_accuracy",
+    "val_utkface_age_mae", "val_utkface_gender_accuracy", "val_utkface_ethnicity_accuracy",
+    "val_fairface_age_in_range", "val_fairface_age_in_range_5", "val_fairface_gender_accuracy",
+    "val_fairface_ethnicity_accuracy",
 ]  # fmt: skip
+# How the sources are mixed, recorded in training.json and the model card.
+MIXING = (
+    "Both sources' training splits are concatenated and shuffled together each epoch: every face is seen once "
+    "per epoch with equal loss weight (about one UTKFace face to two FairFace faces). FairFace brings the "
+    "real-world photos and the balance over race groups that users' photos need; UTKFace brings exact ages, "
+    "children and the very old. Weighting one source up was not needed: its faces already dominate where it is "
+    "the only one to teach something (exact ages come only from UTKFace)."
+)
 
 
 @dataclass
 class TrainConfig:
     """Everything that defines a training run."""
 
-    data: str
+    data: list[str]  # sources (UTKFace or FairFace, folder or archive) or crops files
     out: str = "weights"
     epochs: int | None = None  # None: DEFAULT_EPOCHS for a new run, the stored total when resuming
     batch_size: int = 64
     learning_rate: float = 2e-3
     weight_decay: float = 0.02
     seed: int = 1337
-    cache: bool = True
     stop_after: int | None = None  # epochs to run in this invocation (the rest on resume)
+    workers: int = 0  # threads preparing augmented batches; 0: one per CPU core, at most 8
+    init: str | None = None  # a face2data .keras model to start from instead of random weights
 
 
 class EpochRecorder(keras.callbacks.Callback):
     """Per epoch: append the history row, keep the best model, save the resumable checkpoint."""
 
-    def __init__(self, out: Path, config: TrainConfig, best_val_loss: float, train_batches: FaceBatches) -> None:
+    def __init__(
+        self, out: Path, config: TrainConfig, best_val_loss: float, train_batches: FaceBatches, val_faces: FaceArrays
+    ) -> None:
         super().__init__()
+        self.val_faces = val_faces
         self.out = out
         self.config = config
         self.best_val_loss = best_val_loss
@@ -72,6 +92,7 @@ class EpochRecorder(keras.callbacks.Callback):
             "seconds": round(time.time() - self.started, 1),
             "learning_rate": float(ops.convert_to_numpy(self.model.optimizer.learning_rate)),
         }
+        logs.update(self._per_source_figures())
         row.update({k: logs.get(k, "") for k in HISTORY_COLUMNS if k not in row})
         history = self.out / HISTORY_FILE
         new = not history.exists()
@@ -91,12 +112,21 @@ class EpochRecorder(keras.callbacks.Callback):
         self.model.save(checkpoint / "model.keras")
         state = {"epoch": epoch + 1, "best_val_loss": self.best_val_loss, "config": asdict(self.config)}
         (checkpoint / "state.json").write_text(json.dumps(state, indent=2))
-        log.info(
-            "epoch %d/%d %.0fs  val: age MAE %.2f, gender %.1f%%, ethnicity %.1f%%, loss %.3f%s",
-            epoch + 1, self.config.epochs, row["seconds"], logs.get("val_age_mae", math.nan),
-            100 * logs.get("val_gender_accuracy", math.nan), 100 * logs.get("val_ethnicity_accuracy", math.nan),
-            val_loss, "  (best, saved)" if improved else "",
-        )  # fmt: skip
+        figures = ", ".join(f"{k[4:]} {v:.3f}" for k, v in logs.items() if k.startswith("val_") and "_loss" not in k)
+        log.info("epoch %d/%d %.0fs  val loss %.4f%s  %s", epoch + 1, self.config.epochs, row["seconds"], val_loss,
+                 "  (best, saved)" if improved else "", figures)  # fmt: skip
+
+    def _per_source_figures(self) -> dict[str, float]:
+        """Validation figures of each source, in inference mode (as the model is served, without mirroring)."""
+        probabilities = predict_probabilities(self.model, self.val_faces.images, flip=False, batch_size=256)
+        figures = {}
+        for source in SOURCES:
+            mask = self.val_faces.sources == source
+            if mask.any():
+                part = {head: p[mask] for head, p in probabilities.items()}
+                for name, value in source_figures(self.val_faces.subset(mask), part).items():
+                    figures[f"val_{source}_{name}"] = value
+        return figures
 
 
 def _truncate_history(history: Path, epochs_done: int) -> None:
@@ -111,18 +141,32 @@ def _truncate_history(history: Path, epochs_done: int) -> None:
         writer.writerows(rows)
 
 
-def _load_data(config: TrainConfig) -> tuple[FaceArrays, FaceArrays, list[str]]:
-    faces, skipped = load_faces_cached(config.data) if config.cache else load_faces(config.data)
-    return faces.of_splits("train"), faces.of_splits("val"), skipped
+def _load_data(config: TrainConfig) -> tuple[FaceArrays, FaceArrays, dict]:
+    """Training and validation faces of every source, and per source what could not be used."""
+    parts: list[FaceArrays] = []
+    report: dict[str, dict] = {}
+    for data in config.data:
+        crops = load_crops(data)
+        parts.append(crops.faces)
+        entry = report.setdefault(crops.source, {"skipped_files": [], "faces_not_found": 0})
+        entry["skipped_files"] += crops.skipped
+        entry["faces_not_found"] += len(crops.missed_in("train", "val"))
+    faces = FaceArrays.concatenate(parts)
+    for source, entry in report.items():
+        entry["train_faces"] = int(((faces.sources == source) & (faces.splits == "train")).sum())
+        entry["val_faces"] = int(((faces.sources == source) & (faces.splits == "val")).sum())
+    return faces.of_splits("train"), faces.of_splits("val"), report
 
 
-def _schedule(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.schedules.LearningRateSchedule:
-    """One epoch of linear warm-up, then cosine decay to 1 % over the remaining epochs."""
+def _schedule(
+    config: TrainConfig, epochs: int, steps_per_epoch: int
+) -> keras.optimizers.schedules.LearningRateSchedule:
+    """One epoch of linear warm-up, then cosine decay to 1 % over the remaining ``epochs - 1``."""
     return keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=config.learning_rate / 20,
         warmup_target=config.learning_rate,
         warmup_steps=steps_per_epoch,
-        decay_steps=max(1, steps_per_epoch * (config.epochs - 1)),
+        decay_steps=max(1, steps_per_epoch * (epochs - 1)),
         alpha=0.01,
     )
 
@@ -132,20 +176,23 @@ def train(config: TrainConfig) -> Path:
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
-    train_faces, val_faces, skipped = _load_data(config)
-    log.info("%d training and %d validation faces; %d files skipped: %s",
-             len(train_faces), len(val_faces), len(skipped), ", ".join(skipped[:10]))  # fmt: skip
+    train_faces, val_faces, sources = _load_data(config)
+    for source, entry in sources.items():
+        log.info("%s: %d training and %d validation faces; no face found in %d; %d files skipped: %s",
+                 source, entry["train_faces"], entry["val_faces"], entry["faces_not_found"],
+                 len(entry["skipped_files"]), ", ".join(entry["skipped_files"][:10]))  # fmt: skip
     if len(train_faces) == 0 or len(val_faces) == 0:
         raise ValueError(f"{config.data}: need labelled images in both the train and the val split")
 
-    train_batches = FaceBatches(train_faces, config.batch_size, augment=True, seed=config.seed)
+    workers = config.workers or min(8, os.cpu_count() or 1)
+    train_batches = FaceBatches(train_faces, config.batch_size, augment=True, seed=config.seed, workers=workers)
     val_batches = FaceBatches(val_faces, 2 * config.batch_size, augment=False)
     state_file = out / CHECKPOINT_DIR / "state.json"
     steps = len(train_batches)
     if state_file.exists():
         state = json.loads(state_file.read_text())
         stored = TrainConfig(**state["config"])
-        keep = ("data", "out", "cache", "stop_after")
+        keep = ("data", "out", "stop_after", "workers")  # data may be the same sources at other paths
         config = TrainConfig(**{**asdict(stored), **{k: getattr(config, k) for k in keep}, "epochs": config.epochs})
         initial_epoch, best = state["epoch"], state["best_val_loss"]
         model = keras.models.load_model(out / CHECKPOINT_DIR / "model.keras")
@@ -153,18 +200,23 @@ def train(config: TrainConfig) -> Path:
             config.epochs = stored.epochs
         elif config.epochs != stored.epochs:
             log.info("stretching the schedule from %d to %d epochs", stored.epochs, config.epochs)
-            model.optimizer.learning_rate = _schedule(config, steps)
+            model.optimizer.learning_rate = _schedule(config, config.epochs, steps)
         _truncate_history(out / HISTORY_FILE, initial_epoch)
         log.info("resuming after epoch %d of %d (best val loss %.4f)", initial_epoch, config.epochs, best)
     else:
         config.epochs = config.epochs or DEFAULT_EPOCHS
         initial_epoch, best = 0, math.inf
         (out / HISTORY_FILE).unlink(missing_ok=True)
-        model = build_model()
-        compile_for_training(model, _schedule(config, steps), config.weight_decay)
-        log.info("new model: %s, %d parameters", model.name, model.count_params())
+        if config.init:
+            # Our own earlier model (trained from scratch by this code), never a network trained elsewhere.
+            model = keras.models.load_model(config.init, compile=False)
+            log.info("starting from the weights of %s", config.init)
+        else:
+            model = build_model()
+        compile_for_training(model, _schedule(config, config.epochs, steps), config.weight_decay)
+        log.info("new run: %s, %d parameters", model.name, model.count_params())
 
-    recorder = EpochRecorder(out, config, best, train_batches)
+    recorder = EpochRecorder(out, config, best, train_batches, val_faces)
     started = time.time()
     last_epoch = config.epochs if config.stop_after is None else min(config.epochs, initial_epoch + config.stop_after)
     if initial_epoch < last_epoch:
@@ -176,7 +228,7 @@ def train(config: TrainConfig) -> Path:
             callbacks=[recorder],
             verbose=1 if sys.stdout.isatty() else 2,
         )
-    _write_summary(out, config, time.time() - started, len(train_faces), len(val_faces), skipped)
+    _write_summary(out, config, time.time() - started, len(train_faces), len(val_faces), sources)
     if last_epoch == config.epochs:
         _export_for_serving(out / MODEL_FILE)
     return out / MODEL_FILE
@@ -195,7 +247,7 @@ def _export_for_serving(model_path: Path) -> None:
     log.info("wrote %s for the app", path)
 
 
-def _write_summary(out: Path, config: TrainConfig, seconds: float, n_train: int, n_val: int, skipped) -> None:
+def _write_summary(out: Path, config: TrainConfig, seconds: float, n_train: int, n_val: int, sources: dict) -> None:
     """Record how the shipped model was made (accumulated over resumed runs)."""
     summary_file = out / SUMMARY_FILE
     previous = json.loads(summary_file.read_text()) if summary_file.exists() else {}
@@ -204,10 +256,18 @@ def _write_summary(out: Path, config: TrainConfig, seconds: float, n_train: int,
     epoch_seconds = [float(r["seconds"]) for r in rows]
     val_losses = [float(r["val_loss"]) for r in rows]
     summary = {
-        "config": {k: v for k, v in asdict(config).items() if k not in ("out", "cache", "stop_after")},
+        "config": {k: v for k, v in asdict(config).items() if k not in ("data", "out", "stop_after", "workers")},
         "train_images": n_train,
         "val_images": n_val,
-        "skipped_files": list(skipped),
+        "sources": sources,
+        "mixing": MIXING,
+        "initialised_from": (
+            f"the weights of {Path(config.init).name}, an earlier face2data model trained from scratch by this code "
+            "(no network trained elsewhere) on the same UTKFace training split; it never trained on a validation "
+            "or test face"
+            if config.init
+            else "random weights (from scratch)"
+        ),
         "epochs_completed": len(rows),
         "best_epoch": int(rows[int(np.argmin(val_losses))]["epoch"]) if rows else None,
         "training_seconds": round(sum(epoch_seconds), 1),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import cv2
@@ -14,6 +15,20 @@ from face2data.paths import MODEL_PATH, TFLITE_PATH
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 UTKFACE_ARCHIVE = SHARED_DATA / "UTKFace.tar.gz"
 SCENES_DIR = SHARED_DATA / "scenes"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_crop_cache(tmp_path_factory):
+    """Aligned-crop caches of the tests go to a temporary folder, not the user's ~/.cache."""
+    import os
+
+    previous = os.environ.get("FACE2DATA_CACHE")
+    os.environ["FACE2DATA_CACHE"] = str(tmp_path_factory.mktemp("crop-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("FACE2DATA_CACHE", None)
+    else:
+        os.environ["FACE2DATA_CACHE"] = previous
 
 
 @pytest.fixture(scope="session")
@@ -55,14 +70,54 @@ def utkface_names(per_split: dict[str, int], seed: int = 0) -> list[str]:
     return names
 
 
-def write_utkface_images(folder: Path, names: list[str], seed: int = 0) -> list[Path]:
-    """Write a 200x200 random-texture JPEG under each name (no real faces: for plumbing tests)."""
+ASTRONAUT = Path(__file__).resolve().parents[1] / "face2data" / "assets" / "astronaut.jpg"
+
+
+@functools.cache
+def astronaut_face_crop() -> np.ndarray:
+    """The aligned 200x200 face of the public-domain sample portrait (RGB), found with the real detector."""
+    from face2data.faces import find_faces
+    from face2data.image_loading import load_rgb_file
+
+    return find_faces(load_rgb_file(ASTRONAUT))[0].crop
+
+
+def face_images(count: int, size: int = 200, seed: int = 0) -> list[np.ndarray]:
+    """``count`` varied RGB face images (the sample face, shifted, scaled, mirrored, recoloured)."""
     rng = np.random.default_rng(seed)
+    face = astronaut_face_crop()
+    images = []
+    for _ in range(count):
+        matrix = cv2.getRotationMatrix2D((100, 100), rng.uniform(-5, 5), rng.uniform(0.9, 1.05))
+        matrix[:, 2] += rng.uniform(-6, 6, 2)
+        image = cv2.warpAffine(face, matrix, (200, 200), borderMode=cv2.BORDER_REFLECT_101)
+        image = image[:, ::-1] if rng.random() < 0.5 else image
+        image = np.clip(image * rng.uniform(0.8, 1.2, 3) + rng.uniform(-20, 20), 0, 255).astype(np.uint8)
+        images.append(cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA))
+    return images
+
+
+def write_utkface_images(folder: Path, names: list[str], seed: int = 0) -> list[Path]:
+    """Write a 200x200 JPEG of a varied sample face under each name (labels are random: for plumbing tests)."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name in names:
-        image = cv2.GaussianBlur((rng.random((200, 200, 3)) * 255).astype(np.uint8), (0, 0), 3)
+    for name, image in zip(names, face_images(len(names), seed=seed), strict=True):
         path = folder / name
-        cv2.imwrite(str(path), image)
+        cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
         paths.append(path)
     return paths
+
+
+def write_fairface_source(root: Path, rows: list[tuple[str, str, str]], seed: int = 0) -> Path:
+    """A FairFace-style folder: ``FairFace/fairface_label_train.csv`` and 144 px face crops ``train/<n>.jpg``.
+
+    ``rows`` are (age range, gender, race) in FairFace's spelling; returns the FairFace folder.
+    """
+    folder = root / "FairFace"
+    (folder / "train").mkdir(parents=True, exist_ok=True)
+    lines = ["file,age,gender,race,service_test"]
+    for n, ((age, gender, race), image) in enumerate(zip(rows, face_images(len(rows), 144, seed), strict=True), 1):
+        cv2.imwrite(str(folder / "train" / f"{n}.jpg"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        lines.append(f"train/{n}.jpg,{age},{gender},{race},False")
+    (folder / "fairface_label_train.csv").write_text("\n".join(lines) + "\n")
+    return folder

@@ -6,8 +6,9 @@ import tarfile
 
 import numpy as np
 import pytest
-from conftest import utkface_names, write_utkface_images
+from conftest import utkface_names, write_fairface_source, write_utkface_images
 
+from face2data.data.split import split_of
 from face2data.evaluation.run import PREDICTION_COLUMNS, evaluate, write_predictions
 from face2data.model import build_model
 from face2data.paths import MODEL_CARD_PATH, TEST_METRICS_PATH, TEST_PREDICTIONS_PATH
@@ -38,13 +39,39 @@ def test_folder_and_archive_give_the_same_figures(tmp_path, untrained_model):
         assert rows_folder == rows_archive
 
     out = tmp_path / "predictions.csv"
-    write_predictions(rows_folder, out)
+    write_predictions(rows_folder, out, "utkface")
     with out.open() as handle:
         rows = list(csv.DictReader(handle))
-    assert list(rows[0]) == PREDICTION_COLUMNS and len(rows) == 13
+    assert list(rows[0]) == PREDICTION_COLUMNS["utkface"] and len(rows) == 13
     for row in rows:
         assert float(row["age_low"]) <= float(row["age_high"])
         assert float(row["p_male"]) + float(row["p_female"]) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_evaluate_a_tiny_fairface_style_archive(tmp_path, untrained_model):
+    races = ["White", "Black", "Indian", "East Asian", "Southeast Asian", "Middle Eastern", "Latino_Hispanic"]
+    rows = [(age, gender, races[i % 7]) for i, (age, gender) in
+            enumerate([("20-29", "Male"), ("more than 70", "Female"), ("3-9", "Female")] * 30)]  # fmt: skip
+    folder = write_fairface_source(tmp_path / "src", rows)
+    archive = tmp_path / "FairFace-train.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder, arcname="FairFace")
+    report, predictions = evaluate(untrained_model, archive, "test")
+    n_test = sum(split_of(f"train/{i}.jpg") == "test" for i in range(1, len(rows) + 1))
+    assert report["source"] == "fairface" and report["n"] == len(predictions) == n_test > 0
+    assert report["faces_found"] == 1.0 and report["faces_total"] == n_test
+    for key in ("age_in_range", "age_in_range_5", "gender_accuracy", "ethnicity_accuracy"):
+        assert 0 <= report[key] <= 1 and key in report["confidence_intervals"]
+    assert report["age_in_range"] <= report["age_in_range_5"]
+    calls = np.array(report["confusion"]["race_to_ethnicity"]["counts"])
+    assert calls.shape == (7, 5) and calls.sum() == n_test
+    assert np.array(report["confusion"]["age_bucket"]["counts"]).shape == (9, 9)
+    cells = report["per_group"]["race_gender_age_bucket"]
+    assert sum(cell["n"] for cell in cells) == n_test and {"race", "gender", "age_bucket"} <= set(cells[0])
+    out = tmp_path / "wild.csv"
+    write_predictions(predictions, out, "fairface")
+    with out.open() as handle:
+        assert list(next(csv.DictReader(handle))) == PREDICTION_COLUMNS["fairface"]
 
 
 def test_shipped_metrics_predictions_and_card_agree():

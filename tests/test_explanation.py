@@ -24,7 +24,7 @@ from face2data.explanation import (
     save_global_maps,
 )
 from face2data.explanation.panel import explanation_panel
-from face2data.model import expected_age, predict_probabilities
+from face2data.outputs import expected_age, predict_probabilities
 from face2data.schema import CROP_SIZE, ETHNICITIES, GENDERS, HEADS, INPUT_SIZE, NUM_AGES, to_model_input
 
 ASTRONAUT = Path(__file__).resolve().parents[1] / "face2data" / "assets" / "astronaut.jpg"

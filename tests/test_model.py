@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from face2data.model import SoftAgeLoss, age_interval, build_model, expected_age, predict_probabilities
+from face2data.model import SoftAgeLoss, build_model
+from face2data.outputs import age_interval, expected_age, predict_probabilities
 from face2data.schema import AGES, INPUT_SIZE, NUM_AGES
 
 
@@ -48,7 +49,7 @@ def test_age_interval_holds_the_central_mass():
 
 def test_soft_age_loss_is_smallest_near_the_true_age():
     loss = SoftAgeLoss()
-    true = np.array([[30.0]], dtype=np.float32)
+    true = np.array([[30.0, 30.0]], dtype=np.float32)  # an exact age: first year == last year
 
     def peaked(age):
         p = np.exp(-0.5 * ((AGES - age) / 2.5) ** 2)
@@ -57,3 +58,31 @@ def test_soft_age_loss_is_smallest_near_the_true_age():
     values = [float(loss(true, peaked(a))) for a in (10, 25, 30, 35, 60)]
     assert values[2] == min(values)
     assert values[0] > values[1] and values[4] > values[3]
+
+
+def _peaked(age: float, width: float = 2.5) -> np.ndarray:
+    p = np.exp(-0.5 * ((AGES - age) / width) ** 2)
+    return (p / p.sum())[None].astype(np.float32)
+
+
+def test_range_loss_is_zero_inside_the_range_and_large_outside():
+    loss = SoftAgeLoss()
+    label = np.array([[30.0, 39.0]], dtype=np.float32)  # FairFace's "30-39"
+    inside = np.zeros((1, NUM_AGES), np.float32)
+    inside[0, 30:40] = 0.1  # all of the mass inside the range
+    assert float(loss(label, inside)) == pytest.approx(0.0, abs=1e-5)
+    half = np.zeros((1, NUM_AGES), np.float32)
+    half[0, [35, 60]] = 0.5
+    assert float(loss(label, half)) == pytest.approx(np.log(2), abs=1e-5)  # -log of the mass inside
+    assert float(loss(label, _peaked(70))) > 10  # far outside: large
+    assert float(loss(label, _peaked(41))) < float(loss(label, _peaked(50)))
+
+
+def test_exact_and_range_labels_mix_in_one_batch():
+    loss = SoftAgeLoss(reduction=None)
+    labels = np.array([[30.0, 30.0], [30.0, 39.0]], dtype=np.float32)
+    probs = np.concatenate([_peaked(30), _peaked(34)])
+    values = np.asarray(loss(labels, probs))
+    exact_alone = float(SoftAgeLoss()(labels[:1], probs[:1]))
+    assert values[0] == pytest.approx(exact_alone, rel=1e-5)  # the soft-Gaussian loss of an exact age
+    assert values[1] == pytest.approx(-np.log(probs[1, 30:40].sum()), rel=1e-4)  # -log(mass inside 30-39)

@@ -11,7 +11,7 @@ import pytest
 
 from face2data.cli import main
 from face2data.image_loading import load_rgb
-from face2data.model import predict_probabilities
+from face2data.outputs import predict_probabilities
 from face2data.predictor import Predictor
 from face2data.schema import ETHNICITIES, GENDERS, NUM_AGES, to_model_input
 

@@ -7,8 +7,8 @@ import threading
 import numpy as np
 import pytest
 
-from face2data.model import predict_probabilities
 from face2data.model_loading import ModelFileError, load_trained_model
+from face2data.outputs import predict_probabilities
 from face2data.predictor import Predictor
 from face2data.schema import ETHNICITIES, GENDERS, INPUT_SIZE, NUM_AGES
 from face2data.tflite_model import (

@@ -5,7 +5,7 @@ import json
 
 import keras
 import numpy as np
-from conftest import utkface_names, write_utkface_images
+from conftest import utkface_names, write_fairface_source, write_utkface_images
 
 from face2data.paths import TFLITE_PATH
 from face2data.schema import INPUT_SIZE
@@ -13,12 +13,13 @@ from face2data.tflite_model import largest_difference, load_tflite_model
 from face2data.training import CHECKPOINT_DIR, HISTORY_COLUMNS, HISTORY_FILE, MODEL_FILE, TrainConfig, train
 
 
-def test_train_stops_resumes_and_records(tmp_path):
+def test_train_on_both_sources_stops_resumes_and_records(tmp_path):
     data = tmp_path / "faces"
     write_utkface_images(data, utkface_names({"train": 12, "val": 4, "test": 2}))
     (data / "39_1_20170116174525125.jpg.chip.jpg").write_bytes(b"a malformed name is skipped, not fatal")
+    wild = write_fairface_source(tmp_path / "wild", [("20-29", "Female", "Black")] * 12)
     out = tmp_path / "run"
-    config = TrainConfig(data=str(data), out=str(out), epochs=2, batch_size=6, cache=False, stop_after=1)
+    config = TrainConfig(data=[str(data), str(wild)], out=str(out), epochs=2, batch_size=6, stop_after=1)
 
     train(config)  # first "session": one epoch, then stop
     state = json.loads((out / CHECKPOINT_DIR / "state.json").read_text())
@@ -31,11 +32,22 @@ def test_train_stops_resumes_and_records(tmp_path):
     assert [int(r["epoch"]) for r in rows] == [1, 2]
     assert set(HISTORY_COLUMNS) <= set(rows[0])
     for row in rows:
-        for key in ("loss", "val_loss", "val_age_mae", "val_gender_accuracy", "learning_rate"):
-            assert np.isfinite(float(row[key]))
+        for key in (
+            "loss",
+            "val_loss",
+            "val_age_mae",
+            "val_gender_accuracy",
+            "learning_rate",
+            "val_utkface_age_mae",
+            "val_fairface_age_in_range_5",
+            "val_fairface_ethnicity_accuracy",
+        ):
+            assert np.isfinite(float(row[key]))  # fmt: skip
     summary = json.loads((out / "training.json").read_text())
-    assert summary["epochs_completed"] == 2 and summary["train_images"] == 12 and summary["val_images"] == 4
-    assert summary["skipped_files"] == ["39_1_20170116174525125.jpg.chip.jpg"]
+    wild_train = summary["sources"]["fairface"]["train_faces"]
+    assert summary["epochs_completed"] == 2 and summary["train_images"] == 12 + wild_train
+    assert summary["sources"]["utkface"]["skipped_files"] == ["39_1_20170116174525125.jpg.chip.jpg"]
+    assert summary["sources"]["utkface"]["val_faces"] == 4 and "mixing" in summary
 
     model = keras.models.load_model(out / MODEL_FILE)
     out_probs = model(np.zeros((1, INPUT_SIZE, INPUT_SIZE, 3), np.float32), training=False)

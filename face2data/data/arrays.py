@@ -1,104 +1,70 @@
-"""UTKFace decoded into model-ready arrays, with an on-disk cache for training."""
+"""Labelled faces as model-ready arrays: one row per face, any mix of sources."""
 
 from __future__ import annotations
 
-import hashlib
-import logging
-import os
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, fields
 
 import numpy as np
 
-from face2data.data.labels import FaceLabel
-from face2data.data.sources import LabelledFiles, iter_image_bytes, scan_labels
-from face2data.data.split import split_of
-from face2data.image_loading import ImageLoadError, load_rgb
-from face2data.schema import INPUT_SIZE, to_model_input
-
-log = logging.getLogger(__name__)
-
-CACHE_VERSION = 1
+from face2data.schema import INPUT_SIZE
 
 
 @dataclass
 class FaceArrays:
-    """Images at INPUT_SIZE (uint8) with their labels, names and splits."""
+    """Faces at INPUT_SIZE (uint8) with their labels, names, sources and splits.
+
+    An exact age has ``age_low == age_high``; a range label (FairFace) spans ``age_low..age_high`` inclusive.
+    ``races`` holds FairFace's seven groups (index into schema.RACES) and -1 for sources without them.
+    """
 
     images: np.ndarray
-    ages: np.ndarray
+    age_low: np.ndarray
+    age_high: np.ndarray
     genders: np.ndarray
     ethnicities: np.ndarray
+    races: np.ndarray
+    sources: np.ndarray
     names: np.ndarray
     splits: np.ndarray
 
     def __len__(self) -> int:
         return len(self.names)
 
+    @property
+    def exact(self) -> np.ndarray:
+        """True where the age label is an exact age."""
+        return self.age_low == self.age_high
+
     def subset(self, mask: np.ndarray) -> FaceArrays:
-        """The rows where ``mask`` is true."""
-        return FaceArrays(**{k: getattr(self, k)[mask] for k in self.__dataclass_fields__})
+        """The rows where ``mask`` is true (or at these indices)."""
+        return FaceArrays(**{f.name: getattr(self, f.name)[mask] for f in fields(self)})
 
     def of_splits(self, *splits: str) -> FaceArrays:
         """The rows that belong to any of the given splits."""
         return self.subset(np.isin(self.splits, splits))
 
+    def of_source(self, source: str) -> FaceArrays:
+        """The rows of one source (``utkface`` or ``fairface``)."""
+        return self.subset(self.sources == source)
 
-def decode_labelled(path: str | Path, labelled: list[tuple[str, FaceLabel]]) -> tuple[FaceArrays, list[str]]:
-    """Decode the listed images of a source; returns the arrays and names that failed to decode."""
-    labels = dict(labelled)
-    images, rows, failed = [], [], []
-    for name, data in iter_image_bytes(path, wanted=set(labels)):
-        try:
-            images.append(to_model_input(load_rgb(data)).astype(np.uint8))
-        except ImageLoadError:
-            failed.append(name)
-            continue
-        rows.append((name, labels.pop(name)))
-    arrays = FaceArrays(
-        images=np.stack(images) if images else np.zeros((0, INPUT_SIZE, INPUT_SIZE, 3), np.uint8),
-        ages=np.array([lab.age for _, lab in rows], dtype=np.float32),
-        genders=np.array([lab.gender for _, lab in rows], dtype=np.int32),
-        ethnicities=np.array([lab.ethnicity for _, lab in rows], dtype=np.int32),
-        names=np.array([name for name, _ in rows], dtype=str),
-        splits=np.array([split_of(name) for name, _ in rows], dtype=str),
+    @staticmethod
+    def concatenate(parts: list[FaceArrays]) -> FaceArrays:
+        """All rows of several arrays, in order."""
+        if not parts:
+            return empty_faces()
+        return FaceArrays(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(FaceArrays)})
+
+
+def empty_faces() -> FaceArrays:
+    """No faces."""
+    return FaceArrays(
+        images=np.zeros((0, INPUT_SIZE, INPUT_SIZE, 3), np.uint8),
+        age_low=np.zeros(0, np.float32),
+        age_high=np.zeros(0, np.float32),
+        genders=np.zeros(0, np.int32),
+        ethnicities=np.zeros(0, np.int32),
+        races=np.zeros(0, np.int32),
+        sources=np.zeros(0, str),
+        names=np.zeros(0, str),
+        splits=np.zeros(0, str),
     )
-    return arrays, failed
-
-
-def load_faces(path: str | Path, splits: tuple[str, ...] | None = None) -> tuple[FaceArrays, list[str]]:
-    """Decode the labelled images of a source, optionally only some splits.
-
-    Returns the arrays and the skipped names (unlabelled or undecodable).
-    """
-    found: LabelledFiles = scan_labels(path)
-    wanted = [(n, lab) for n, lab in found.labelled if splits is None or split_of(n) in splits]
-    arrays, failed = decode_labelled(path, wanted)
-    return arrays, found.skipped + failed
-
-
-def _cache_file(path: Path) -> Path:
-    stat = path.stat()
-    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{INPUT_SIZE}|{CACHE_VERSION}"
-    root = Path(os.environ.get("FACE2DATA_CACHE", Path.home() / ".cache" / "face2data"))
-    return root / f"utkface-{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
-
-
-def load_faces_cached(path: str | Path) -> tuple[FaceArrays, list[str]]:
-    """All labelled images of a source, decoded once and then read from a local cache."""
-    path = Path(path)
-    cache = _cache_file(path)
-    if cache.exists():
-        with np.load(cache) as stored:
-            arrays = FaceArrays(**{k: stored[k] for k in FaceArrays.__dataclass_fields__})
-            skipped = list(stored["skipped"])
-        log.info("read %d decoded faces from cache %s", len(arrays), cache)
-        return arrays, skipped
-    log.info("decoding %s (first run; cached afterwards in %s)", path, cache)
-    arrays, skipped = load_faces(path)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp.npz")
-    fields = {k: getattr(arrays, k) for k in FaceArrays.__dataclass_fields__}
-    np.savez(tmp, skipped=np.array(skipped, dtype=str), **fields)
-    tmp.replace(cache)
-    return arrays, skipped

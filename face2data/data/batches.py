@@ -12,8 +12,9 @@ from face2data.data.augment import augment_batch
 
 
 def targets_of(faces: FaceArrays) -> dict[str, np.ndarray]:
-    """The three heads' training targets."""
-    return {"age": faces.ages.astype(np.float32), "gender": faces.genders, "ethnicity": faces.ethnicities}
+    """The three heads' training targets; the age target is the label's first and last year (N, 2)."""
+    age = np.stack([faces.age_low, faces.age_high], axis=1).astype(np.float32)
+    return {"age": age, "gender": faces.genders, "ethnicity": faces.ethnicities}
 
 
 class FaceBatches(keras.utils.PyDataset):

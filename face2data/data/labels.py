@@ -1,24 +1,40 @@
-"""Labels parsed from UTKFace file names: ``age_gender_race_date.jpg.chip.jpg``."""
+"""Labels of the training sources: UTKFace file names and FairFace's label table."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from face2data.schema import AGE_MAX, AGE_MIN, ETHNICITIES, GENDERS
+from face2data.schema import (
+    AGE_MAX,
+    AGE_MIN,
+    ETHNICITIES,
+    FAIRFACE_AGE_LABELS,
+    GENDERS,
+    RACE_TO_ETHNICITY,
+    RACES,
+    age_range_bounds,
+)
 
 
 @dataclass(frozen=True)
 class FaceLabel:
-    """The ground truth of one UTKFace image."""
+    """The ground truth of one face: an exact age or an age range, gender, ethnicity (and race group)."""
 
-    age: int
-    gender: int
-    ethnicity: int
+    age: int  # the exact age, or the first year of the range when ``age_high`` is set
+    gender: int  # index into GENDERS
+    ethnicity: int  # index into ETHNICITIES
+    age_high: int | None = None  # the last year of an age range (inclusive); None for an exact age
+    race: int = -1  # index into RACES where the source has FairFace's seven groups, else -1
+
+    @property
+    def age_range(self) -> tuple[int, int]:
+        """First and last year of the label (equal for an exact age)."""
+        return self.age, self.age if self.age_high is None else self.age_high
 
 
 def parse_name(name: str) -> FaceLabel | None:
-    """Labels of a UTKFace file name, or None when the name cannot be labelled.
+    """Labels of a UTKFace file name ``age_gender_race_date.jpg.chip.jpg``, or None when it cannot be labelled.
 
     Only the first three underscore-separated fields matter, so names with a
     stray space or a missing dot in the date part still parse; names with a
@@ -34,3 +50,16 @@ def parse_name(name: str) -> FaceLabel | None:
     if not (AGE_MIN <= age <= AGE_MAX and 0 <= gender < len(GENDERS) and 0 <= ethnicity < len(ETHNICITIES)):
         return None
     return FaceLabel(age, gender, ethnicity)
+
+
+def parse_fairface_row(age: str, gender: str, race: str) -> FaceLabel | None:
+    """Labels of one row of FairFace's label table (``50-59``, ``Male``, ``East Asian``), or None if unknown."""
+    try:
+        bucket = FAIRFACE_AGE_LABELS.index(age.strip())
+        gender_index = GENDERS.index(gender.strip().lower())
+        race_index = RACES.index(race.strip())
+    except ValueError:
+        return None
+    low, high = age_range_bounds(bucket)
+    ethnicity = ETHNICITIES.index(RACE_TO_ETHNICITY[RACES[race_index]])
+    return FaceLabel(low, gender_index, ethnicity, age_high=high, race=race_index)

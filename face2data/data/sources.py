@@ -1,15 +1,23 @@
-"""Where UTKFace images come from: a folder (searched recursively) or a tar archive."""
+"""Where labelled faces come from: UTKFace or FairFace, as a folder (searched recursively) or a tar archive.
+
+UTKFace keeps its labels in the file names; FairFace in a label table (``fairface_label_*.csv``) beside its
+``train/`` (and ``val/``) folders. Either way a source is read as ``(name, FaceLabel)`` pairs and the bytes of
+those names; a UTKFace name is the file's base name, a FairFace name the table's ``file`` (``train/1.jpg``).
+"""
 
 from __future__ import annotations
 
+import csv
+import io
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from face2data.data.labels import FaceLabel, parse_name
+from face2data.data.labels import FaceLabel, parse_fairface_row, parse_name
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+FAIRFACE_TABLE_PREFIX = "fairface_label_"
 
 
 @dataclass
@@ -29,53 +37,106 @@ def _is_image_name(name: str) -> bool:
     return not base.startswith(".") and base.lower().endswith(IMAGE_SUFFIXES)
 
 
+def _is_fairface_table(name: str) -> bool:
+    base = PurePosixPath(name).name
+    return base.startswith(FAIRFACE_TABLE_PREFIX) and base.endswith(".csv")
+
+
 def _folder_images(path: Path) -> list[Path]:
     return sorted(p for p in path.rglob("*") if p.is_file() and _is_image_name(p.name))
 
 
-def iter_image_bytes(path: str | Path, wanted: set[str] | None = None) -> Iterator[tuple[str, bytes]]:
-    """Yield ``(base name, file bytes)`` for every image file under a folder or in an archive.
+def _key(member: str, source: str) -> str:
+    """The name a file is known by: the base name (UTKFace) or its last folder and base name (FairFace)."""
+    parts = PurePosixPath(member.replace("\\", "/")).parts
+    return "/".join(parts[-2:]) if source == "fairface" else parts[-1]
 
-    ``wanted``, when given, limits the files read to those base names.
-    """
+
+def source_kind(path: str | Path) -> str:
+    """``"fairface"`` when the source holds a FairFace label table, else ``"utkface"``."""
     path = Path(path)
     if path.is_dir():
-        for file in _folder_images(path):
-            if wanted is None or file.name in wanted:
-                yield file.name, file.read_bytes()
-    elif _is_archive(path):
-        with tarfile.open(path, "r:*") as archive:
-            for member in archive:
-                base = PurePosixPath(member.name).name
-                if not member.isfile() or not _is_image_name(base):
-                    continue
-                if wanted is not None and base not in wanted:
-                    continue
-                handle = archive.extractfile(member)
-                if handle is not None:
-                    yield base, handle.read()
-    else:
-        raise FileNotFoundError(f"{path} is neither a folder nor a tar archive of images")
-
-
-def list_image_names(path: str | Path) -> list[str]:
-    """Base names of every image file under a folder or in an archive, sorted."""
-    path = Path(path)
-    if path.is_dir():
-        return sorted(p.name for p in _folder_images(path))
+        return "fairface" if any(path.rglob(f"{FAIRFACE_TABLE_PREFIX}*.csv")) else "utkface"
     if _is_archive(path):
         with tarfile.open(path, "r:*") as archive:
-            return sorted(PurePosixPath(m.name).name for m in archive if m.isfile() and _is_image_name(m.name))
+            for member in archive:
+                if member.isfile() and _is_fairface_table(member.name):
+                    return "fairface"
+                if member.isfile() and _is_image_name(member.name):
+                    return "utkface"  # FairFace's table comes before its images
+        return "utkface"
     raise FileNotFoundError(f"{path} is neither a folder nor a tar archive of images")
 
 
+def iter_image_bytes(path: str | Path, wanted: set[str] | None = None) -> Iterator[tuple[str, bytes]]:
+    """Yield ``(name, file bytes)`` for every image file under a folder or in an archive.
+
+    ``wanted``, when given, limits the files read to those names (see the module docstring).
+    """
+    path = Path(path)
+    kind = source_kind(path)
+    if path.is_dir():
+        for file in _folder_images(path):
+            name = _key(str(file), kind)
+            if wanted is None or name in wanted:
+                yield name, file.read_bytes()
+        return
+    with tarfile.open(path, "r:*") as archive:
+        for member in archive:
+            if not member.isfile() or not _is_image_name(member.name):
+                continue
+            name = _key(member.name, kind)
+            if wanted is not None and name not in wanted:
+                continue
+            handle = archive.extractfile(member)
+            if handle is not None:
+                yield name, handle.read()
+
+
+def list_image_names(path: str | Path) -> list[str]:
+    """Names of every image file under a folder or in an archive, sorted."""
+    path = Path(path)
+    kind = source_kind(path)
+    if path.is_dir():
+        return sorted(_key(str(p), kind) for p in _folder_images(path))
+    with tarfile.open(path, "r:*") as archive:
+        return sorted(_key(m.name, kind) for m in archive if m.isfile() and _is_image_name(m.name))
+
+
+def _fairface_tables(path: Path) -> Iterator[str]:
+    """The text of every FairFace label table of a source."""
+    if path.is_dir():
+        for table in sorted(path.rglob(f"{FAIRFACE_TABLE_PREFIX}*.csv")):
+            yield table.read_text(encoding="utf-8")
+        return
+    with tarfile.open(path, "r:*") as archive:
+        for member in archive:
+            if member.isfile() and _is_fairface_table(member.name):
+                handle = archive.extractfile(member)
+                if handle is not None:
+                    yield handle.read().decode("utf-8")
+
+
 def scan_labels(path: str | Path) -> LabelledFiles:
-    """Parse the labels of every image name in a source; unlabelled names are skipped, not fatal."""
+    """Labels of every image of a source; unlabelled images (or table rows) are skipped, not fatal."""
+    path = Path(path)
     found = LabelledFiles()
-    for name in list_image_names(path):
-        label = parse_name(name)
-        if label is None:
-            found.skipped.append(name)
-        else:
-            found.labelled.append((name, label))
+    if source_kind(path) == "utkface":
+        for name in list_image_names(path):
+            label = parse_name(name)
+            if label is None:
+                found.skipped.append(name)
+            else:
+                found.labelled.append((name, label))
+        return found
+    images = set(list_image_names(path))
+    for table in _fairface_tables(path):
+        for row in csv.DictReader(io.StringIO(table)):
+            name = _key(row.get("file") or "", "fairface")
+            label = parse_fairface_row(row.get("age") or "", row.get("gender") or "", row.get("race") or "")
+            if label is None or name not in images:
+                found.skipped.append(name or "(a table row with no file)")
+            else:
+                found.labelled.append((name, label))
+    found.labelled.sort()
     return found

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from face2data.schema import AGE_BUCKETS, ETHNICITIES, GENDERS, age_bucket
+from face2data.outputs import expected_age
+from face2data.schema import AGE_BUCKETS, AGE_RANGE_TOLERANCE, ETHNICITIES, GENDERS, RACES, age_bucket
+
+if TYPE_CHECKING:
+    from face2data.data.arrays import FaceArrays
 
 
 @dataclass
@@ -38,6 +43,32 @@ def root_mean_squared_error(true: np.ndarray, pred: np.ndarray) -> float:
 def accuracy(true: np.ndarray, pred: np.ndarray) -> float:
     """Fraction of equal labels (NaN for no samples)."""
     return float(np.mean(np.asarray(true) == np.asarray(pred))) if len(true) else float("nan")
+
+
+def inside_range(age: np.ndarray, low: np.ndarray, high: np.ndarray, tolerance: float = 0.0) -> np.ndarray:
+    """True where an age lies inside its labelled range widened by ``tolerance`` years on each side.
+
+    Ranges are whole years (``30-39`` holds ages 30.0 up to 40.0), so the upper edge is ``high + 1``.
+    """
+    return (age >= low - tolerance) & (age < high + 1 + tolerance)
+
+
+def source_figures(faces: FaceArrays, probabilities: dict[str, np.ndarray]) -> dict[str, float]:
+    """Headline figures of a set of faces of one source: age MAE for exact ages, the share in range for ranges."""
+    age = expected_age(probabilities["age"])
+    exact = faces.exact
+    figures = {}
+    if exact.any():
+        figures["age_mae"] = mean_absolute_error(faces.age_low[exact], age[exact])
+    if (~exact).any():
+        low, high, ranged = faces.age_low[~exact], faces.age_high[~exact], age[~exact]
+        figures["age_in_range"] = float(inside_range(ranged, low, high).mean())
+        figures[f"age_in_range_{AGE_RANGE_TOLERANCE}"] = float(
+            inside_range(ranged, low, high, AGE_RANGE_TOLERANCE).mean()
+        )
+    figures["gender_accuracy"] = accuracy(faces.genders, probabilities["gender"].argmax(axis=1))
+    figures["ethnicity_accuracy"] = accuracy(faces.ethnicities, probabilities["ethnicity"].argmax(axis=1))
+    return figures
 
 
 def confusion_matrix(true: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:
@@ -116,5 +147,96 @@ def bootstrap_intervals(o: Outcomes, n_resamples: int = 2000, seed: int = 0, lev
         samples["age_rmse"].append(np.sqrt((abs_err[idx] ** 2).mean()))
         samples["gender_accuracy"].append(gender_ok[idx].mean())
         samples["ethnicity_accuracy"].append(ethnicity_ok[idx].mean())
+    tail = (1 - level) / 2 * 100
+    return {k: [float(np.percentile(v, tail)), float(np.percentile(v, 100 - tail))] for k, v in samples.items()}
+
+
+@dataclass
+class RangeOutcomes:
+    """Ground truth with age ranges (FairFace) and predictions, one entry per face found."""
+
+    age_low: np.ndarray  # first year of the labelled range
+    age_high: np.ndarray  # last year of the labelled range
+    race_true: np.ndarray  # index into RACES
+    gender_true: np.ndarray
+    ethnicity_true: np.ndarray
+    age_pred: np.ndarray
+    gender_pred: np.ndarray
+    ethnicity_pred: np.ndarray
+
+
+def _range_figures(o: RangeOutcomes, mask: np.ndarray) -> dict:
+    age, low, high = o.age_pred[mask], o.age_low[mask], o.age_high[mask]
+    return {
+        "n": int(mask.sum()),
+        "age_in_range": float(inside_range(age, low, high).mean()) if mask.any() else float("nan"),
+        "age_in_range_5": float(inside_range(age, low, high, AGE_RANGE_TOLERANCE).mean())
+        if mask.any()
+        else float("nan"),
+        "gender_accuracy": accuracy(o.gender_true[mask], o.gender_pred[mask]),
+        "ethnicity_accuracy": accuracy(o.ethnicity_true[mask], o.ethnicity_pred[mask]),
+    }
+
+
+def summarize_ranges(o: RangeOutcomes) -> dict:
+    """Headline figures, confusion matrices (with FairFace's seven race groups) and per-group figures."""
+    true_bucket, pred_bucket = age_bucket(o.age_low), age_bucket(np.rint(o.age_pred))
+    everyone = np.ones(len(o.age_low), bool)
+    per_cell = []
+    for r, race in enumerate(RACES):
+        for g, gender in enumerate(GENDERS):
+            for b, bucket in enumerate(AGE_BUCKETS):
+                mask = (o.race_true == r) & (o.gender_true == g) & (true_bucket == b)
+                if mask.any():
+                    per_cell.append({"race": race, "gender": gender, "age_bucket": bucket, **_range_figures(o, mask)})
+
+    def by(keys: np.ndarray, names: Sequence[str]) -> list[dict]:
+        return [{"group": name, **_range_figures(o, keys == i)} for i, name in enumerate(names) if (keys == i).any()]
+
+    race_calls = np.zeros((len(RACES), len(ETHNICITIES)), dtype=np.int64)
+    np.add.at(race_calls, (o.race_true, o.ethnicity_pred), 1)
+    return {
+        **_range_figures(o, everyone),
+        "confusion": {
+            "gender": {"labels": list(GENDERS), "counts": confusion_matrix(o.gender_true, o.gender_pred, 2).tolist()},
+            "ethnicity": {
+                "labels": list(ETHNICITIES),
+                "counts": confusion_matrix(o.ethnicity_true, o.ethnicity_pred, len(ETHNICITIES)).tolist(),
+            },
+            "age_bucket": {
+                "labels": list(AGE_BUCKETS),
+                "counts": confusion_matrix(true_bucket, pred_bucket, len(AGE_BUCKETS)).tolist(),
+            },
+            "race_to_ethnicity": {
+                "rows": list(RACES),
+                "labels": list(ETHNICITIES),
+                "counts": race_calls.tolist(),
+            },
+        },
+        "per_group": {
+            "gender": by(o.gender_true, GENDERS),
+            "ethnicity": by(o.ethnicity_true, ETHNICITIES),
+            "race": by(o.race_true, RACES),
+            "age_bucket": by(true_bucket, AGE_BUCKETS),
+            "race_gender_age_bucket": per_cell,
+        },
+    }
+
+
+def bootstrap_range_intervals(o: RangeOutcomes, n_resamples: int = 2000, seed: int = 0, level: float = 0.95) -> dict:
+    """Percentile bootstrap confidence intervals of the headline figures of range-labelled faces."""
+    rng = np.random.default_rng(seed)
+    hits = {
+        "age_in_range": inside_range(o.age_pred, o.age_low, o.age_high),
+        "age_in_range_5": inside_range(o.age_pred, o.age_low, o.age_high, AGE_RANGE_TOLERANCE),
+        "gender_accuracy": o.gender_pred == o.gender_true,
+        "ethnicity_accuracy": o.ethnicity_pred == o.ethnicity_true,
+    }
+    n = len(o.age_low)
+    samples: dict[str, list[float]] = {k: [] for k in hits}
+    for _ in range(n_resamples):
+        idx = rng.integers(0, n, n)
+        for k, v in hits.items():
+            samples[k].append(v[idx].mean())
     tail = (1 - level) / 2 * 100
     return {k: [float(np.percentile(v, tail)), float(np.percentile(v, 100 - tail))] for k, v in samples.items()}

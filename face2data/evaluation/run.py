@@ -1,82 +1,127 @@
-"""Evaluate a model on a UTKFace source (folder or archive): metrics JSON and per-image predictions."""
+"""Evaluate a model on a test set (UTKFace or FairFace) through the serving path: metrics JSON and predictions.
+
+Every test image is run through the same face detection and alignment as a served photo (the cached crops of
+``face2data.crops``); images in which no face is found count as "not found" and are reported, not scored.
+"""
 
 from __future__ import annotations
 
 import csv
 import logging
 from pathlib import Path
+from typing import Any
 
-import keras
 import numpy as np
 
-from face2data.data.arrays import load_faces
-from face2data.evaluation.metrics import Outcomes, bootstrap_intervals, summarize
-from face2data.model import age_interval, expected_age, predict_probabilities
-from face2data.schema import ETHNICITIES, GENDERS
+from face2data.crops import load_crops
+from face2data.evaluation.metrics import (
+    Outcomes,
+    RangeOutcomes,
+    bootstrap_intervals,
+    bootstrap_range_intervals,
+    summarize,
+    summarize_ranges,
+)
+from face2data.outputs import age_interval, expected_age, predict_probabilities
+from face2data.paths import EVALUATION_PATHS
+from face2data.schema import ETHNICITIES, GENDERS, RACES
 
 log = logging.getLogger(__name__)
 
-PREDICTION_COLUMNS = (
-    ["file", "age_true", "gender_true", "ethnicity_true", "age_pred", "age_low", "age_high", "gender_pred"]
-    + [f"p_{g}" for g in GENDERS]
-    + ["ethnicity_pred"]
-    + [f"p_{e}" for e in ETHNICITIES]
-)
+COMMON_COLUMNS = ["age_pred", "age_low", "age_high", "gender_pred", *[f"p_{g}" for g in GENDERS], "ethnicity_pred",
+                  *[f"p_{e}" for e in ETHNICITIES]]  # fmt: skip
+PREDICTION_COLUMNS = {
+    "utkface": ["file", "age_true", "gender_true", "ethnicity_true", *COMMON_COLUMNS],
+    "fairface": ["file", "age_range_true", "race_true", "gender_true", "ethnicity_true", *COMMON_COLUMNS],
+}
+TEST_SET_NAMES = {"utkface": "UTKFace test split", "fairface": "in the wild (FairFace test split)"}
 
 
-def evaluate(model: keras.Model, data: str | Path, split: str = "test") -> tuple[dict, list[dict]]:
-    """Metrics and per-image prediction rows for the ``split`` (test or all) of a source."""
+def evaluate(model: Any, data: str | Path, split: str = "test", source: str | None = None) -> tuple[dict, list[dict]]:
+    """Metrics and per-image prediction rows for the ``split`` (test or all) of a UTKFace or FairFace source."""
     if split not in ("test", "all"):
         raise ValueError(f"unknown split {split!r}: use 'test' or 'all'")
-    faces, skipped = load_faces(data, splits=None if split == "all" else (split,))
+    crops = load_crops(data)
+    if source is not None and source != crops.source:
+        raise ValueError(f"{data} holds {crops.source} images, not {source}")
+    faces = crops.faces if split == "all" else crops.faces.of_splits(split)
+    missed = crops.missed if split == "all" else crops.missed_in(split)
     if len(faces) == 0:
-        raise ValueError(f"{data}: no labelled UTKFace images found for split {split!r}")
-    log.info("evaluating %d faces (%d files skipped)", len(faces), len(skipped))
+        raise ValueError(f"{data}: no labelled {crops.source} faces found for split {split!r}")
+    log.info("evaluating %d %s faces (no face found in %d, %d files skipped)",
+             len(faces), crops.source, len(missed), len(crops.skipped))  # fmt: skip
     probs = predict_probabilities(model, faces.images.astype(np.float32), flip=True)
+    age = expected_age(probs["age"])
     low, high = age_interval(probs["age"])
-    outcomes = Outcomes(
-        age_true=faces.ages.astype(float),
-        gender_true=faces.genders,
-        ethnicity_true=faces.ethnicities,
-        age_pred=expected_age(probs["age"]),
-        age_low=low,
-        age_high=high,
-        gender_pred=probs["gender"].argmax(axis=1),
-        ethnicity_pred=probs["ethnicity"].argmax(axis=1),
-    )
-    report = {"data": str(data), "split": split, "flip_tta": True, "skipped": skipped, **summarize(outcomes),
-              "confidence_intervals": bootstrap_intervals(outcomes)}  # fmt: skip
+    gender_pred, ethnicity_pred = probs["gender"].argmax(axis=1), probs["ethnicity"].argmax(axis=1)
+    found = {
+        "faces_total": len(faces) + len(missed),
+        "faces_found": len(faces) / (len(faces) + len(missed)),
+        "not_found": sorted(str(n) for n in missed),
+    }
+    if crops.source == "utkface":
+        outcomes = Outcomes(faces.age_low.astype(float), faces.genders, faces.ethnicities, age, low, high,
+                            gender_pred, ethnicity_pred)  # fmt: skip
+        figures, intervals = summarize(outcomes), bootstrap_intervals(outcomes)
+    else:
+        ranges = RangeOutcomes(faces.age_low, faces.age_high, faces.races, faces.genders, faces.ethnicities, age,
+                               gender_pred, ethnicity_pred)  # fmt: skip
+        figures, intervals = summarize_ranges(ranges), bootstrap_range_intervals(ranges)
+    report = {
+        "source": crops.source,
+        "test_set": TEST_SET_NAMES[crops.source],
+        "data": Path(data).name,
+        "split": split,
+        "flip_tta": True,
+        "served_crops": True,
+        "skipped": [str(n) for n in crops.skipped],
+        **found,
+        **figures,
+        "confidence_intervals": intervals,
+    }
     rows = []
     for i, name in enumerate(faces.names):
-        row = {
-            "file": str(name),
-            "age_true": int(faces.ages[i]),
+        if crops.source == "utkface":
+            row: dict = {"file": str(name), "age_true": int(faces.age_low[i])}
+        else:
+            row = {"file": str(name), "age_range_true": f"{int(faces.age_low[i])}-{int(faces.age_high[i])}",
+                   "race_true": RACES[faces.races[i]]}  # fmt: skip
+        row.update({
             "gender_true": GENDERS[faces.genders[i]],
             "ethnicity_true": ETHNICITIES[faces.ethnicities[i]],
-            "age_pred": round(float(outcomes.age_pred[i]), 2),
+            "age_pred": round(float(age[i]), 2),
             "age_low": int(low[i]),
             "age_high": int(high[i]),
-            "gender_pred": GENDERS[outcomes.gender_pred[i]],
-            "ethnicity_pred": ETHNICITIES[outcomes.ethnicity_pred[i]],
-        }
+            "gender_pred": GENDERS[gender_pred[i]],
+            "ethnicity_pred": ETHNICITIES[ethnicity_pred[i]],
+        })  # fmt: skip
         row.update({f"p_{g}": round(float(p), 4) for g, p in zip(GENDERS, probs["gender"][i], strict=True)})
         row.update({f"p_{e}": round(float(p), 4) for e, p in zip(ETHNICITIES, probs["ethnicity"][i], strict=True)})
         rows.append(row)
     return report, rows
 
 
-def write_predictions(rows: list[dict], path: str | Path) -> None:
+def write_predictions(rows: list[dict], path: str | Path, source: str) -> None:
     """One CSV row per image."""
     with Path(path).open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=PREDICTION_COLUMNS)
+        writer = csv.DictWriter(handle, fieldnames=PREDICTION_COLUMNS[source])
         writer.writeheader()
         writer.writerows(rows)
 
 
+def default_outputs(source: str) -> tuple[Path, Path]:
+    """Where the shipped metrics JSON and predictions CSV of a test set live in ``weights/``."""
+    return EVALUATION_PATHS[source]
+
+
 def headline(report: dict) -> str:
     """The figures a person reads first, on one line."""
-    return (
-        f"n={report['n']} (skipped {len(report['skipped'])})  age MAE {report['age_mae']:.2f}  "
-        f"RMSE {report['age_rmse']:.2f}  gender {100 * report['gender_accuracy']:.2f}%  "
-        f"ethnicity {100 * report['ethnicity_accuracy']:.2f}%"
-    )
+    start = (f"{report['test_set']}: n={report['n']} of {report['faces_total']} "
+             f"(faces found {100 * report['faces_found']:.1f}%, skipped {len(report['skipped'])})")  # fmt: skip
+    if report["source"] == "utkface":
+        age = f"age MAE {report['age_mae']:.2f}  RMSE {report['age_rmse']:.2f}"
+    else:
+        age = (f"age in range {100 * report['age_in_range']:.1f}%  "
+               f"in range ±5 {100 * report['age_in_range_5']:.1f}%")  # fmt: skip
+    return (f"{start}  {age}  gender {100 * report['gender_accuracy']:.2f}%  "
+            f"ethnicity {100 * report['ethnicity_accuracy']:.2f}%")  # fmt: skip

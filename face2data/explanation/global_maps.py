@@ -137,9 +137,9 @@ def load_global_maps(path: str | Path = SHAP_GLOBAL_PATH) -> GlobalMaps:
 
 def sample_test_faces(data: str | Path, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """A seeded sample of ``n`` test-split faces (model-sized uint8) and their names."""
-    from face2data.data.arrays import load_faces_cached
+    from face2data.crops import load_crops
 
-    test = load_faces_cached(data)[0].of_splits("test")
+    test = load_crops(data).faces.of_splits("test")
     if len(test) == 0:
         raise ValueError(f"no test-split faces found in {data}")
     chosen = np.sort(np.random.default_rng(seed).choice(len(test), size=min(n, len(test)), replace=False))

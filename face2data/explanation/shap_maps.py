@@ -34,11 +34,18 @@ class ExplainSettings:
     max_evals: int = 500  # masked model evaluations per face (shared by all outputs)
     blur: int = 32  # side, in model pixels, of the box blur that fills hidden regions
     batch_size: int = 100  # masks per model call
-    flip: bool = True  # average with the mirror image, as the predictions shown are
+    # Averaging each masked face with its mirror image, as the shown predictions are, doubles the model calls;
+    # the maps of the face as seen correlate with those closely (benchmarks/RESULTS.md) at half the time.
+    flip: bool = False
 
     def describe(self) -> str:
         """One sentence saying how the maps were computed."""
-        mirror = " (each averaged with its mirror image, as the predictions are)" if self.flip else ""
+        mirror = (
+            " (each averaged with its mirror image, as the predictions are)"
+            if self.flip
+            else " of the face as seen (the shown prediction also averages its mirror image, so it can differ "
+            "slightly from the explained output)"
+        )
         return (
             f"SHAP Partition explainer (Owen values over a hierarchy of image rectangles) with "
             f"{self.max_evals} model evaluations{mirror}; a hidden region is filled with the same region of a "
@@ -104,6 +111,8 @@ class FaceExplanation:
         if head == "age":
             index, target = 0, "expected age"
         else:
+            if cls is None:  # a real bug before: the class index was used unchecked
+                cls = _class_index(None, GENDERS if head == "gender" else ETHNICITIES, self._probs(head))
             label = (GENDERS if head == "gender" else ETHNICITIES)[cls]
             index, target = OUTPUTS.index(f"{head}:{label}"), f"P({label})"
         return HeadExplanation(
@@ -227,7 +236,7 @@ def _output_function(model, flip: bool):
     The outputs are the expected age (divided by AGE_SCALE), then the gender and ethnicity probabilities,
     mirror-averaged like the served predictions when ``flip``.
     """
-    from face2data.model import expected_age, predict_probabilities  # imports Keras: not at this module's import
+    from face2data.outputs import expected_age, predict_probabilities
 
     def run(x: np.ndarray) -> np.ndarray:
         probs = predict_probabilities(model, x, flip=flip, batch_size=max(len(x), 1))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import math
 from dataclasses import dataclass
@@ -41,6 +42,13 @@ def reference_layout(path: Path = REFERENCE_PATH) -> ReferenceLayout:
         pitch_range=tuple(stored["pose"]["pitch_range"]),
         min_sharpness=float(stored["sharpness"]["min"]),
     )
+
+
+@functools.cache
+def alignment_version(path: Path = REFERENCE_PATH) -> str:
+    """Names the alignment (layout file and warp settings), for caches of aligned crops."""
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+    return f"layout-{digest}/cubic/supersample{MAX_SUPERSAMPLE}"
 
 
 def similarity_transform(source: np.ndarray, target: np.ndarray) -> np.ndarray:

@@ -1,27 +1,47 @@
-"""Face detection with MTCNN: a box, a confidence and five keypoints per face, largest face first."""
+"""Face detection with YuNet (OpenCV's ``FaceDetectorYN``): a box, a score and five keypoints per face.
+
+The network ships in ``face2data/faces/yunet/`` with its license (Apache-2.0) and source; nothing is
+downloaded. YuNet runs on any image size, about 8 ms for a 640x480 photo on one CPU core.
+"""
 
 from __future__ import annotations
 
 import functools
+import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
 
 from face2data.limits import MIN_FACE_PX
 
-# The order of the keypoint rows everywhere in face2data.faces. MTCNN's "left"/"right" are image sides:
-# "left_eye" is the eye with the smaller x (the person's right eye in an unmirrored photo).
+# The order of the keypoint rows everywhere in face2data.faces (YuNet's and MTCNN's order). "left"/"right"
+# are image sides: "left_eye" is the eye with the smaller x (the person's right eye in an unmirrored photo).
 KEYPOINT_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 
-# Larger photos are shrunk to this longer side for detection only (speed); crops come from the full image.
+# OpenCV Zoo's face_detection_yunet_2023mar.onnx: of the two YuNet files measured (benchmarks/RESULTS.md) it
+# was faster (8 ms against 12 ms per 640x480 photo) and found as many faces on the group photos.
+YUNET_PATH = Path(__file__).with_name("yunet") / "yunet_s_640_640.onnx"
+# Part of the crop cache key (face2data.crops): a change of detector or of these settings rebuilds it.
+DETECTOR_VERSION = "yunet_s_640_640-2023mar/score0.6/nms0.3/sides1600+640/grey-border0.15"
+
+# OpenCV's default of 0.9 misses many faces of crowd photos; at 0.6 YuNet found at least as many real faces
+# as MTCNN did on every group photo of the scenes benchmark.
+SCORE_THRESHOLD = 0.6
+NMS_THRESHOLD = 0.3
+TOP_K = 5000
+# Photos are searched at up to this longer side (small faces of a large photo stay findable) and, when larger
+# than LARGE_FACE_SIDE, once more at that side, where a face filling the photo has the size YuNet was trained
+# on. Boxes of the two passes are merged by non-maximum suppression.
 DETECT_MAX_SIDE = 1600
-# MTCNN's image pyramid cannot find faces smaller than this in the image it is given.
-MTCNN_MIN_FACE = 20
-# A tight face crop (a UTKFace image, a cropped selfie) leaves the detector no margin; when nothing is
-# found, the image is searched again inside a neutral grey border of this fraction of its shorter side.
-RETRY_BORDER = 0.2
-BORDER_GREY = 127  # MTCNN normalises pixels as (x - 127.5) / 128, so this grey is its "nothing"
+LARGE_FACE_SIDE = 640
+# A tight face crop (a UTKFace or FairFace image, a cropped selfie) leaves the detector little context; when
+# nothing is found, the image is searched again inside a grey border of this fraction of its longer side
+# (training crops get it from the start, see face2data.crops). On 400 FairFace crops a grey border found as
+# many faces as a mirrored or replicated one with fewer second "faces" in the mirrored parts.
+TIGHT_CROP_BORDER = 0.15
+BORDER_GREY = 127
 
 
 @dataclass(frozen=True)
@@ -39,55 +59,84 @@ class Detection:
 
 
 class FaceDetector:
-    """MTCNN loaded once; ``detect`` can be called for any number of images."""
+    """YuNet loaded once; ``detect`` may be called from several threads (calls take turns)."""
 
-    def __init__(self, min_face_px: int = MIN_FACE_PX, max_side: int = DETECT_MAX_SIDE) -> None:
-        from mtcnn import MTCNN  # imports TensorFlow: keep it out of module import
-
-        self._mtcnn = MTCNN()
+    def __init__(
+        self,
+        min_face_px: int = MIN_FACE_PX,
+        max_side: int = DETECT_MAX_SIDE,
+        score_threshold: float = SCORE_THRESHOLD,
+        model_path: Path = YUNET_PATH,
+    ) -> None:
+        level = cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # OpenCV 5 warns about its graph engine
+        try:
+            self._net = cv2.FaceDetectorYN.create(
+                str(model_path), "", (320, 320), score_threshold, NMS_THRESHOLD, TOP_K
+            )
+        finally:
+            cv2.utils.logging.setLogLevel(level)
+        self._lock = threading.Lock()  # setInputSize + detect on one network must not interleave
         self.min_face_px = min_face_px
         self.max_side = max_side
 
-    def detect(self, rgb: np.ndarray) -> list[Detection]:
-        """Every face of an RGB uint8 image (H, W, 3) at least ``min_face_px`` tall, largest first."""
+    def detect(self, rgb: np.ndarray, border: float = 0.0) -> list[Detection]:
+        """Every face of an RGB uint8 image (H, W, 3) at least ``min_face_px`` tall, largest first.
+
+        ``border`` > 0 searches inside a grey margin of that fraction of the longer side from the start
+        (for crops known to be tight); otherwise the margin is tried only when nothing was found.
+        """
         height, width = rgb.shape[:2]
         if min(height, width) < self.min_face_px:
             return []
-        scale = min(1.0, self.max_side / max(height, width))
-        small = rgb if scale == 1.0 else cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        min_face = max(MTCNN_MIN_FACE, round(self.min_face_px * scale))
-        rows = self._run(small, 0, min_face)
-        if len(rows) == 0:
-            border = round(RETRY_BORDER * min(small.shape[:2]))
-            rows = self._run(small, border, min_face)
-        detections = [self._to_detection(row, scale, width, height) for row in rows]
+        bgr = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR)
+        rows = self._search(bgr, border)
+        if len(rows) == 0 and border == 0.0:
+            rows = self._search(bgr, TIGHT_CROP_BORDER)
+        detections = [self._to_detection(row, width, height) for row in rows]
         detections = [d for d in detections if d.size >= self.min_face_px]
         return sorted(detections, key=lambda d: d.box[2] * d.box[3], reverse=True)
 
-    def _run(self, rgb: np.ndarray, border: int, min_face: int) -> np.ndarray:
-        """MTCNN rows (x1, y1, x2, y2, score, 5 x, 5 y) in the coordinates of ``rgb`` (border removed)."""
-        if border:
-            rgb = cv2.copyMakeBorder(rgb, border, border, border, border, cv2.BORDER_CONSTANT, value=(BORDER_GREY,) * 3)
-        rows = self._mtcnn.detect_faces(
-            np.ascontiguousarray(rgb), box_format="xyxy", output_type="numpy", min_face_size=min_face
-        )
-        rows = np.asarray(rows, dtype=np.float64).reshape(-1, 16)[:, 1:]
-        rows[:, [0, 1, 2, 3]] -= border
-        rows[:, 5:] -= border
+    def _search(self, bgr: np.ndarray, border: float) -> np.ndarray:
+        """YuNet rows (x, y, w, h, 5 keypoint x/y pairs, score) in the coordinates of ``bgr``."""
+        pad = round(border * max(bgr.shape[:2]))
+        if pad:
+            bgr = cv2.copyMakeBorder(bgr, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(BORDER_GREY,) * 3)
+        longest = max(bgr.shape[:2])
+        scales = [min(1.0, self.max_side / longest)]
+        if longest * scales[0] > LARGE_FACE_SIDE:
+            scales.append(LARGE_FACE_SIDE / longest)
+        found = [self._run(bgr, scale) for scale in scales]
+        rows = np.concatenate(found) if found else np.zeros((0, 15))
+        if len(found) > 1 and len(rows):
+            keep = cv2.dnn.NMSBoxes(rows[:, :4].tolist(), rows[:, 14].tolist(), 0.0, NMS_THRESHOLD)
+            rows = rows[np.asarray(keep, dtype=int).reshape(-1)]
+        rows[:, :14] -= pad  # x, y of the box and of every keypoint
+        return rows
+
+    def _run(self, bgr: np.ndarray, scale: float) -> np.ndarray:
+        small = bgr if scale == 1.0 else cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        with self._lock:
+            self._net.setInputSize((small.shape[1], small.shape[0]))
+            _, rows = self._net.detect(small)
+        if rows is None:
+            return np.zeros((0, 15))
+        rows = np.asarray(rows, dtype=np.float64).reshape(-1, 15)
+        rows[:, :14] /= scale
         return rows
 
     @staticmethod
-    def _to_detection(row: np.ndarray, scale: float, width: int, height: int) -> Detection:
-        x1, y1, x2, y2 = np.clip(row[:4] / scale, 0, [width, height, width, height])
-        x, y = int(round(x1)), int(round(y1))
-        box = (x, y, int(round(x2)) - x, int(round(y2)) - y)
-        keypoints = np.stack([row[5:10], row[10:15]], axis=1) / scale
-        return Detection(box=box, score=float(row[4]), keypoints=keypoints)
+    def _to_detection(row: np.ndarray, width: int, height: int) -> Detection:
+        x, y, w, h = row[:4]
+        x1, y1, x2, y2 = np.clip([x, y, x + w, y + h], 0, [width, height, width, height])
+        left, top = int(round(x1)), int(round(y1))
+        box = (left, top, int(round(x2)) - left, int(round(y2)) - top)
+        return Detection(box=box, score=float(row[14]), keypoints=row[4:14].reshape(5, 2).copy())
 
 
 @functools.cache
 def default_detector() -> FaceDetector:
-    """The process-wide detector (MTCNN's three networks are loaded on first use only)."""
+    """The process-wide detector."""
     return FaceDetector()
 
 

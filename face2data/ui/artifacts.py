@@ -49,7 +49,8 @@ def read_predictions(path: Path) -> pd.DataFrame | None:
     if not path.is_file():
         return None
     predictions = pd.read_csv(path)
-    predictions["abs_error"] = (predictions["age_pred"] - predictions["age_true"]).abs()
+    if "age_true" in predictions:  # exact ages (UTKFace); FairFace's ranges have no single error
+        predictions["abs_error"] = (predictions["age_pred"] - predictions["age_true"]).abs()
     return predictions
 
 
@@ -59,9 +60,9 @@ def read_text(path: Path) -> str | None:
 
 
 def per_group_table(rows: list[dict]) -> pd.DataFrame:
-    """The ethnicity x gender x age-bucket rows of test_metrics.json as a table, accuracies in percent."""
+    """Per-group rows of a metrics JSON as a table, shares (accuracies, age in range) in percent."""
     table = pd.DataFrame(rows)
-    for column in ("gender_accuracy", "ethnicity_accuracy"):
+    for column in ("gender_accuracy", "ethnicity_accuracy", "age_in_range", "age_in_range_5"):
         if column in table:
             table[column] = table[column] * 100
     return table

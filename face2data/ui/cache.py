@@ -47,14 +47,16 @@ def training_summary() -> dict | None:
     return _json(str(paths.TRAINING_SUMMARY_PATH), _stamp(paths.TRAINING_SUMMARY_PATH))
 
 
-def test_metrics() -> dict | None:
-    """weights/test_metrics.json, or None before ``evaluate`` ran."""
-    return _json(str(paths.TEST_METRICS_PATH), _stamp(paths.TEST_METRICS_PATH))
+def test_metrics(source: str = "utkface") -> dict | None:
+    """The shipped evaluation of a test set (``utkface`` or ``fairface``), or None before ``evaluate`` ran."""
+    path = paths.EVALUATION_PATHS[source][0]
+    return _json(str(path), _stamp(path))
 
 
-def test_predictions() -> pd.DataFrame | None:
-    """weights/test_predictions.csv, or None before ``evaluate`` ran."""
-    return _predictions(str(paths.TEST_PREDICTIONS_PATH), _stamp(paths.TEST_PREDICTIONS_PATH))
+def test_predictions(source: str = "utkface") -> pd.DataFrame | None:
+    """The per-face predictions of a test set, or None before ``evaluate`` ran."""
+    path = paths.EVALUATION_PATHS[source][1]
+    return _predictions(str(path), _stamp(path))
 
 
 def model_card() -> str | None:

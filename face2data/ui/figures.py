@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from face2data.schema import AGE_BUCKETS, AGES, ETHNICITIES, GENDERS
+from face2data.schema import AGE_BUCKETS, AGES, ETHNICITIES, GENDERS, RACES
 from face2data.ui.artifacts import best_epoch, normalise_rows
 
 TRAIN_COLOUR = "#2E6FBA"
@@ -88,13 +88,63 @@ def loss_figure(history: pd.DataFrame) -> go.Figure:
 
 
 def metrics_figure(history: pd.DataFrame) -> go.Figure:
-    """Age MAE (years) and gender / ethnicity accuracy, train vs validation."""
+    """Age error (years) and gender / ethnicity accuracy (%), train vs validation."""
     panels = [
-        ("age_mae", "age MAE (years)"),
-        ("gender_accuracy", "gender accuracy"),
-        ("ethnicity_accuracy", "ethnicity accuracy"),
+        ("age_mae", "age error (years)"),
+        ("gender_accuracy", "gender accuracy (%)"),
+        ("ethnicity_accuracy", "ethnicity accuracy (%)"),
     ]
-    return _curves(history, panels, rows=1, cols=3, height=340)
+    percent = history.copy()
+    for column in percent.columns:
+        if column.endswith("_accuracy"):
+            percent[column] = percent[column] * 100
+    return _curves(percent, panels, rows=1, cols=3, height=340)
+
+
+SOURCE_CURVES = (
+    ("utkface", "UTKFace", "#1f77b4"),
+    ("fairface", "in the wild (FairFace)", "#d62728"),
+)
+
+
+def per_source_figure(history: pd.DataFrame) -> go.Figure | None:
+    """Validation figures of each training source per epoch (inference mode); None for a one-source history."""
+    panels = [
+        ("age", "age: UTKFace MAE (years) · FairFace within range ± 5 (%)"),
+        ("gender_accuracy", "gender accuracy (%)"),
+        ("ethnicity_accuracy", "ethnicity accuracy (%)"),
+    ]
+    if "val_fairface_gender_accuracy" not in history or history["val_fairface_gender_accuracy"].isna().all():
+        return None
+    fig = make_subplots(rows=1, cols=3, subplot_titles=[title for _, title in panels])
+    for i, (metric, _) in enumerate(panels):
+        for source, name, colour in SOURCE_CURVES:
+            if metric == "age":
+                column = "val_utkface_age_mae" if source == "utkface" else "val_fairface_age_in_range_5"
+            else:
+                column = f"val_{source}_{metric}"
+            if column not in history:
+                continue
+            scale = 1 if column.endswith("age_mae") else 100
+            fig.add_trace(
+                go.Scatter(
+                    x=history["epoch"],
+                    y=history[column] * scale,
+                    name=name,
+                    mode="lines+markers",
+                    line={"color": colour},
+                    marker={"size": 4},
+                    legendgroup=source,
+                    showlegend=i == 0,
+                    hovertemplate=f"epoch %{{x}}<br>{name}: %{{y:.2f}}<extra></extra>",
+                ),
+                row=1,
+                col=i + 1,
+            )
+        fig.update_xaxes(title_text="epoch", dtick=max(1, -(-len(history) // 10)), row=1, col=i + 1)
+    _compact(fig, 340, top=60)
+    fig.update_layout(legend={"yref": "container", "y": 1.0, "yanchor": "top"})
+    return fig
 
 
 def learning_rate_figure(history: pd.DataFrame) -> go.Figure:
@@ -114,16 +164,23 @@ def learning_rate_figure(history: pd.DataFrame) -> go.Figure:
     return _compact(fig, 280)
 
 
-def confusion_figure(labels: Sequence[str], counts: Sequence[Sequence[int]], normalised: bool, title: str) -> go.Figure:
-    """A confusion-matrix heatmap: rows = true class, columns = predicted class."""
-    counts = np.asarray(counts, dtype=float)
-    values = normalise_rows(counts) if normalised else counts
+def confusion_figure(
+    labels: Sequence[str],
+    counts: Sequence[Sequence[int]],
+    normalised: bool,
+    title: str,
+    rows: Sequence[str] | None = None,
+) -> go.Figure:
+    """A confusion-matrix heatmap: rows = true class (``rows`` if not ``labels``), columns = predicted class."""
+    rows = list(rows) if rows is not None else list(labels)
+    matrix = np.asarray(counts, dtype=float)
+    values = normalise_rows(matrix) if normalised else matrix
     text = [[f"{v:.0%}" if normalised else f"{int(v)}" for v in row] for row in values]
     fig = go.Figure(
         go.Heatmap(
             z=values,
             x=list(labels),
-            y=list(labels),
+            y=rows,
             text=text,
             texttemplate="%{text}",
             colorscale="Blues",
@@ -136,24 +193,29 @@ def confusion_figure(labels: Sequence[str], counts: Sequence[Sequence[int]], nor
     )
     fig.update_yaxes(title_text="true", autorange="reversed", type="category")
     fig.update_xaxes(title_text="predicted", type="category")
-    return _compact(fig, 360 if len(labels) > 3 else 280, title)
+    return _compact(fig, 360 if len(rows) > 3 else 280, title)
 
 
 GROUP_METRICS = {
     "age_mae": ("age MAE (years)", "Reds", "%{z:.1f}"),
+    "age_in_range_5": ("age within range ± 5 years (%)", "Blues", "%{z:.0f}"),
     "gender_accuracy": ("gender accuracy (%)", "Blues", "%{z:.0f}"),
     "ethnicity_accuracy": ("ethnicity accuracy (%)", "Blues", "%{z:.0f}"),
 }
 
 
-def group_heatmap(table: pd.DataFrame, metric: str, min_n: int = 1) -> go.Figure:
-    """``metric`` per (ethnicity, gender) row and age-bucket column, with n per cell in the hover and text."""
+def group_heatmap(table: pd.DataFrame, metric: str, min_n: int = 1, group: str = "ethnicity") -> go.Figure:
+    """``metric`` per (group, gender) row and age-bucket column, with n per cell in the hover and text.
+
+    ``group`` is ``ethnicity`` (the five classes, UTKFace) or ``race`` (FairFace's seven groups).
+    """
     title, colours, fmt = GROUP_METRICS[metric]
-    rows = [f"{e} · {g}" for e in ETHNICITIES for g in GENDERS]
+    groups = RACES if group == "race" else ETHNICITIES
+    rows = [f"{e} · {g}" for e in groups for g in GENDERS]
     z = np.full((len(rows), len(AGE_BUCKETS)), np.nan)
     n = np.zeros_like(z)
     for record in table.itertuples(index=False):
-        i = rows.index(f"{record.ethnicity} · {record.gender}")
+        i = rows.index(f"{getattr(record, group)} · {record.gender}")
         j = AGE_BUCKETS.index(record.age_bucket)
         n[i, j] = record.n
         if record.n >= min_n:
@@ -183,7 +245,9 @@ def group_heatmap(table: pd.DataFrame, metric: str, min_n: int = 1) -> go.Figure
     )
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_xaxes(title_text="true age bucket", type="category")
-    return _compact(fig, 520, f"{title} per ethnicity × gender × age bucket (true labels)")
+    return _compact(
+        fig, 520 if group == "ethnicity" else 640, f"{title} per {group} × gender × age bucket (true labels)"
+    )
 
 
 def age_scatter(predictions: pd.DataFrame) -> go.Figure:

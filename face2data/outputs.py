@@ -1,0 +1,41 @@
+"""What the network's outputs mean: the expected age, its interval, and mirror-averaged probabilities.
+
+NumPy only (no Keras), so the serving path can read a model's outputs without importing TensorFlow.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from face2data.schema import AGE_INTERVAL_MASS, AGES
+
+
+def expected_age(age_probabilities: np.ndarray) -> np.ndarray:
+    """The predicted age: the expected value of the age distribution (DEX)."""
+    return np.asarray(age_probabilities, dtype=np.float64) @ AGES.astype(np.float64)
+
+
+def age_interval(age_probabilities: np.ndarray, mass: float = AGE_INTERVAL_MASS) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper ages holding the central ``mass`` of each age distribution."""
+    cdf = np.cumsum(np.atleast_2d(age_probabilities), axis=-1)
+    tail = (1.0 - mass) / 2
+    low = (cdf < tail).sum(axis=-1)
+    high = (cdf < 1.0 - tail).sum(axis=-1)
+    return AGES[np.minimum(low, len(AGES) - 1)], AGES[np.minimum(high, len(AGES) - 1)]
+
+
+def predict_probabilities(model: Any, inputs: np.ndarray, flip: bool = True, batch_size: int = 64) -> dict:
+    """Class probabilities of each head for model-ready inputs, averaged with the mirror image."""
+    results: dict[str, list[np.ndarray]] = {}
+    for start in range(0, len(inputs), batch_size):
+        batch = np.asarray(inputs[start : start + batch_size], dtype=np.float32)
+        views = np.concatenate([batch, batch[:, :, ::-1]]) if flip else batch
+        # predict_on_batch runs a compiled graph: on a CPU many times faster than an eager call at small batches
+        out = model.predict_on_batch(views)
+        for head, probs in out.items():
+            if flip:
+                probs = (probs[: len(batch)] + probs[len(batch) :]) / 2
+            results.setdefault(head, []).append(probs)
+    return {head: np.concatenate(parts) for head, parts in results.items()}

@@ -1,0 +1,52 @@
+"""Aligned training crops: the serving path run over a source, cached under a key that rebuilds it."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from conftest import utkface_names, write_fairface_source, write_utkface_images
+
+from face2data import crops
+from face2data.crops import cache_path, crop_key, load_crops, read_crops_file, write_crops_copy
+from face2data.schema import INPUT_SIZE
+
+
+def test_crops_of_a_fairface_source_with_a_face_missing(tmp_path):
+    folder = write_fairface_source(tmp_path, [("30-39", "Female", "Black")] * 3 + [("3-9", "Male", "White")])
+    blank = np.full((144, 144, 3), 128, np.uint8)  # no face at all: counted as missed
+    cv2.imwrite(str(folder / "train" / "4.jpg"), blank)
+    found = load_crops(folder)
+    assert found.source == "fairface" and len(found.faces) == 3 and found.missed == ["train/4.jpg"]
+    assert found.faces.images.shape == (3, INPUT_SIZE, INPUT_SIZE, 3) and found.faces.images.dtype == np.uint8
+    assert list(found.faces.age_low) == [30] * 3 and list(found.faces.age_high) == [39] * 3
+    assert set(found.faces.sources) == {"fairface"} and list(found.faces.races) == [1, 1, 1]
+
+
+def test_the_cache_is_reused_and_rebuilt_when_its_key_changes(tmp_path, monkeypatch):
+    folder = tmp_path / "utk"
+    write_utkface_images(folder, utkface_names({"train": 3, "val": 1, "test": 1}))
+    first = load_crops(folder)
+    file = cache_path(folder, crop_key(folder))
+    assert file.exists() and len(first.faces) == 5
+    built = []
+    original = crops.build_crops
+    monkeypatch.setattr(crops, "build_crops", lambda *a, **k: built.append(1) or original(*a, **k))
+    load_crops(folder)
+    assert built == []  # same key: read from the cache
+    monkeypatch.setattr(crops, "DETECTOR_VERSION", "another detector")
+    again = load_crops(folder)
+    assert built == [1] and cache_path(folder, crop_key(folder)) != file  # a new detector: rebuilt
+    np.testing.assert_array_equal(again.faces.images, first.faces.images)
+
+
+def test_a_copy_holds_the_chosen_splits_and_shard(tmp_path):
+    folder = tmp_path / "utk"
+    names = utkface_names({"train": 6, "val": 2, "test": 2})
+    write_utkface_images(folder, names)
+    out = tmp_path / "part.crops.npz"
+    written = write_crops_copy(folder, out, ("train",), (1, 2))
+    copy = read_crops_file(out)
+    assert written == len(copy.faces) == 3 and set(copy.faces.splits) == {"train"}
+    whole = load_crops(folder).faces.of_splits("train")
+    np.testing.assert_array_equal(copy.faces.images, whole.images[1::2])
+    assert list(copy.faces.names) == list(whole.names[1::2])

@@ -1,0 +1,68 @@
+"""FairFace as a second labelled source: its labels, its split, and recognising which source a path holds."""
+
+from __future__ import annotations
+
+import tarfile
+from collections import Counter
+
+import pytest
+from conftest import write_fairface_source
+
+from face2data.data.labels import FaceLabel, parse_fairface_row
+from face2data.data.sources import scan_labels, source_kind
+from face2data.data.split import SPLITS, split_of
+from face2data.schema import AGE_MAX, ETHNICITIES, FAIRFACE_AGE_LABELS, RACES
+
+EXPECTED_RANGES = {
+    "0-2": (0, 2), "3-9": (3, 9), "10-19": (10, 19), "20-29": (20, 29), "30-39": (30, 39),
+    "40-49": (40, 49), "50-59": (50, 59), "60-69": (60, 69), "more than 70": (70, AGE_MAX),
+}  # fmt: skip
+EXPECTED_ETHNICITY = {
+    "White": "White", "Black": "Black", "Indian": "Indian", "East Asian": "Asian", "Southeast Asian": "Asian",
+    "Middle Eastern": "Others", "Latino_Hispanic": "Others",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("age", FAIRFACE_AGE_LABELS)
+def test_every_age_range_parses_to_its_years(age):
+    label = parse_fairface_row(age, "Female", "White")
+    assert label is not None and label.age_range == EXPECTED_RANGES[age] and label.age_high is not None
+
+
+@pytest.mark.parametrize("race", RACES)
+def test_every_race_group_maps_onto_the_five_classes(race):
+    label = parse_fairface_row("20-29", "Male", race)
+    assert label == FaceLabel(20, 0, ETHNICITIES.index(EXPECTED_ETHNICITY[race]), age_high=29, race=RACES.index(race))
+
+
+def test_unknown_values_are_not_labelled():
+    assert parse_fairface_row("70+", "Male", "White") is None
+    assert parse_fairface_row("20-29", "Other", "White") is None
+    assert parse_fairface_row("20-29", "Male", "Martian") is None
+
+
+def test_fairface_names_split_deterministically_and_disjointly():
+    names = [f"train/{n}.jpg" for n in range(1, 20001)]
+    splits = [split_of(n) for n in names]
+    assert splits == [split_of(f"FairFace/{n}") for n in names] == [split_of(n) for n in names]
+    counts = Counter(splits)
+    assert set(counts) == set(SPLITS) and sum(counts.values()) == len(names)  # each name in exactly one split
+    assert abs(counts["test"] / len(names) - 0.1) < 0.01 and abs(counts["val"] / len(names) - 0.1) < 0.01
+
+
+def test_a_fairface_folder_and_its_archive_read_alike(tmp_path):
+    rows = [("20-29", "Male", "Indian"), ("more than 70", "Female", "East Asian"), ("bad", "Male", "White")]
+    folder = write_fairface_source(tmp_path / "src", rows)
+    archive = tmp_path / "FairFace-train.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder, arcname="FairFace")
+    assert source_kind(folder) == source_kind(archive) == "fairface"
+    from_folder, from_archive = scan_labels(folder), scan_labels(archive)
+    assert from_folder.labelled == from_archive.labelled
+    assert [name for name, _ in from_folder.labelled] == ["train/1.jpg", "train/2.jpg"]
+    assert from_folder.skipped == ["train/3.jpg"]  # the row with an unknown age range
+
+
+def test_a_utkface_folder_is_recognised(tmp_path):
+    (tmp_path / "30_0_1_20170101000000001.jpg.chip.jpg").write_bytes(b"")
+    assert source_kind(tmp_path) == "utkface"
