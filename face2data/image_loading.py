@@ -60,6 +60,14 @@ class ImageLoadError(ValueError):
     """An input that cannot be used as an image, with a message a person understands."""
 
 
+class ImageTooLargeError(ImageLoadError):
+    """Too many bytes or pixels (the HTTP API answers 413)."""
+
+
+class UnsupportedImageError(ImageLoadError):
+    """A recognisable file of a kind that is not a supported image, e.g. a PDF or a HEIC photo (HTTP 415)."""
+
+
 def load_rgb(data: bytes) -> np.ndarray:
     """Decode image bytes to an RGB uint8 array (H, W, 3), EXIF orientation applied.
 
@@ -72,7 +80,7 @@ def load_rgb(data: bytes) -> np.ndarray:
     if size == 0:
         raise ImageLoadError("the file is empty")
     if size > MAX_FILE_BYTES:
-        raise ImageLoadError(f"the file is too large ({_mb(size)}, the limit is {_mb(MAX_FILE_BYTES)})")
+        raise ImageTooLargeError(f"the file is too large ({_mb(size)}, the limit is {_mb(MAX_FILE_BYTES)})")
     with _DECODE_LOCK, warnings.catch_warnings(record=True) as caught:
         # Pillow's other warnings (corrupt EXIF, odd chunks) would only leak details
         # of the upload to the logs; they are recorded here and dropped.
@@ -85,11 +93,12 @@ def load_rgb(data: bytes) -> np.ndarray:
         except ImageLoadError:
             raise
         except Image.DecompressionBombError as error:
-            raise ImageLoadError(_too_large_from_pillow(str(error))) from error
+            raise ImageTooLargeError(_too_large_from_pillow(str(error))) from error
         except Image.UnidentifiedImageError as error:
-            raise ImageLoadError(_not_an_image(data)) from error
+            unsupported = _looks_like(bytes(data[:4096])) is not None
+            raise (UnsupportedImageError if unsupported else ImageLoadError)(_not_an_image(data)) from error
         except MemoryError as error:
-            raise ImageLoadError("the image is too large to decode in the memory available") from error
+            raise ImageTooLargeError("the image is too large to decode in the memory available") from error
         except Exception as error:  # Pillow's decoders raise a zoo of types on bad data
             raise ImageLoadError(_decode_failure(error, data)) from error
 
@@ -110,7 +119,7 @@ def read_image_bytes(path: str | PathLike) -> bytes:
         if not stat.S_ISREG(info.st_mode):  # a pipe or device could block or never end
             raise ImageLoadError("this is not a regular file")
         if info.st_size > MAX_FILE_BYTES:
-            raise ImageLoadError(too_large.format(_mb(info.st_size)))
+            raise ImageTooLargeError(too_large.format(_mb(info.st_size)))
         with path.open("rb") as handle:
             data = handle.read(MAX_FILE_BYTES + 1)  # the file may have grown since stat()
     except FileNotFoundError:
@@ -120,7 +129,7 @@ def read_image_bytes(path: str | PathLike) -> bytes:
     except OSError as error:
         raise ImageLoadError(f"the file cannot be read ({error.strerror or error})") from None
     if len(data) > MAX_FILE_BYTES:
-        raise ImageLoadError(too_large.format("over " + _mb(MAX_FILE_BYTES)))
+        raise ImageTooLargeError(too_large.format("over " + _mb(MAX_FILE_BYTES)))
     return data
 
 
@@ -147,7 +156,7 @@ def _check_header(image: Image.Image, data: bytes, caught: list[warnings.Warning
     width, height = image.size
     bomb = any(issubclass(w.category, Image.DecompressionBombWarning) for w in caught)
     if bomb or width * height > MAX_PIXELS:
-        raise ImageLoadError(
+        raise ImageTooLargeError(
             f"image too large: {width}x{height} px ({width * height / 1e6:.0f} megapixels), "
             f"the limit is {MAX_PIXELS / 1e6:.0f} megapixels"
         )

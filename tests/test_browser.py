@@ -221,3 +221,35 @@ def test_page_renders(browser, app_url, path, heading):
     _expect_no_exception(page)
     _shoot(page, path)
     page.close()
+
+
+# Live video: the fake camera plays the still sample face; the page reads the stream back every second.
+LIVE_SAMPLES = 6
+MIN_LIVE_FPS = float(os.environ.get("FACE2DATA_MIN_LIVE_FPS", "15"))
+
+
+def test_live_video_labels_a_still_face_steadily(browser, app_url):
+    page = _open(browser, f"{app_url}/live")
+    start = page.frame_locator("iframe[title*='webrtc']").get_by_role("button", name="START")
+    start.click(timeout=60_000)
+    readout = page.get_by_test_id("stMarkdownContainer").filter(has_text="Faces now:")
+    playwright_api.expect(readout).to_contain_text("·", timeout=FIRST_PREDICTION_MS)
+    page.wait_for_timeout(3000)  # let the frame rate settle over its 30-frame window
+    samples = []
+    for _ in range(LIVE_SAMPLES):
+        fps = float(page.get_by_test_id("stMetricValue").first.inner_text())
+        samples.append((fps, readout.inner_text()))
+        page.wait_for_timeout(1000)
+    _expect_no_exception(page)
+    _shoot(page, "live")
+    (SCREENSHOTS / "live_fps.txt").write_text("\n".join(f"{fps:.1f} fps  {labels}" for fps, labels in samples))
+    labels = {text for _, text in samples}
+    assert len(labels) == 1 and "1: " in labels.pop(), samples  # one face, the same label on every sample
+    median_fps = sorted(fps for fps, _ in samples)[LIVE_SAMPLES // 2]
+    assert median_fps >= MIN_LIVE_FPS, f"{median_fps:.1f} fps: {samples}"
+    page.get_by_role("button", name="Freeze").click()
+    page.get_by_text("Frozen frame").wait_for(timeout=60_000)
+    page.get_by_text("Predicted age").first.wait_for(timeout=60_000)
+    _expect_no_exception(page)
+    _shoot(page, "live_frozen")
+    page.close()

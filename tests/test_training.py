@@ -17,7 +17,7 @@ def test_train_on_both_sources_stops_resumes_and_records(tmp_path):
     data = tmp_path / "faces"
     write_utkface_images(data, utkface_names({"train": 12, "val": 4, "test": 2}))
     (data / "39_1_20170116174525125.jpg.chip.jpg").write_bytes(b"a malformed name is skipped, not fatal")
-    wild = write_fairface_source(tmp_path / "wild", [("20-29", "Female", "Black")] * 12)
+    wild = write_fairface_source(tmp_path / "wild", [("20-29", "Female", "Black")] * 24)  # 2 land in val
     out = tmp_path / "run"
     config = TrainConfig(data=[str(data), str(wild)], out=str(out), epochs=2, batch_size=6, stop_after=1)
 

@@ -1,0 +1,74 @@
+"""Live: the browser's camera stream, every face boxed and labelled in real time; freeze a frame to analyse it."""
+
+from __future__ import annotations
+
+import cv2
+import streamlit as st
+
+from face2data.ui import cache, views
+from face2data.ui.live import LiveVideoProcessor
+from face2data.ui.photo import analyze
+
+st.title("Live webcam")
+st.caption(
+    "Every face in your camera's stream gets a box and a label (age · gender · ethnicity), kept steady by following "
+    "each face from frame to frame. Frames are analysed in memory as they arrive and never stored. Press "
+    "**Freeze** to analyse the current frame like a snapshot, with its SHAP maps. No camera or no WebRTC in your "
+    "browser? The Predict page's webcam snapshot works without it."
+)
+
+try:
+    from streamlit_webrtc import WebRtcMode, webrtc_streamer
+except ImportError:  # pragma: no cover - a requirement, but the page should say so rather than crash
+    st.error("Live video needs the streamlit-webrtc package (`pip install -r requirements.txt`).")
+    st.stop()
+
+predictor = cache.predictor()
+context = webrtc_streamer(
+    key="live",
+    mode=WebRtcMode.SENDRECV,
+    # Offline: no STUN or TURN server; the browser and the server reach each other on this machine's network.
+    rtc_configuration={"iceServers": []},
+    media_stream_constraints={"video": {"width": 640, "height": 480}, "audio": False},
+    video_processor_factory=lambda: LiveVideoProcessor(predictor),
+    async_processing=True,
+)
+
+
+@st.fragment(run_every=1.0)
+def readout() -> None:
+    """The frame rate and the labels shown, refreshed every second while the stream runs."""
+    processor = context.video_processor
+    if not context.state.playing or processor is None:
+        st.caption("Press START to use your camera.")
+        return
+    stats = processor.annotator.stats()
+    left, right = st.columns([1, 3])
+    left.metric("Frames per second", f"{stats['fps']:.1f}")
+    faces = stats["labels"]
+    right.markdown(
+        "**Faces now:** " + ("; ".join(f"{i}: {label}" for i, label in enumerate(faces, 1)) if faces else "none")
+    )
+
+
+readout()
+
+if st.button("Freeze", icon=":material/pause:", disabled=not context.state.playing):
+    frame = context.video_processor.annotator.latest_frame() if context.video_processor else None
+    if frame is None:
+        st.warning("No frame has arrived yet: wait for the video to start.")
+    else:
+        ok, png = cv2.imencode(".png", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        st.session_state["analysis"] = analyze(png.tobytes(), cache.predictor, "camera")
+
+analysis = st.session_state.get("analysis")
+if analysis is not None and analysis.source == "camera" and analysis.ok:
+    st.subheader("Frozen frame")
+    if analysis.photo is not None:
+        st.image(analysis.photo, width=640)
+    if not analysis.faces:
+        st.warning("No face found in the frozen frame.")
+    for face in analysis.faces[:5]:
+        with st.expander(views.face_title(face), expanded=face.index == 0, icon=":material/face:"):
+            views.face_card(face, key=f"live_face{face.index}")
+            views.shap_section(analysis, face)

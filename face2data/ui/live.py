@@ -1,0 +1,115 @@
+"""Live webcam frames: every face boxed and labelled, labels steadied by tracking, the frame rate measured.
+
+``LiveAnnotator`` is plain Python (testable without a browser); ``LiveVideoProcessor`` plugs it into
+streamlit-webrtc, which calls ``recv`` from its own worker thread for every frame of the browser's camera.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+
+import av
+import cv2
+import numpy as np
+from streamlit_webrtc import VideoProcessorBase
+
+from face2data.faces import find_faces
+from face2data.faces.tracking import FaceTracker
+from face2data.outputs import expected_age
+from face2data.predictor import Predictor
+from face2data.schema import ETHNICITIES, GENDERS
+from face2data.structures import FaceResult
+
+BOX_COLOUR = (46, 111, 186)  # the app's primary colour, RGB
+FPS_WINDOW = 30  # frames over which the frame rate is measured
+
+
+def _probabilities(result: FaceResult) -> dict[str, np.ndarray]:
+    gender = GENDERS.index(result.gender)
+    p = result.gender_probability
+    genders = np.array([p, 1 - p] if gender == 0 else [1 - p, p])
+    return {
+        "age": result.age_probabilities,
+        "gender": genders,
+        "ethnicity": np.array([result.ethnicity_probabilities[e] for e in ETHNICITIES]),
+    }
+
+
+def live_label(probabilities: dict[str, np.ndarray]) -> str:
+    """The short label of a face from its (smoothed) probabilities: ``34 · female · White``."""
+    age = float(expected_age(probabilities["age"]))
+    gender = GENDERS[int(np.argmax(probabilities["gender"]))]
+    ethnicity = ETHNICITIES[int(np.argmax(probabilities["ethnicity"]))]
+    return f"{age:.0f} · {gender} · {ethnicity}"
+
+
+class LiveAnnotator:
+    """Annotates frames in order; safe to read its latest frame and statistics from another thread."""
+
+    def __init__(self, predictor: Predictor) -> None:
+        self.predictor = predictor
+        self.tracker = FaceTracker()
+        self._lock = threading.Lock()
+        self._latest: np.ndarray | None = None
+        self._ends: deque[float] = deque(maxlen=FPS_WINDOW)
+        self._labels: list[str] = []
+        self._frames = 0
+
+    def annotate(self, rgb: np.ndarray) -> np.ndarray:
+        """The frame with a box and a steady label on every face, and the frame rate in a corner."""
+        results = self.predictor.predict_faces(find_faces(rgb, self.predictor.detector))
+        tracks = self.tracker.update([r.box for r in results], [_probabilities(r) for r in results])
+        labels = [live_label(track.smoothed()) for track in tracks]
+        out = rgb.copy()
+        for result, label in zip(results, labels, strict=True):
+            _draw_box(out, result.box, label)
+        with self._lock:
+            self._ends.append(time.perf_counter())
+            fps = self._fps()
+            self._latest, self._labels = rgb, labels
+            self._frames += 1
+        cv2.putText(out, f"{fps:.1f} fps", (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 3, cv2.LINE_AA)
+        cv2.putText(out, f"{fps:.1f} fps", (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7, BOX_COLOUR, 2, cv2.LINE_AA)
+        return out
+
+    def _fps(self) -> float:
+        if len(self._ends) < 2:
+            return 0.0
+        return (len(self._ends) - 1) / max(self._ends[-1] - self._ends[0], 1e-9)
+
+    def latest_frame(self) -> np.ndarray | None:
+        """The last frame seen (without drawings), or None before the first."""
+        with self._lock:
+            return None if self._latest is None else self._latest.copy()
+
+    def stats(self) -> dict:
+        """Frames per second over the last frames, the current labels and the frames annotated so far."""
+        with self._lock:
+            return {"fps": self._fps(), "labels": list(self._labels), "frames": self._frames}
+
+
+def _draw_box(image: np.ndarray, box: tuple[int, int, int, int], label: str) -> None:
+    x, y, w, h = box
+    thickness = max(2, round(w / 60))
+    cv2.rectangle(image, (x, y), (x + w, y + h), BOX_COLOUR, thickness)
+    scale = float(np.clip(w / 180, 0.45, 0.9))
+    (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    top = y - th - base - 6 if y - th - base - 6 >= 0 else y + h  # above the box, else below it
+    left = int(np.clip(x, 0, max(0, image.shape[1] - tw - 8)))
+    cv2.rectangle(image, (left, top), (left + tw + 8, top + th + base + 6), BOX_COLOUR, -1)
+    cv2.putText(image, label, (left + 4, top + th + 3), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1,
+                cv2.LINE_AA)  # fmt: skip
+
+
+class LiveVideoProcessor(VideoProcessorBase):
+    """streamlit-webrtc's video processor: one per connection, sharing the process-wide predictor."""
+
+    def __init__(self, predictor: Predictor) -> None:
+        self.annotator = LiveAnnotator(predictor)
+
+    def recv(self, frame: av.VideoFrame) -> av.VideoFrame:
+        """One camera frame in, the annotated frame out (called from streamlit-webrtc's worker thread)."""
+        rgb = frame.to_ndarray(format="rgb24")
+        return av.VideoFrame.from_ndarray(self.annotator.annotate(rgb), format="rgb24")

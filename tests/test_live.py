@@ -1,0 +1,27 @@
+"""Live frames without a browser: boxes and steady labels on a still face, the frame rate, the latest frame."""
+
+from __future__ import annotations
+
+import numpy as np
+from conftest import astronaut_face_crop
+
+from face2data.predictor import Predictor
+from face2data.ui.live import LiveAnnotator
+
+
+def test_a_still_face_keeps_one_label_and_the_frame_rate_is_measured(shipped_tflite_path):
+    frame = np.full((480, 640, 3), 110, np.uint8)
+    frame[140:340, 220:420] = astronaut_face_crop()
+    annotator = LiveAnnotator(Predictor())
+    labels = []
+    for _ in range(12):
+        noisy = np.clip(frame + np.random.default_rng(len(labels)).normal(0, 3, frame.shape), 0, 255)
+        out = annotator.annotate(noisy.astype(np.uint8))
+        labels.append(annotator.stats()["labels"])
+    assert out.shape == frame.shape and not np.array_equal(out, frame)  # boxes and text drawn
+    assert all(len(frame_labels) == 1 for frame_labels in labels)
+    assert len({frame_labels[0] for frame_labels in labels[4:]}) == 1  # steady once the window has filled
+    stats = annotator.stats()
+    assert stats["frames"] == 12 and stats["fps"] > 0
+    latest = annotator.latest_frame()
+    assert latest is not None and latest.shape == frame.shape and len(annotator.tracker.tracks) == 1
