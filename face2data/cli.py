@@ -177,6 +177,16 @@ def _cmd_explain_global(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    _setup_logging()
+    # The app's own request log (method, path, status, time) replaces uvicorn's access log.
+    uvicorn.run("face2data.api.app:create_app", factory=True, host=args.host, port=args.port,
+                workers=args.workers, access_log=False, log_level="info")  # fmt: skip
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
     parser = argparse.ArgumentParser(prog="python -m face2data", description=__doc__)
@@ -268,6 +278,17 @@ def build_parser() -> argparse.ArgumentParser:
     explain_all.add_argument("--max-evals", type=int, help="model evaluations per face (default: the library's)")
     explain_all.add_argument("--model", default=str(MODEL_PATH), help="the .keras model to explain")
     explain_all.set_defaults(run=_cmd_explain_global)
+    serve = commands.add_parser(
+        "serve",
+        help="run the HTTP API (FastAPI on uvicorn; OpenAPI docs at /docs)",
+        description="Serves /health, /v1/model, /v1/predict and /v1/explain. Binds to localhost unless told "
+        "otherwise. Set FACE2DATA_API_KEY to require 'Authorization: Bearer <key>', FACE2DATA_CORS_ORIGINS to "
+        "allow browser pages from other origins.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="server processes, each with its own model")
+    serve.set_defaults(run=_cmd_serve)
     return parser
 
 

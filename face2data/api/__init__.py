@@ -1,0 +1,1 @@
+"""The HTTP API: ``python -m face2data serve`` (FastAPI on uvicorn)."""

@@ -1,0 +1,208 @@
+"""The FastAPI application: health, model facts, predictions and SHAP explanations of uploaded photos.
+
+Every way a client can get a request wrong is answered with a 4xx and a sentence (see ``STATUS_OF``); the model,
+detector and explainer are loaded once and shared; the heavy work runs in worker threads, so ``/health``
+answers while predictions run. Nothing a client sends is written to disk or logged: the request log holds the
+method, the path, the status and the time taken.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import json
+import logging
+import os
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import cv2
+import numpy as np
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from face2data.api.requests import image_bytes, read_body
+from face2data.faces.detection import DETECTOR_VERSION
+from face2data.image_loading import ImageLoadError, ImageTooLargeError, UnsupportedImageError, load_rgb
+from face2data.model_card import INTENDED_USE, LIMITS
+from face2data.paths import EVALUATION_PATHS, TFLITE_PATH
+from face2data.predictor import Predictor
+from face2data.schema import AGE_MAX, AGE_MIN, ETHNICITIES, GENDERS, INPUT_SIZE
+
+log = logging.getLogger("face2data.api")
+
+API_KEY_VARIABLE = "FACE2DATA_API_KEY"
+CORS_VARIABLE = "FACE2DATA_CORS_ORIGINS"  # comma-separated origins; CORS stays off without it
+# The loader's errors as HTTP statuses: the one table of the API.
+STATUS_OF: dict[type[ImageLoadError], int] = {ImageTooLargeError: 413, UnsupportedImageError: 415, ImageLoadError: 400}
+HEADLINE_KEYS = ("n", "faces_found", "age_mae", "age_rmse", "age_in_range", "age_in_range_5", "gender_accuracy",
+                 "ethnicity_accuracy", "confidence_intervals")  # fmt: skip
+
+
+def status_of(error: ImageLoadError) -> int:
+    """The HTTP status of a loader error (its most specific class in STATUS_OF)."""
+    return next(STATUS_OF[kind] for kind in type(error).__mro__ if kind in STATUS_OF)
+
+
+@functools.cache
+def model_identity(path: Path) -> dict:
+    """File name, size and sha256 of the model file."""
+    data = path.read_bytes()
+    return {"file": path.name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def _shipped_metrics() -> dict:
+    """The headline figures of each evaluated test set, from the files in weights/."""
+    metrics = {}
+    for source, (path, _) in EVALUATION_PATHS.items():
+        if path.exists():
+            report = json.loads(path.read_text())
+            metrics[source] = {"test_set": report.get("test_set", source)} | {
+                k: report[k] for k in HEADLINE_KEYS if k in report
+            }
+    return metrics
+
+
+def create_app(predictor_factory: Callable[[], Predictor] = Predictor, model_path: Path = TFLITE_PATH) -> FastAPI:
+    """The API application; ``predictor_factory`` makes the one shared Predictor at start-up."""
+    state: dict[str, Any] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state["predictor"] = await run_in_threadpool(predictor_factory)
+        state["identity"] = model_identity(Path(model_path))
+        yield
+        state.clear()
+
+    app = FastAPI(
+        title="face2data API",
+        version="1",
+        summary="Age, gender and ethnicity of every face in a photo, with SHAP explanations. Offline.",
+        lifespan=lifespan,
+    )
+    origins = [o.strip() for o in os.environ.get(CORS_VARIABLE, "").split(",") if o.strip()]
+    if origins:
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"], allow_headers=["*"])
+
+    @app.middleware("http")
+    async def request_log(request: Request, call_next):
+        start = time.perf_counter()
+        try:
+            response = await call_next(request)
+        except Exception:  # a bug of ours: a bare 500, never a traceback to the client
+            log.exception("%s %s failed", request.method, request.url.path)
+            response = JSONResponse({"detail": "internal error"}, status_code=500)
+        log.info("%s %s %d %.0f ms", request.method, request.url.path, response.status_code,
+                 1000 * (time.perf_counter() - start))  # fmt: skip
+        return response
+
+    def predictor() -> Predictor:
+        if "predictor" not in state:
+            raise HTTPException(503, "the model is still loading")
+        return state["predictor"]
+
+    def authorised(request: Request) -> None:
+        expected = os.environ.get(API_KEY_VARIABLE)
+        if not expected:
+            return
+        given = request.headers.get("authorization", "")
+        if not secrets.compare_digest(given.encode(), f"Bearer {expected}".encode()):
+            raise HTTPException(401, "a valid API key is needed: send the header 'Authorization: Bearer <key>'")
+
+    guarded = [Depends(authorised)]
+
+    @app.get("/health")
+    def health() -> dict:
+        """Ready or not, and which model answers."""
+        ready = "predictor" in state
+        return {"status": "ready" if ready else "loading", "model": state.get("identity"),
+                "detector": DETECTOR_VERSION}  # fmt: skip
+
+    @app.get("/v1/model", dependencies=guarded)
+    def model_facts() -> dict:
+        """Label schema, input size, the shipped model's test figures, its intended use and limits."""
+        return {
+            "ages": {"min": AGE_MIN, "max": AGE_MAX},
+            "genders": list(GENDERS),
+            "ethnicities": list(ETHNICITIES),
+            "input_size": INPUT_SIZE,
+            "model": state.get("identity"),
+            "test_metrics": _shipped_metrics(),
+            "intended_use": INTENDED_USE,
+            "limits": list(LIMITS),
+        }
+
+    async def read_image(request: Request) -> tuple[np.ndarray, str | None]:
+        data, name = image_bytes(request.headers.get("content-type", ""), await read_body(request))
+        try:
+            return await run_in_threadpool(load_rgb, data), name
+        except ImageLoadError as error:
+            raise HTTPException(status_of(error), str(error)) from None
+
+    @app.post("/v1/predict", dependencies=guarded)
+    async def predict(request: Request) -> dict:
+        """Every face of the photo (the body, or the multipart field ``file``), largest first."""
+        model = predictor()
+        rgb, name = await read_image(request)
+        faces = await run_in_threadpool(model.predict_image, rgb)
+        return {"file": name, "faces": [face.to_dict() for face in faces], "error": None}
+
+    @app.post("/v1/explain", dependencies=guarded)
+    async def explain(
+        request: Request,
+        face: Annotated[int, Query(ge=1, description="face number, 1 = the largest")] = 1,
+        arrays: Annotated[bool, Query(description="include the maps as arrays of numbers")] = False,
+    ) -> dict:
+        """SHAP maps of the three heads of one face: PNG overlays (base64), base values and outputs."""
+        model = predictor()
+        rgb, name = await read_image(request)
+        faces = await run_in_threadpool(model.predict_image, rgb)
+        if face > len(faces):
+            found = f"{len(faces)} face{'s' if len(faces) != 1 else ''}"
+            raise HTTPException(404, f"no face number {face}: the photo has {found}")
+        chosen = faces[face - 1]
+        explanation = await run_in_threadpool(_explain, model, chosen.crop)
+        heads = {}
+        for head, part in explanation.heads.items():
+            heads[head] = {
+                "target": part.target,
+                "unit": part.unit,
+                "base_value": round(float(part.base_value), 5),
+                "output": round(float(part.output_value), 5),
+                "overlay_png": _overlay_png(chosen.crop, part.values),
+            }
+            if arrays:
+                heads[head]["values"] = np.round(part.values, 7).tolist()
+        return {"file": name, "face": face, "prediction": chosen.to_dict(), "explained": heads,
+                "method": explanation_method()}  # fmt: skip
+
+    return app
+
+
+def _explain(predictor: Predictor, crop: np.ndarray):
+    from face2data.explanation import explain_face
+
+    return explain_face(predictor.model, crop)
+
+
+def explanation_method() -> str:
+    """How the maps were computed, in one sentence."""
+    from face2data.explanation import DEFAULT_SETTINGS
+
+    return DEFAULT_SETTINGS.describe()
+
+
+def _overlay_png(crop: np.ndarray, values: np.ndarray) -> str:
+    from face2data.explanation import overlay
+
+    ok, png = cv2.imencode(".png", cv2.cvtColor(overlay(crop, values), cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise RuntimeError("the overlay could not be encoded")
+    return base64.b64encode(png.tobytes()).decode("ascii")

@@ -1,0 +1,178 @@
+"""The HTTP API through FastAPI's TestClient, and once through a real uvicorn server on a loopback port."""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from test_image_loading import BAD_INPUTS
+
+from face2data.api.app import API_KEY_VARIABLE, create_app
+from face2data.image_loading import ImageLoadError, ImageTooLargeError, UnsupportedImageError, load_rgb
+from face2data.limits import MAX_FILE_BYTES
+from face2data.predictor import Predictor, predict_files
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "face2data" / "assets" / "astronaut.jpg"
+
+
+@pytest.fixture(scope="module")
+def client(shipped_tflite_path):
+    with TestClient(create_app()) as test_client:
+        yield test_client
+
+
+def _expected_status(data: bytes) -> int:
+    try:
+        load_rgb(data)
+    except ImageTooLargeError:
+        return 413
+    except UnsupportedImageError:
+        return 415
+    except ImageLoadError:
+        return 400
+    raise AssertionError("a bad input was accepted")
+
+
+def test_health_names_the_model(client):
+    body = client.get("/health").json()
+    assert body["status"] == "ready" and body["model"]["file"] == "face2data.tflite"
+    assert len(body["model"]["sha256"]) == 64 and body["model"]["bytes"] > 1_000_000
+
+
+def test_model_facts(client):
+    body = client.get("/v1/model").json()
+    assert body["genders"] == ["male", "female"] and len(body["ethnicities"]) == 5 and body["input_size"] == 96
+    assert body["ages"] == {"min": 0, "max": 116} and body["intended_use"] and body["limits"]
+    assert "utkface" in body["test_metrics"] and 0 < body["test_metrics"]["utkface"]["gender_accuracy"] <= 1
+
+
+def test_predict_as_multipart_and_raw_body_equals_the_cli(client):
+    data = SAMPLE.read_bytes()
+    multipart = client.post("/v1/predict", files={"file": ("astronaut.jpg", data, "image/jpeg")})
+    raw = client.post("/v1/predict", content=data, headers={"Content-Type": "image/jpeg"})
+    assert multipart.status_code == raw.status_code == 200
+    cli = predict_files([SAMPLE], Predictor())[0]
+    assert multipart.json()["faces"] == raw.json()["faces"] == cli["faces"]
+    assert multipart.json()["file"] == "astronaut.jpg" and len(cli["faces"]) == 1
+
+
+@pytest.mark.parametrize("name", list(BAD_INPUTS))
+def test_every_bad_input_gets_its_4xx_and_the_loaders_message(client, name):
+    make, message = BAD_INPUTS[name]
+    data = make()
+    response = client.post("/v1/predict", files={"file": ("upload.bin", data, "application/octet-stream")})
+    expected = 400 if not data else _expected_status(data)
+    assert response.status_code == expected, response.text
+    detail = response.json()["detail"]
+    assert message in detail or (not data and "no file" in detail)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status"),
+    [
+        ({"content": b"", "headers": {"Content-Type": "image/jpeg"}}, 400),  # no file
+        ({"content": b'{"a": 1}', "headers": {"Content-Type": "application/json"}}, 415),
+        ({"content": b"--x\r\n", "headers": {"Content-Type": "multipart/form-data"}}, 422),  # no boundary
+        ({"files": {"photo": ("a.jpg", b"123", "image/jpeg")}}, 400),  # no field named "file"
+    ],
+)
+def test_malformed_requests(client, kwargs, status):
+    response = client.post("/v1/predict", **kwargs)
+    assert response.status_code == status and response.json()["detail"]
+
+
+def test_a_body_over_the_limit_is_refused_by_its_declared_length(client):
+    response = client.post(
+        "/v1/predict", content=b"x" * 1024, headers={"Content-Type": "image/jpeg", "Content-Length": str(2**30)}
+    )
+    assert response.status_code == 413 and "too large" in response.json()["detail"]
+
+
+def test_explain_returns_overlays_and_values_on_request(client):
+    data = SAMPLE.read_bytes()
+    response = client.post("/v1/explain?arrays=true", content=data, headers={"Content-Type": "image/jpeg"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["face"] == 1 and set(body["explained"]) == {"age", "gender", "ethnicity"}
+    for head in body["explained"].values():
+        png = cv2.imdecode(np.frombuffer(base64.b64decode(head["overlay_png"]), np.uint8), cv2.IMREAD_COLOR)
+        assert png is not None and png.shape[2] == 3
+        values = np.array(head["values"])
+        assert values.shape == (96, 96)
+        assert head["base_value"] + values.sum() == pytest.approx(head["output"], abs=1e-3)
+    missing = client.post("/v1/explain?face=3", content=data, headers={"Content-Type": "image/jpeg"})
+    assert missing.status_code == 404 and "1 face" in missing.json()["detail"]
+    assert client.post("/v1/explain?face=0", content=data, headers={"Content-Type": "image/jpeg"}).status_code == 422
+
+
+def test_the_api_key_is_required_when_set(shipped_tflite_path, monkeypatch):
+    monkeypatch.setenv(API_KEY_VARIABLE, "s3cret")
+    with TestClient(create_app()) as keyed:
+        assert keyed.get("/v1/model").status_code == 401
+        assert keyed.get("/v1/model", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert keyed.get("/v1/model", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        assert keyed.get("/health").status_code == 200  # health checks stay open
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_the_real_server_answers_over_http(shipped_tflite_path, tmp_path):
+    port = _free_port()
+    log = tmp_path / "server.log"
+    with log.open("wb") as output:
+        server = subprocess.Popen([sys.executable, "-m", "face2data", "serve", "--port", str(port)], cwd=ROOT,
+                                  stdout=output, stderr=subprocess.STDOUT)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                    if json.load(response)["status"] == "ready":
+                        break
+            except OSError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.5)
+        request = urllib.request.Request(f"{url}/v1/predict", data=SAMPLE.read_bytes(),
+                                         headers={"Content-Type": "image/jpeg"})  # fmt: skip
+        with urllib.request.urlopen(request, timeout=60) as response:
+            assert len(json.load(response)["faces"]) == 1
+        bad = urllib.request.Request(f"{url}/v1/predict", data=b"not an image at all, just words",
+                                     headers={"Content-Type": "image/jpeg"})  # fmt: skip
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(bad, timeout=60)
+        assert refused.value.code == 415
+        assert "Traceback" not in refused.value.read().decode()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    logged = log.read_text()
+    assert "POST /v1/predict 200" in logged and "POST /v1/predict 415" in logged
+    assert "astronaut" not in logged and "just words" not in logged  # nothing a client sent is logged
+
+
+def test_file_over_the_byte_limit_streamed_is_refused(client):
+    def body():
+        chunk = b"\0" * 2**20
+        for _ in range(MAX_FILE_BYTES // 2**20 + 2):
+            yield chunk
+
+    response = client.post("/v1/predict", content=body(), headers={"Content-Type": "image/jpeg"})
+    assert response.status_code == 413
