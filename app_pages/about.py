@@ -31,8 +31,10 @@ for name, metrics in (("UTKFace test split", utk), ("In the wild (FairFace test 
         continue
     st.subheader(name)
     cols = st.columns(4)
-    cols[0].metric("Test faces", f"{int(metrics['n']):,}", help=f"A face was found in {metrics['faces_found']:.1%}.")
-    if metrics["source"] == "utkface":
+    cols[0].metric(
+        "Test faces", f"{int(metrics['n']):,}", help=f"A face was found in {metrics.get('faces_found', 1.0):.1%}."
+    )
+    if "age_mae" in metrics:
         cols[1].metric("Age MAE", f"{metrics['age_mae']:.2f} years")
     else:
         cols[1].metric("Age within range ± 5 y", f"{metrics['age_in_range_5']:.1%}")

@@ -33,6 +33,11 @@ if metrics is None:
     st.stop()
 
 n = int(metrics["n"])
+# Files written before both test sets existed lack these keys.
+metrics.setdefault("test_set", TEST_SET_NAMES[source])
+metrics.setdefault("source", source)
+metrics.setdefault("faces_total", n)
+metrics.setdefault("faces_found", 1.0)
 st.markdown(
     f"**{n:,} test faces** of {metrics['test_set']} ({metrics['data']}), never seen in training or model "
     f"selection, each run through the same face detection and alignment as an uploaded photo; "

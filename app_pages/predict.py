@@ -9,7 +9,6 @@ from face2data.model_loading import ModelFileError
 from face2data.ui import cache, views
 from face2data.ui.photo import SAMPLE_CAPTION, analyze, digest_of, sample_bytes
 
-FORMATS = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff", "jfif", "ppm", "pgm", "ico"]
 UPLOAD, WEBCAM = "Upload a photo", "Webcam snapshot"
 OPEN_FACES = 3
 # A crowd photo can hold 150 faces: cards (charts, SHAP) for the largest ones, the table lists every face.
@@ -26,9 +25,10 @@ st.caption("Every face in the photo gets a numbered box and a card. Photos stay 
 
 mode = st.radio("Photo source", [UPLOAD, WEBCAM], horizontal=True, label_visibility="collapsed", key="mode")
 if mode == UPLOAD:
+    # No file-type filter: the uploader would refuse a format the loader reads (AVIF) with a bare "!"; every
+    # file reaches the loader instead, which accepts it or says in words why not.
     picked = st.file_uploader(
-        "Photo (JPEG, PNG, WebP, BMP, GIF, TIFF …)",
-        type=FORMATS,
+        "Photo (JPEG, PNG, WebP, AVIF, BMP, GIF, TIFF …)",
         key="upload",
         on_change=_use,
         args=("upload",),

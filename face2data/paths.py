@@ -15,10 +15,14 @@ TEST_METRICS_PATH = WEIGHTS_DIR / "test_metrics.json"
 TEST_PREDICTIONS_PATH = WEIGHTS_DIR / "test_predictions.csv"
 WILD_METRICS_PATH = WEIGHTS_DIR / "wild_test_metrics.json"  # the FairFace test split ("in the wild")
 WILD_PREDICTIONS_PATH = WEIGHTS_DIR / "wild_test_predictions.csv"
-# Per source: the shipped evaluation of its test split (metrics JSON, predictions CSV).
-EVALUATION_PATHS = {
-    "utkface": (TEST_METRICS_PATH, TEST_PREDICTIONS_PATH),
-    "fairface": (WILD_METRICS_PATH, WILD_PREDICTIONS_PATH),
-}
+
+
+def evaluation_paths(source: str) -> tuple[Path, Path]:
+    """The shipped evaluation of a source's test split: (metrics JSON, predictions CSV)."""
+    if source == "utkface":
+        return TEST_METRICS_PATH, TEST_PREDICTIONS_PATH
+    if source == "fairface":
+        return WILD_METRICS_PATH, WILD_PREDICTIONS_PATH
+    raise ValueError(f"unknown source {source!r}")
 MODEL_CARD_PATH = WEIGHTS_DIR / "MODEL_CARD.md"
 SHAP_GLOBAL_PATH = WEIGHTS_DIR / "shap_global.npz"

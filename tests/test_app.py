@@ -12,7 +12,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from face2data import paths
-from face2data.evaluation.metrics import Outcomes, summarize
+from face2data.evaluation.metrics import Outcomes, RangeOutcomes, summarize, summarize_ranges
 from face2data.limits import MAX_FILE_BYTES
 from face2data.schema import AGE_BUCKETS, ETHNICITIES, GENDERS
 from face2data.ui import artifacts, figures, photo
@@ -60,9 +60,21 @@ def synthetic_evaluation(tmp_path, monkeypatch):
     outcomes = Outcomes(age_true, gender_true, ethnicity_true, age_pred, age_pred - 5, age_pred + 5, gender_pred,
                         ethnicity_pred)  # fmt: skip
     metrics = {"model": "face2data.keras", "data": "synthetic", "split": "test", "flip_tta": True, "skipped": [],
+               "source": "utkface", "test_set": "UTKFace test split", "faces_total": n, "faces_found": 1.0,
                **summarize(outcomes)}  # fmt: skip
     metrics_path = tmp_path / "test_metrics.json"
     metrics_path.write_text(json.dumps(metrics))
+    bucket = rng.integers(0, 9, n)
+    low = np.array([0, 3, 10, 20, 30, 40, 50, 60, 70])[bucket].astype(float)
+    high = np.array([2, 9, 19, 29, 39, 49, 59, 69, 116])[bucket].astype(float)
+    ranges = RangeOutcomes(low, high, rng.integers(0, 7, n), gender_true, ethnicity_true, low + rng.normal(5, 8, n),
+                           gender_pred, ethnicity_pred)  # fmt: skip
+    wild = {"model": "face2data.keras", "data": "synthetic-wild", "split": "test", "flip_tta": True, "skipped": [],
+            "source": "fairface", "test_set": "in the wild (FairFace test split)", "faces_total": n + 3,
+            "faces_found": n / (n + 3), **summarize_ranges(ranges)}  # fmt: skip
+    wild_path = tmp_path / "wild_test_metrics.json"
+    wild_path.write_text(json.dumps(wild))
+    monkeypatch.setattr(paths, "WILD_METRICS_PATH", wild_path)
     predictions = pd.DataFrame({
         "file": [f"{i}.jpg" for i in range(n)], "age_true": age_true, "age_pred": age_pred,
         "age_low": age_pred - 5, "age_high": age_pred + 5,
@@ -74,6 +86,7 @@ def synthetic_evaluation(tmp_path, monkeypatch):
     predictions.to_csv(predictions_path, index=False)
     monkeypatch.setattr(paths, "TEST_METRICS_PATH", metrics_path)
     monkeypatch.setattr(paths, "TEST_PREDICTIONS_PATH", predictions_path)
+    metrics["wild"] = wild
     return metrics
 
 
@@ -113,15 +126,22 @@ def test_evaluation_page_shows_the_figures_of_test_metrics_json():
     if metrics is None:
         pytest.skip(f"no {paths.TEST_METRICS_PATH} yet (python -m face2data evaluate writes it)")
     app = _app("evaluation")
-    assert _metric(app, "Test faces") == f"{metrics['n']:,}"
+    app.segmented_control(key="test_set").set_value("utkface").run()
+    assert _metric(app, "Faces found") == f"{metrics['faces_found']:.1%}"
     assert _metric(app, "Age MAE") == f"{metrics['age_mae']:.2f} years"
     assert _metric(app, "Gender accuracy") == f"{metrics['gender_accuracy']:.1%}"
     assert _metric(app, "Ethnicity accuracy") == f"{metrics['ethnicity_accuracy']:.1%}"
 
 
 def test_evaluation_page_reads_the_files_it_is_given(synthetic_evaluation):
-    app = _app("evaluation")
-    assert _metric(app, "Test faces") == f"{synthetic_evaluation['n']:,}"
+    app = _app("evaluation")  # in the wild first: closest to people's own photos
+    wild = synthetic_evaluation["wild"]
+    assert _metric(app, "Age within range ± 5 y") == f"{wild['age_in_range_5']:.1%}"
+    assert _metric(app, "Gender accuracy") == f"{wild['gender_accuracy']:.1%}"
+    # Four confusion matrices (with race group → ethnicity) and the per-group heatmap.
+    assert len(app.get("plotly_chart")) == 5
+    app.segmented_control(key="test_set").set_value("utkface").run()
+    assert not app.exception
     assert _metric(app, "Age MAE") == f"{synthetic_evaluation['age_mae']:.2f} years"
     # Three confusion matrices, the per-group heatmap, the scatter and the error-by-age bars.
     assert len(app.get("plotly_chart")) == 6
@@ -131,6 +151,7 @@ def test_evaluation_page_reads_the_files_it_is_given(synthetic_evaluation):
 
 def test_evaluation_and_about_pages_say_how_to_evaluate_when_nothing_is_there(tmp_path, monkeypatch):
     monkeypatch.setattr(paths, "TEST_METRICS_PATH", tmp_path / "absent.json")
+    monkeypatch.setattr(paths, "WILD_METRICS_PATH", tmp_path / "absent-wild.json")
     assert "python -m face2data evaluate" in _texts(_app("evaluation"))
     assert "python -m face2data evaluate" in _texts(_app("about"))
 
@@ -138,6 +159,7 @@ def test_evaluation_and_about_pages_say_how_to_evaluate_when_nothing_is_there(tm
 def test_about_page_shows_metrics_limits_and_privacy(synthetic_evaluation):
     app = _app("about")
     assert _metric(app, "Age MAE") == f"{synthetic_evaluation['age_mae']:.2f} years"
+    assert _metric(app, "Age within range ± 5 y") == f"{synthetic_evaluation['wild']['age_in_range_5']:.1%}"
     text = _texts(app)
     assert f"{MAX_FILE_BYTES / 2**20:.0f} MB" in text
     assert "never written to" in text and "Not for decisions about people" in text

@@ -32,9 +32,9 @@ from face2data.api.requests import image_bytes, read_body
 from face2data.faces.detection import DETECTOR_VERSION
 from face2data.image_loading import ImageLoadError, ImageTooLargeError, UnsupportedImageError, load_rgb
 from face2data.model_card import INTENDED_USE, LIMITS
-from face2data.paths import EVALUATION_PATHS, TFLITE_PATH
+from face2data.paths import TFLITE_PATH, evaluation_paths
 from face2data.predictor import Predictor
-from face2data.schema import AGE_MAX, AGE_MIN, ETHNICITIES, GENDERS, INPUT_SIZE
+from face2data.schema import AGE_MAX, AGE_MIN, ETHNICITIES, GENDERS, INPUT_SIZE, SOURCES
 
 log = logging.getLogger("face2data.api")
 
@@ -61,7 +61,8 @@ def model_identity(path: Path) -> dict:
 def _shipped_metrics() -> dict:
     """The headline figures of each evaluated test set, from the files in weights/."""
     metrics = {}
-    for source, (path, _) in EVALUATION_PATHS.items():
+    for source in SOURCES:
+        path = evaluation_paths(source)[0]
         if path.exists():
             report = json.loads(path.read_text())
             metrics[source] = {"test_set": report.get("test_set", source)} | {
@@ -76,8 +77,10 @@ def create_app(predictor_factory: Callable[[], Predictor] = Predictor, model_pat
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state["predictor"] = await run_in_threadpool(predictor_factory)
+        loaded = await run_in_threadpool(predictor_factory)
+        await run_in_threadpool(_warm_up, loaded)  # SHAP's first run compiles its kernels: paid before "ready"
         state["identity"] = model_identity(Path(model_path))
+        state["predictor"] = loaded
         yield
         state.clear()
 
@@ -184,6 +187,12 @@ def create_app(predictor_factory: Callable[[], Predictor] = Predictor, model_pat
                 "method": explanation_method()}  # fmt: skip
 
     return app
+
+
+def _warm_up(predictor: Predictor) -> None:
+    from face2data.explanation import warm_up
+
+    warm_up(predictor.model)
 
 
 def _explain(predictor: Predictor, crop: np.ndarray):

@@ -23,7 +23,7 @@ from face2data.evaluation.metrics import (
     summarize_ranges,
 )
 from face2data.outputs import age_interval, expected_age, predict_probabilities
-from face2data.paths import EVALUATION_PATHS
+from face2data.paths import evaluation_paths
 from face2data.schema import ETHNICITIES, GENDERS, RACES
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ def write_predictions(rows: list[dict], path: str | Path, source: str) -> None:
 
 def default_outputs(source: str) -> tuple[Path, Path]:
     """Where the shipped metrics JSON and predictions CSV of a test set live in ``weights/``."""
-    return EVALUATION_PATHS[source]
+    return evaluation_paths(source)
 
 
 def headline(report: dict) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
 from face2data import paths
 from face2data.ui import artifacts
@@ -49,13 +50,13 @@ def training_summary() -> dict | None:
 
 def test_metrics(source: str = "utkface") -> dict | None:
     """The shipped evaluation of a test set (``utkface`` or ``fairface``), or None before ``evaluate`` ran."""
-    path = paths.EVALUATION_PATHS[source][0]
+    path = paths.evaluation_paths(source)[0]
     return _json(str(path), _stamp(path))
 
 
 def test_predictions(source: str = "utkface") -> pd.DataFrame | None:
     """The per-face predictions of a test set, or None before ``evaluate`` ran."""
-    path = paths.EVALUATION_PATHS[source][1]
+    path = paths.evaluation_paths(source)[1]
     return _predictions(str(path), _stamp(path))
 
 
@@ -86,7 +87,11 @@ def warm_up_in_background() -> None:
         if _warm_up_started:
             return
         _warm_up_started = True
-    threading.Thread(target=_load_quietly, name="face2data-warm-up", daemon=True).start()
+    thread = threading.Thread(target=_load_quietly, name="face2data-warm-up", daemon=True)
+    # The thread calls a cached resource: with the starting session's context Streamlit does not warn that the
+    # thread has no ScriptRunContext.
+    add_script_run_ctx(thread, get_script_run_ctx())
+    thread.start()
 
 
 def _load_quietly() -> None:
