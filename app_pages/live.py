@@ -5,8 +5,9 @@ from __future__ import annotations
 import cv2
 import streamlit as st
 
+from face2data.predictor import Predictor
 from face2data.ui import cache, views
-from face2data.ui.live import LiveVideoProcessor
+from face2data.ui.live import LiveAnnotator
 from face2data.ui.photo import analyze
 
 st.title("Live webcam")
@@ -18,10 +19,24 @@ st.caption(
 )
 
 try:
-    from streamlit_webrtc import WebRtcMode, webrtc_streamer
-except ImportError:  # pragma: no cover - a requirement, but the page should say so rather than crash
+    import av
+    from streamlit_webrtc import VideoProcessorBase, WebRtcMode, webrtc_streamer
+except ImportError:  # a requirement, but the page should say so rather than crash
     st.error("Live video needs the streamlit-webrtc package (`pip install -r requirements.txt`).")
     st.stop()
+
+
+class LiveVideoProcessor(VideoProcessorBase):
+    """streamlit-webrtc's video processor: one per connection, sharing the process-wide predictor."""
+
+    def __init__(self, predictor: Predictor) -> None:
+        self.annotator = LiveAnnotator(predictor)
+
+    def recv(self, frame: av.VideoFrame) -> av.VideoFrame:
+        """One camera frame in, the annotated frame out (called from streamlit-webrtc's worker thread)."""
+        rgb = frame.to_ndarray(format="rgb24")
+        return av.VideoFrame.from_ndarray(self.annotator.annotate(rgb), format="rgb24")
+
 
 predictor = cache.predictor()
 context = webrtc_streamer(

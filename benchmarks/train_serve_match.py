@@ -3,7 +3,8 @@
 Each test-split UTKFace crop (the original 200x200 file) is pasted into a synthetic photo: a random
 background, scaled, shifted and rotated up to ±20°, saved as a JPEG. The photo then goes through the
 served path (``Predictor.predict_bytes``: decode, detect, align, predict) and the crop itself through the
-training path (``to_model_input`` of the crop). Same model, same flip TTA, so the gap measures the path.
+training path (the aligned crop the model was trained on: ``face2data.crops``, a grey margin, detection,
+alignment, cached). Same model, same flip TTA, so the gap measures the path.
 
     python benchmarks/train_serve_match.py [--limit N] [--model PATH] [--data PATH] [--seed S]
 
@@ -27,11 +28,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+from face2data.crops import load_crops  # noqa: E402
 from face2data.data.sources import iter_image_bytes, scan_labels  # noqa: E402
 from face2data.data.split import split_of  # noqa: E402
 from face2data.faces.alignment import reference_layout, transform_points  # noqa: E402
 from face2data.image_loading import load_rgb  # noqa: E402
-from face2data.outputs import expected_age  # noqa: E402
+from face2data.outputs import expected_age, predict_probabilities  # noqa: E402
 from face2data.paths import TFLITE_PATH  # noqa: E402
 from face2data.predictor import Predictor  # noqa: E402
 from face2data.schema import CROP_SIZE, ETHNICITIES, GENDERS  # noqa: E402
@@ -116,7 +118,12 @@ def run(source: Path, limit: int | None, model_path: Path, seed: int) -> dict:
     predictor = Predictor(model_path=model_path)
     layout_centre = reference_layout().keypoints.mean(axis=0)
     rng = np.random.default_rng(seed)
-    names, crops, served, extra_faces, seconds = [], [], [], 0, 0.0
+    trained = load_crops(source).faces
+    row_of = {str(name): i for i, name in enumerate(trained.names)}
+    labels = {name: label for name, label in labels.items() if name in row_of}  # faces the training path found
+    names: list[str] = []
+    served: list[FaceResult | None] = []
+    extra_faces, seconds = 0, 0.0
     for name, data in iter_image_bytes(source, wanted=set(labels)):
         crop = load_rgb(data)
         if crop.shape[:2] != (CROP_SIZE, CROP_SIZE):
@@ -132,10 +139,10 @@ def run(source: Path, limit: int | None, model_path: Path, seed: int) -> dict:
         match = int(np.argmin(distances)) if faces and min(distances) < 0.25 * side else None
         extra_faces += len(faces) - (match is not None)
         names.append(name)
-        crops.append(crop)
         served.append(None if match is None else faces[match])
     truth = np.array([labels[n] for n in names], dtype=np.float64)
-    original = {head: np.concatenate(parts) for head, parts in _batched(predictor, np.stack(crops)).items()}
+    inputs = trained.images[[row_of[n] for n in names]].astype(np.float32)
+    original = predict_probabilities(predictor.model, inputs, flip=True, batch_size=256)
     found = np.array([face is not None for face in served])
     if not found.any():
         raise SystemExit(f"none of the {len(names)} pasted faces was found; nothing to compare")
@@ -181,14 +188,6 @@ def agreement(first: dict[str, np.ndarray], second: dict[str, np.ndarray]) -> di
         "ethnicity_percent": same["ethnicity"],
         "mean_abs_age_difference": age_gap,
     }
-
-
-def _batched(predictor: Predictor, crops: np.ndarray, size: int = 256) -> dict[str, list[np.ndarray]]:
-    parts: dict[str, list[np.ndarray]] = {}
-    for start in range(0, len(crops), size):
-        for head, probs in predictor.predict_crops(crops[start : start + size]).items():
-            parts.setdefault(head, []).append(probs)
-    return parts
 
 
 def report(result: dict) -> str:

@@ -24,5 +24,7 @@ def evaluation_paths(source: str) -> tuple[Path, Path]:
     if source == "fairface":
         return WILD_METRICS_PATH, WILD_PREDICTIONS_PATH
     raise ValueError(f"unknown source {source!r}")
+
+
 MODEL_CARD_PATH = WEIGHTS_DIR / "MODEL_CARD.md"
 SHAP_GLOBAL_PATH = WEIGHTS_DIR / "shap_global.npz"

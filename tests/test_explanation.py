@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from face2data.explanation import (
+    DEFAULT_SETTINGS,
     ExplainSettings,
     GlobalMapsError,
     colour_limits,
@@ -82,8 +83,10 @@ def test_base_value_plus_map_sum_is_the_output(explanation):
         assert abs(h.output_value - h.base_value) > 10 * tolerance  # the map is not trivially zero
 
 
-def test_outputs_are_the_predictions_the_app_shows(model, crop, explanation):
-    probs = predict_probabilities(model, to_model_input(crop[None]), flip=True)
+def test_outputs_are_the_models_outputs_for_the_explained_face(model, crop, explanation):
+    # The default explains the face as seen (DEFAULT_SETTINGS.flip is False: half the model calls); the shown
+    # prediction also averages the mirror image, which the explanation's caption says.
+    probs = predict_probabilities(model, to_model_input(crop[None]), flip=DEFAULT_SETTINGS.flip)
     assert explanation["age"].output_value == pytest.approx(float(expected_age(probs["age"])[0]), abs=1e-3)
     gender, ethnicity = int(np.argmax(probs["gender"][0])), int(np.argmax(probs["ethnicity"][0]))
     shown = explanation.probabilities("ethnicity")
@@ -184,7 +187,7 @@ def test_the_shipped_model_explains_a_real_face(shipped_model_path, crop):
 
     real = load_trained_model(shipped_model_path)
     explanation = explain_face(real, crop)
-    probs = predict_probabilities(real, to_model_input(crop[None]), flip=True)
+    probs = predict_probabilities(real, to_model_input(crop[None]), flip=DEFAULT_SETTINGS.flip)
     assert explanation["age"].output_value == pytest.approx(float(expected_age(probs["age"])[0]), abs=1e-2)
     for head in HEADS:
         h = explanation[head]

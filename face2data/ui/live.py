@@ -1,7 +1,7 @@
 """Live webcam frames: every face boxed and labelled, labels steadied by tracking, the frame rate measured.
 
-``LiveAnnotator`` is plain Python (testable without a browser); ``LiveVideoProcessor`` plugs it into
-streamlit-webrtc, which calls ``recv`` from its own worker thread for every frame of the browser's camera.
+``LiveAnnotator`` is plain Python, testable without a browser or PyAV; the Live page plugs it into
+streamlit-webrtc, which calls it from its own worker thread for every frame of the browser's camera.
 """
 
 from __future__ import annotations
@@ -10,10 +10,8 @@ import threading
 import time
 from collections import deque
 
-import av
 import cv2
 import numpy as np
-from streamlit_webrtc import VideoProcessorBase
 
 from face2data.faces import find_faces
 from face2data.faces.tracking import FaceTracker
@@ -101,15 +99,3 @@ def _draw_box(image: np.ndarray, box: tuple[int, int, int, int], label: str) -> 
     cv2.rectangle(image, (left, top), (left + tw + 8, top + th + base + 6), BOX_COLOUR, -1)
     cv2.putText(image, label, (left + 4, top + th + 3), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1,
                 cv2.LINE_AA)  # fmt: skip
-
-
-class LiveVideoProcessor(VideoProcessorBase):
-    """streamlit-webrtc's video processor: one per connection, sharing the process-wide predictor."""
-
-    def __init__(self, predictor: Predictor) -> None:
-        self.annotator = LiveAnnotator(predictor)
-
-    def recv(self, frame: av.VideoFrame) -> av.VideoFrame:
-        """One camera frame in, the annotated frame out (called from streamlit-webrtc's worker thread)."""
-        rgb = frame.to_ndarray(format="rgb24")
-        return av.VideoFrame.from_ndarray(self.annotator.annotate(rgb), format="rgb24")
