@@ -17,6 +17,13 @@ MAX_FACE_CARDS = 30
 
 def _use(source: str) -> None:
     st.session_state["active_source"] = source
+    if source in ("upload", "camera") and st.session_state.get(source) is None:  # the user removed the photo
+        _clear()
+
+
+def _clear() -> None:
+    st.session_state.pop("analysis", None)
+    st.session_state.pop("active_source", None)
 
 
 cache.warm_up_in_background()  # the model loads while the user picks a photo
@@ -47,12 +54,13 @@ if active == "sample":
 elif picked is not None:
     data, source = picked.getvalue(), "camera" if mode == WEBCAM else "upload"
 
-if data is None:
+# The photo and its analysis live in the session, not in a widget: they stay across page changes and source
+# switches until another photo replaces them or the user clears them.
+analysis = st.session_state.get("analysis")
+if data is None and analysis is None:
     st.info("Upload a photo, take a webcam snapshot or try the sample to start.")
     st.stop()
-
-analysis = st.session_state.get("analysis")
-if analysis is None or analysis.digest != digest_of(data):
+if data is not None and (analysis is None or analysis.digest != digest_of(data)):
     try:
         with st.spinner("Finding and reading faces…"):
             analysis = analyze(data, cache.predictor, source)
@@ -61,6 +69,9 @@ if analysis is None or analysis.digest != digest_of(data):
         st.stop()
     st.session_state["analysis"] = analysis
 
+if analysis is None:  # not reached: there was a photo or a stored analysis
+    st.stop()
+st.button("Clear this photo", icon=":material/close:", on_click=_clear)
 if not analysis.ok:
     st.error(analysis.error, icon=":material/broken_image:")
     st.stop()
@@ -78,6 +89,7 @@ with summary_col:
         st.stop()
     st.subheader(f"{len(analysis.faces)} face{'s' if len(analysis.faces) != 1 else ''} found")
     views.faces_table(analysis.faces)
+    views.downloads(analysis)
     st.caption("Numbers match the boxes on the photo; the largest face is 1. Details and SHAP maps below.")
 
 # The first faces open, the others one click away: a group photo stays readable.

@@ -158,11 +158,12 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
 def _cmd_explain_global(args: argparse.Namespace) -> int:
     from face2data.explanation.commands import explain_global
-    from face2data.model_loading import ModelFileError, load_trained_model
+    from face2data.model_loading import ModelFileError
+    from face2data.tflite_model import load_inference_model
 
     _setup_logging()
     try:
-        model = load_trained_model(Path(args.model))
+        model = load_inference_model(Path(args.model))
     except ModelFileError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -276,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain_all.add_argument("--seed", type=int, default=0, help="seed of the sample of test faces")
     explain_all.add_argument("--out", default=str(SHAP_GLOBAL_PATH), help="the .npz file to write")
     explain_all.add_argument("--max-evals", type=int, help="model evaluations per face (default: the library's)")
-    explain_all.add_argument("--model", default=str(MODEL_PATH), help="the .keras model to explain")
+    explain_all.add_argument("--model", default=str(TFLITE_PATH), help="the .tflite (or .keras) model to explain")
     explain_all.set_defaults(run=_cmd_explain_global)
     serve = commands.add_parser(
         "serve",

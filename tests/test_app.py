@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 
@@ -229,6 +230,29 @@ def test_sample_shows_a_predicted_age_and_its_explanation():
     assert sum("→ this face" in c.value for c in app.caption) == 3
     app.selectbox(key="ethnicity_class").set_value("Indian").run()
     assert any(m.value == "**Ethnicity**: P(Indian)" for m in app.markdown)
+
+
+@needs_model
+def test_the_photo_stays_across_pages_and_sources_and_can_be_downloaded():
+    app = _app(timeout=MODEL_TIMEOUT)
+    app.file_uploader(key="upload").set_value(("astronaut.jpg", photo.sample_bytes(), "image/jpeg")).run()
+    assert [s.value for s in app.subheader] == ["1 face found"]
+    for page in ("explain", "training"):
+        app.switch_page(f"app_pages/{page}.py").run()
+        assert not app.exception, [e.value for e in app.exception]
+    app.switch_page("app_pages/predict.py").run()
+    assert [s.value for s in app.subheader] == ["1 face found"]  # still the uploaded photo
+    app.radio(key="mode").set_value("Webcam snapshot").run()
+    assert [s.value for s in app.subheader] == ["1 face found"]  # a source switch keeps it too
+    analysis = app.session_state["analysis"]
+    table = list(csv.DictReader(io.StringIO(photo.results_csv(analysis))))
+    shown = json.loads(photo.results_json(analysis))
+    assert len(table) == len(shown["faces"]) == 1 and table[0]["gender"] == shown["faces"][0]["gender"]
+    assert float(table[0]["age"]) == shown["faces"][0]["age"]
+    png = photo.annotated_png(analysis)
+    assert Image.open(io.BytesIO(png)).size[0] > 0
+    next(b for b in app.button if b.label == "Clear this photo").click().run()
+    assert "Upload a photo" in _texts(app) and not app.subheader
 
 
 @needs_model

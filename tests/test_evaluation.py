@@ -11,7 +11,13 @@ from conftest import utkface_names, write_fairface_source, write_utkface_images
 from face2data.data.split import split_of
 from face2data.evaluation.run import PREDICTION_COLUMNS, evaluate, write_predictions
 from face2data.model import build_model
-from face2data.paths import MODEL_CARD_PATH, TEST_METRICS_PATH, TEST_PREDICTIONS_PATH
+from face2data.paths import (
+    MODEL_CARD_PATH,
+    TEST_METRICS_PATH,
+    TEST_PREDICTIONS_PATH,
+    WILD_METRICS_PATH,
+    WILD_PREDICTIONS_PATH,
+)
 
 
 @pytest.fixture(scope="module")
@@ -86,4 +92,9 @@ def test_shipped_metrics_predictions_and_card_agree():
     gender_ok = np.mean([r["gender_pred"] == r["gender_true"] for r in rows])
     assert gender_ok == pytest.approx(metrics["gender_accuracy"])
     card = MODEL_CARD_PATH.read_text()
-    assert f"{metrics['age_mae']:.2f} years" in card and f"n = {metrics['n']}" in card
+    assert f"MAE {metrics['age_mae']:.2f} years" in card and f"{metrics['n']:,} of" in card
+    if WILD_METRICS_PATH.exists():
+        wild = json.loads(WILD_METRICS_PATH.read_text())
+        with WILD_PREDICTIONS_PATH.open() as handle:
+            assert sum(1 for _ in csv.DictReader(handle)) == wild["n"]
+        assert f"{100 * wild['gender_accuracy']:.1f} %" in card and f"{wild['n']:,} of" in card

@@ -5,7 +5,10 @@ All in memory: the bytes are decoded, predicted on and dropped; nothing here wri
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +19,7 @@ import numpy as np
 
 from face2data.image_loading import ImageLoadError, load_rgb
 from face2data.limits import MAX_FILE_BYTES
+from face2data.schema import ETHNICITIES
 
 SAMPLE_PATH = Path(__file__).resolve().parent.parent / "assets" / "astronaut.jpg"
 SAMPLE_CAPTION = "Sample: Eileen Collins, NASA astronaut — official NASA portrait, public domain."
@@ -108,3 +112,34 @@ def annotate(rgb: np.ndarray, faces: list, display_side: int = DISPLAY_SIDE) -> 
             cv2.LINE_AA,
         )
     return out
+
+
+def results_json(analysis: Analysis) -> str:
+    """The analysis as the JSON object of ``python -m face2data predict --json`` for one file."""
+    faces = [face.to_dict() for face in analysis.faces]
+    return json.dumps({"file": analysis.source, "faces": faces, "error": analysis.error}, ensure_ascii=False, indent=1)
+
+
+def results_csv(analysis: Analysis) -> str:
+    """One CSV row per face: the fields of the JSON form, flattened."""
+    out = io.StringIO()
+    columns = ["face", "x", "y", "width", "height", "score", "age", "age_low", "age_high", "gender",
+               "gender_probability", "ethnicity", *[f"p_{e}" for e in ETHNICITIES], "quality_notes"]  # fmt: skip
+    writer = csv.DictWriter(out, fieldnames=columns)
+    writer.writeheader()
+    for number, face in enumerate(analysis.faces, start=1):
+        row = face.to_dict()
+        x, y, w, h = row.pop("box")
+        probabilities = row.pop("ethnicity_probabilities")
+        notes = "; ".join(row.pop("quality_notes"))
+        writer.writerow({"face": number, "x": x, "y": y, "width": w, "height": h, **row,
+                         **{f"p_{e}": probabilities[e] for e in ETHNICITIES}, "quality_notes": notes})  # fmt: skip
+    return out.getvalue()
+
+
+def annotated_png(analysis: Analysis) -> bytes:
+    """The photo with its numbered boxes, as PNG bytes (empty when there is no photo)."""
+    if analysis.photo is None:
+        return b""
+    ok, png = cv2.imencode(".png", cv2.cvtColor(analysis.photo, cv2.COLOR_RGB2BGR))
+    return png.tobytes() if ok else b""

@@ -40,6 +40,19 @@ def faces_table(faces: list) -> None:
     st.dataframe(rows, hide_index=True, width="stretch")
 
 
+def downloads(analysis) -> None:
+    """Buttons to take the results away: CSV, JSON (the CLI's ``predict --json`` form) and the annotated photo."""
+    from face2data.ui.photo import annotated_png, results_csv, results_json
+
+    columns = st.columns(3)
+    columns[0].download_button("Results (CSV)", results_csv(analysis), "face2data-results.csv", "text/csv",
+                               icon=":material/download:", key="download_csv")  # fmt: skip
+    columns[1].download_button("Results (JSON)", results_json(analysis), "face2data-results.json",
+                               "application/json", icon=":material/download:", key="download_json")  # fmt: skip
+    columns[2].download_button("Photo with boxes (PNG)", annotated_png(analysis), "face2data-photo.png",
+                               "image/png", icon=":material/download:", key="download_png")  # fmt: skip
+
+
 def face_card(face, key: str) -> None:
     """One face: its aligned crop, age with interval and distribution, gender, ethnicity and quality notes."""
     crop_col, age_col, class_col = st.columns([1, 2, 2])
