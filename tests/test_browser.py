@@ -187,6 +187,30 @@ def test_broken_upload_shows_message(browser, app_url, tmp_path):
     page.close()
 
 
+def test_photo_kept_across_pages_avif_read_and_text_refused_in_words(browser, app_url, tmp_path):
+    from PIL import Image
+
+    avif = tmp_path / "astronaut.avif"
+    Image.open(SAMPLE).save(avif, format="AVIF")
+    page = _open(browser, app_url)
+    page.locator("input[type=file]").set_input_files(str(avif))
+    page.get_by_text("1 face found").wait_for(timeout=FIRST_PREDICTION_MS)
+    for name in ("Explain", "Training", "Predict"):
+        page.get_by_test_id("stSidebarNav").get_by_text(name, exact=True).click()
+        page.wait_for_load_state("networkidle")
+    page.get_by_text("1 face found").wait_for(timeout=30_000)  # the AVIF photo is still there
+    _expect_no_exception(page)
+    _shoot(page, "predict_after_page_changes")
+    text = tmp_path / "notes.txt"
+    text.write_text("not a photo, just a few words\n" * 20)
+    page.locator("input[type=file]").set_input_files(str(text))
+    alert = page.get_by_test_id("stAlertContentError")
+    alert.wait_for(timeout=30_000)
+    assert "not an image" in alert.inner_text()
+    _expect_no_exception(page)
+    page.close()
+
+
 def test_webcam_snapshot_shows_prediction(browser, app_url):
     page = _open(browser, app_url)
     page.get_by_test_id("stRadio").get_by_text("Webcam snapshot", exact=True).click()

@@ -78,6 +78,23 @@ def confusion_matrix(true: np.ndarray, pred: np.ndarray, n_classes: int) -> np.n
     return matrix
 
 
+def _confusions(
+    gender_true: np.ndarray,
+    gender_pred: np.ndarray,
+    ethnicity_true: np.ndarray,
+    ethnicity_pred: np.ndarray,
+    bucket_true: np.ndarray,
+    bucket_pred: np.ndarray,
+) -> dict:
+    """The gender, ethnicity and age-bucket confusion matrices with their labels, JSON-ready."""
+    pairs = {"gender": (GENDERS, gender_true, gender_pred), "ethnicity": (ETHNICITIES, ethnicity_true, ethnicity_pred),
+             "age_bucket": (AGE_BUCKETS, bucket_true, bucket_pred)}  # fmt: skip
+    return {
+        name: {"labels": list(labels), "counts": confusion_matrix(true, pred, len(labels)).tolist()}
+        for name, (labels, true, pred) in pairs.items()
+    }
+
+
 def _group_figures(o: Outcomes, mask: np.ndarray) -> dict:
     return {
         "n": int(mask.sum()),
@@ -110,20 +127,9 @@ def summarize(o: Outcomes) -> dict:
         "gender_accuracy": accuracy(o.gender_true, o.gender_pred),
         "ethnicity_accuracy": accuracy(o.ethnicity_true, o.ethnicity_pred),
         "age_interval_coverage": float(inside.mean()) if len(inside) else float("nan"),
-        "confusion": {
-            "gender": {
-                "labels": list(GENDERS),
-                "counts": confusion_matrix(o.gender_true, o.gender_pred, len(GENDERS)).tolist(),
-            },
-            "ethnicity": {
-                "labels": list(ETHNICITIES),
-                "counts": confusion_matrix(o.ethnicity_true, o.ethnicity_pred, len(ETHNICITIES)).tolist(),
-            },
-            "age_bucket": {
-                "labels": list(AGE_BUCKETS),
-                "counts": confusion_matrix(true_bucket, pred_bucket, len(AGE_BUCKETS)).tolist(),
-            },
-        },  # fmt: skip
+        "confusion": _confusions(
+            o.gender_true, o.gender_pred, o.ethnicity_true, o.ethnicity_pred, true_bucket, pred_bucket
+        ),  # fmt: skip
         "per_group": {
             "gender": _by(o, o.gender_true, GENDERS),
             "ethnicity": _by(o, o.ethnicity_true, ETHNICITIES),
@@ -198,15 +204,7 @@ def summarize_ranges(o: RangeOutcomes) -> dict:
     return {
         **_range_figures(o, everyone),
         "confusion": {
-            "gender": {"labels": list(GENDERS), "counts": confusion_matrix(o.gender_true, o.gender_pred, 2).tolist()},
-            "ethnicity": {
-                "labels": list(ETHNICITIES),
-                "counts": confusion_matrix(o.ethnicity_true, o.ethnicity_pred, len(ETHNICITIES)).tolist(),
-            },
-            "age_bucket": {
-                "labels": list(AGE_BUCKETS),
-                "counts": confusion_matrix(true_bucket, pred_bucket, len(AGE_BUCKETS)).tolist(),
-            },
+            **_confusions(o.gender_true, o.gender_pred, o.ethnicity_true, o.ethnicity_pred, true_bucket, pred_bucket),
             "race_to_ethnicity": {
                 "rows": list(RACES),
                 "labels": list(ETHNICITIES),
