@@ -43,11 +43,11 @@ HISTORY_COLUMNS = [
 ]  # fmt: skip
 # How the sources are mixed, recorded in training.json and the model card.
 MIXING = (
-    "Both sources' training splits are concatenated and shuffled together each epoch: every face is seen once "
-    "per epoch with equal loss weight (about one UTKFace face to two FairFace faces). FairFace brings the "
-    "real-world photos and the balance over race groups that users' photos need; UTKFace brings exact ages, "
-    "children and the very old. Weighting one source up was not needed: its faces already dominate where it is "
-    "the only one to teach something (exact ages come only from UTKFace)."
+    "Both sources' training splits are concatenated and shuffled together each epoch: every face is seen once per "
+    "epoch with equal loss weight (about one UTKFace face to two FairFace faces). FairFace brings real-world photos "
+    "and the balance over race groups that users' photos need; UTKFace brings exact ages (FairFace gives ranges "
+    "only), many young children and very old faces. The natural proportions keep the age head anchored on exact "
+    "ages while most steps show in-the-wild faces; other mixes were not tried."
 )
 
 

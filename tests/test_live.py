@@ -25,3 +25,22 @@ def test_a_still_face_keeps_one_label_and_the_frame_rate_is_measured(shipped_tfl
     assert stats["frames"] == 12 and stats["fps"] > 0
     latest = annotator.latest_frame()
     assert latest is not None and latest.shape == frame.shape and len(annotator.tracker.tracks) == 1
+
+
+def test_a_label_near_a_boundary_does_not_flip():
+    from face2data.schema import AGES, NUM_AGES
+    from face2data.ui.live import ShownLabel
+
+    def probs(age: float, p_female: float) -> dict[str, np.ndarray]:
+        ages = np.exp(-0.5 * ((AGES - age) / 3.0) ** 2)
+        assert len(ages) == NUM_AGES
+        return {"age": ages / ages.sum(), "gender": np.array([1 - p_female, p_female]),
+                "ethnicity": np.array([0.5, 0.45, 0.05, 0.0, 0.0])}  # fmt: skip
+
+    label = ShownLabel.of(probs(32.6, 0.52))
+    first = label.text()
+    for age, p_female in ((32.4, 0.48), (32.7, 0.53), (32.3, 0.47)):
+        label.update(probs(age, p_female))
+        assert label.text() == first
+    label.update(probs(36.0, 0.2))  # a clear change does show
+    assert label.text().startswith("36 · male")

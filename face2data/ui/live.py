@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -35,12 +36,42 @@ def _probabilities(result: FaceResult) -> dict[str, np.ndarray]:
     }
 
 
-def live_label(probabilities: dict[str, np.ndarray]) -> str:
-    """The short label of a face from its (smoothed) probabilities: ``34 · female · White``."""
-    age = float(expected_age(probabilities["age"]))
-    gender = GENDERS[int(np.argmax(probabilities["gender"]))]
-    ethnicity = ETHNICITIES[int(np.argmax(probabilities["ethnicity"]))]
-    return f"{age:.0f} · {gender} · {ethnicity}"
+# A shown value changes only when the smoothed one has moved clearly away from it (hysteresis): a still face whose
+# age sits near 32.5 or whose two likeliest classes are close must not flip its label from frame to frame.
+AGE_HYSTERESIS = 1.0  # years
+CLASS_HYSTERESIS = 0.1  # probability by which another class must lead
+
+
+@dataclass
+class ShownLabel:
+    """What is shown for one tracked face: updated only past the hysteresis margins."""
+
+    age: float
+    gender: int
+    ethnicity: int
+
+    def update(self, probabilities: dict[str, np.ndarray]) -> None:
+        """Move the shown values towards the smoothed probabilities where they clearly differ."""
+        age = float(expected_age(probabilities["age"]))
+        if abs(age - self.age) >= AGE_HYSTERESIS:
+            self.age = age
+        self.gender = _leader(probabilities["gender"], self.gender)
+        self.ethnicity = _leader(probabilities["ethnicity"], self.ethnicity)
+
+    def text(self) -> str:
+        """``34 · female · White``."""
+        return f"{self.age:.0f} · {GENDERS[self.gender]} · {ETHNICITIES[self.ethnicity]}"
+
+    @classmethod
+    def of(cls, probabilities: dict[str, np.ndarray]) -> ShownLabel:
+        """The label first shown for a new face."""
+        return cls(float(expected_age(probabilities["age"])), int(np.argmax(probabilities["gender"])),
+                   int(np.argmax(probabilities["ethnicity"])))  # fmt: skip
+
+
+def _leader(probabilities: np.ndarray, shown: int) -> int:
+    best = int(np.argmax(probabilities))
+    return best if probabilities[best] - probabilities[shown] >= CLASS_HYSTERESIS else shown
 
 
 class LiveAnnotator:
@@ -53,13 +84,24 @@ class LiveAnnotator:
         self._latest: np.ndarray | None = None
         self._ends: deque[float] = deque(maxlen=FPS_WINDOW)
         self._labels: list[str] = []
+        self._shown: dict[int, ShownLabel] = {}
         self._frames = 0
 
     def annotate(self, rgb: np.ndarray) -> np.ndarray:
         """The frame with a box and a steady label on every face, and the frame rate in a corner."""
         results = self.predictor.predict_faces(find_faces(rgb, self.predictor.detector))
         tracks = self.tracker.update([r.box for r in results], [_probabilities(r) for r in results])
-        labels = [live_label(track.smoothed()) for track in tracks]
+        labels = []
+        for track in tracks:
+            smoothed = track.smoothed()
+            shown = self._shown.get(track.track_id)
+            if shown is None:
+                shown = self._shown[track.track_id] = ShownLabel.of(smoothed)
+            else:
+                shown.update(smoothed)
+            labels.append(shown.text())
+        live = {track.track_id for track in self.tracker.tracks}
+        self._shown = {i: label for i, label in self._shown.items() if i in live}
         out = rgb.copy()
         for result, label in zip(results, labels, strict=True):
             _draw_box(out, result.box, label)
