@@ -19,7 +19,11 @@ summary = cache.training_summary()
 
 cols = st.columns(4)
 cols[0].metric("Best epoch", f"{best}", help="The epoch with the lowest validation loss; its weights are shipped.")
-cols[1].metric("Validation age MAE", f"{row['val_age_mae']:.2f} years")
+cols[1].metric(
+    "Validation age error",
+    f"{row['val_age_mae']:.2f} years",
+    help="Mean distance of the expected age from the label: the true age, or a FairFace range (0 inside it).",
+)
 cols[2].metric("Validation gender accuracy", f"{row['val_gender_accuracy']:.1%}")
 cols[3].metric("Validation ethnicity accuracy", f"{row['val_ethnicity_accuracy']:.1%}")
 st.caption(
