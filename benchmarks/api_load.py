@@ -145,7 +145,11 @@ def main(argv: list[str] | None = None) -> int:
                     raise SystemExit("the server did not start") from None
                 time.sleep(0.5)
         photos = [photo_640x480(seed) for seed in range(8)]
-        run_phase(port, 2, 2, photos, mixed=True)  # warm-up: allocator pools and buffers reach their working size
+        for path in ("/v1/explain", "/v1/predict"):  # warm-up: every code path once, buffers at working size
+            warm = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=photos[0],
+                                          headers={"Content-Type": "image/jpeg"})  # fmt: skip
+            urllib.request.urlopen(warm, timeout=120).read()
+        run_phase(port, args.clients, 5, photos, mixed=True)
         memory = {"ready": resident_mb(server.pid)}
         rows, figures = [], {}
         for name, mixed in (("predict only", False), ("mixed: 10 % bad, 5 % explain", True)):

@@ -178,9 +178,20 @@ def _cmd_explain_global(args: argparse.Namespace) -> int:
     return 0
 
 
+def _limit_malloc_arenas(arenas: int = 2) -> None:
+    """Fewer glibc malloc arenas: a server's worker threads otherwise each keep one, and its memory only grows."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(-8, arenas)  # M_ARENA_MAX
+    except (OSError, AttributeError):  # not glibc: nothing to tune
+        pass
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    _limit_malloc_arenas()
     _setup_logging()
     # The app's own request log (method, path, status, time) replaces uvicorn's access log.
     uvicorn.run("face2data.api.app:create_app", factory=True, host=args.host, port=args.port,

@@ -21,12 +21,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio
 import cv2
 import numpy as np
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from face2data.api.requests import image_bytes, read_body
 from face2data.faces.detection import DETECTOR_VERSION
@@ -42,6 +42,9 @@ API_KEY_VARIABLE = "FACE2DATA_API_KEY"
 CORS_VARIABLE = "FACE2DATA_CORS_ORIGINS"  # comma-separated origins; CORS stays off without it
 # The loader's errors as HTTP statuses: the one table of the API.
 STATUS_OF: dict[type[ImageLoadError], int] = {ImageTooLargeError: 413, UnsupportedImageError: 415, ImageLoadError: 400}
+# Heavy work (decoding, detection, the model, SHAP) runs in worker threads, at most one per core at a time:
+# more would only queue inside the shared model and detector, each holding its request's decoded photo.
+HEAVY_THREADS = max(1, os.cpu_count() or 1)
 HEADLINE_KEYS = ("n", "faces_found", "age_mae", "age_rmse", "age_in_range", "age_in_range_5", "gender_accuracy",
                  "ethnicity_accuracy", "confidence_intervals")  # fmt: skip
 
@@ -75,10 +78,15 @@ def create_app(predictor_factory: Callable[[], Predictor] = Predictor, model_pat
     """The API application; ``predictor_factory`` makes the one shared Predictor at start-up."""
     state: dict[str, Any] = {}
 
+    async def _in_worker(function: Callable[..., Any], *args: Any) -> Any:
+        """``function(*args)`` in a worker thread, at most HEAVY_THREADS at once; the event loop keeps answering."""
+        return await anyio.to_thread.run_sync(function, *args, limiter=state["limiter"])
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        loaded = await run_in_threadpool(predictor_factory)
-        await run_in_threadpool(_warm_up, loaded)  # SHAP's first run compiles its kernels: paid before "ready"
+        state["limiter"] = anyio.CapacityLimiter(HEAVY_THREADS)
+        loaded = await _in_worker(predictor_factory)
+        await _in_worker(_warm_up, loaded)  # SHAP's first run compiles its kernels: paid before "ready"
         state["identity"] = model_identity(Path(model_path))
         state["predictor"] = loaded
         yield
@@ -145,7 +153,7 @@ def create_app(predictor_factory: Callable[[], Predictor] = Predictor, model_pat
     async def read_image(request: Request) -> tuple[np.ndarray, str | None]:
         data, name = image_bytes(request.headers.get("content-type", ""), await read_body(request))
         try:
-            return await run_in_threadpool(load_rgb, data), name
+            return await _in_worker(load_rgb, data), name
         except ImageLoadError as error:
             raise HTTPException(status_of(error), str(error)) from None
 
@@ -154,7 +162,7 @@ def create_app(predictor_factory: Callable[[], Predictor] = Predictor, model_pat
         """Every face of the photo (the body, or the multipart field ``file``), largest first."""
         model = predictor()
         rgb, name = await read_image(request)
-        faces = await run_in_threadpool(model.predict_image, rgb)
+        faces = await _in_worker(model.predict_image, rgb)
         return {"file": name, "faces": [face.to_dict() for face in faces], "error": None}
 
     @app.post("/v1/explain", dependencies=guarded)
@@ -166,12 +174,12 @@ def create_app(predictor_factory: Callable[[], Predictor] = Predictor, model_pat
         """SHAP maps of the three heads of one face: PNG overlays (base64), base values and outputs."""
         model = predictor()
         rgb, name = await read_image(request)
-        faces = await run_in_threadpool(model.predict_image, rgb)
+        faces = await _in_worker(model.predict_image, rgb)
         if face > len(faces):
             found = f"{len(faces)} face{'s' if len(faces) != 1 else ''}"
             raise HTTPException(404, f"no face number {face}: the photo has {found}")
         chosen = faces[face - 1]
-        explanation = await run_in_threadpool(_explain, model, chosen.crop)
+        explanation = await _in_worker(_explain, model, chosen.crop)
         heads = {}
         for head, part in explanation.heads.items():
             heads[head] = {

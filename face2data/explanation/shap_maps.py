@@ -50,7 +50,7 @@ class ExplainSettings:
             f"SHAP Partition explainer (Owen values over a hierarchy of image rectangles) with "
             f"{self.max_evals} model evaluations{mirror}; a hidden region is filled with the same region of a "
             f"{self.blur}x{self.blur}-pixel box-blurred copy of the {INPUT_SIZE}x{INPUT_SIZE} face, so the base value "
-            f"is the prediction for the fully blurred face and base value + sum of the map = the prediction."
+            f"is the output for the fully blurred face and base value + sum of the map = the explained output."
         )
 
 
