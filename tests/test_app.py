@@ -101,7 +101,8 @@ def test_training_page_shows_the_best_epoch_of_the_history():
     app = _app("training")
     after = artifacts.best_epoch(artifacts.read_history(paths.HISTORY_PATH))  # training may append meanwhile
     assert _metric(app, "Best epoch") in {str(before), str(after)}
-    assert len(app.get("plotly_chart")) == 3
+    # losses, age error and accuracies, the validation figures per source, the learning rate
+    assert [chart.key for chart in app.get("plotly_chart")] == ["losses", "metrics", "per_source", "learning_rate"]
 
 
 def test_training_page_shows_the_training_summary(tmp_path, monkeypatch):
