@@ -12,8 +12,12 @@ st.title("About face2data")
 st.markdown(
     "face2data predicts **age, gender and ethnicity** for every face in a photo with one multi-output Keras "
     f"network (MobileNetV3 trunk, {INPUT_SIZE}×{INPUT_SIZE} pixel input, three softmax heads) and explains each "
-    "prediction with SHAP. The app runs the trained network exported to TFLite with LiteRT (the same answers, "
-    "several times faster on a CPU). Everything runs on this computer; no network is used."
+    "prediction with SHAP. Faces are found by YuNet (OpenCV) and aligned to one reference layout; the app runs the "
+    "trained network exported to TFLite with LiteRT (the same answers, several times faster on a CPU) and never "
+    "loads TensorFlow. The Live page labels a webcam stream in real time; programs can use the same model through "
+    "`python -m face2data predict` and the HTTP API (`python -m face2data serve`). Speed and accuracy figures, "
+    "measured by the scripts in `benchmarks/`, are in `benchmarks/RESULTS.md`. Everything runs on this computer; "
+    "no network is used."
 )
 
 st.header("Measured performance")
