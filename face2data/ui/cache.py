@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
-from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
 from face2data import paths
 from face2data.ui import artifacts
@@ -65,12 +65,17 @@ def model_card() -> str | None:
     return _text(str(paths.MODEL_CARD_PATH), _stamp(paths.MODEL_CARD_PATH))
 
 
-@st.cache_resource(show_spinner="Loading the model and the face detector (once per server)…")
-def predictor():
-    """The one Predictor (model + face detector) of this process, shared by every session."""
+@functools.cache
+def _shared_predictor():
     from face2data.predictor import Predictor
 
     return Predictor()
+
+
+@st.cache_resource(show_spinner="Loading the model and the face detector (once per server)…")
+def predictor():
+    """The one Predictor (model + face detector) of this process, shared by every session."""
+    return _shared_predictor()
 
 
 _WARM_UP = threading.Lock()
@@ -87,11 +92,7 @@ def warm_up_in_background() -> None:
         if _warm_up_started:
             return
         _warm_up_started = True
-    thread = threading.Thread(target=_load_quietly, name="face2data-warm-up", daemon=True)
-    # The thread calls a cached resource: with the starting session's context Streamlit does not warn that the
-    # thread has no ScriptRunContext.
-    add_script_run_ctx(thread, get_script_run_ctx())
-    thread.start()
+    threading.Thread(target=_load_quietly, name="face2data-warm-up", daemon=True).start()
 
 
 def _load_quietly() -> None:
@@ -100,7 +101,8 @@ def _load_quietly() -> None:
     try:
         # The first SHAP run of a process compiles SHAP's numba kernels (~18 s on 2 cores): paid here,
         # the first face a user explains takes about a second like every later one.
-        warm_up(predictor().model)
+        # The plain process-wide cache, not Streamlit's: this thread has no session (no ScriptRunContext).
+        warm_up(_shared_predictor().model)
     except Exception:  # noqa: S110 - a broken model is reported by the page that needs it, with its message
         pass
 
