@@ -45,12 +45,16 @@ def downloads(analysis) -> None:
     from face2data.ui.photo import annotated_png, results_csv, results_json
 
     columns = st.columns(3)
-    columns[0].download_button("Results (CSV)", results_csv(analysis), "face2data-results.csv", "text/csv",
-                               icon=":material/download:", key="download_csv")  # fmt: skip
-    columns[1].download_button("Results (JSON)", results_json(analysis), "face2data-results.json",
-                               "application/json", icon=":material/download:", key="download_json")  # fmt: skip
-    columns[2].download_button("Photo with boxes (PNG)", annotated_png(analysis), "face2data-photo.png",
-                               "image/png", icon=":material/download:", key="download_png")  # fmt: skip
+    # Short labels: the summary column is narrow, and a cut-off label reads as "Results …".
+    columns[0].download_button("CSV", results_csv(analysis), "face2data-results.csv", "text/csv",
+                               icon=":material/download:", key="download_csv",
+                               help="One row per face")  # fmt: skip
+    columns[1].download_button("JSON", results_json(analysis), "face2data-results.json", "application/json",
+                               icon=":material/download:", key="download_json",
+                               help="As `python -m face2data predict --json`")  # fmt: skip
+    columns[2].download_button("PNG", annotated_png(analysis), "face2data-photo.png", "image/png",
+                               icon=":material/download:", key="download_png",
+                               help="The photo with its numbered boxes")  # fmt: skip
 
 
 def face_card(face, key: str) -> None:
