@@ -8,11 +8,10 @@ from face2data.limits import MAX_FILE_BYTES, MIN_FACE_PX
 from face2data.model_loading import ModelFileError
 from face2data.ui import cache, views
 from face2data.ui.photo import SAMPLE_CAPTION, analyze, digest_of, sample_bytes
+from face2data.ui.photo_figure import photo_figure
 
 UPLOAD, WEBCAM = "Upload a photo", "Webcam snapshot"
-OPEN_FACES = 3
-# A crowd photo can hold 150 faces: cards (charts, SHAP) for the largest ones, the table lists every face.
-MAX_FACE_CARDS = 30
+OPEN_FACES = 3  # up to this many faces, every card is open; more, and the user picks one card at a time
 
 
 def _use(source: str) -> None:
@@ -24,6 +23,18 @@ def _use(source: str) -> None:
 def _clear() -> None:
     st.session_state.pop("analysis", None)
     st.session_state.pop("active_source", None)
+
+
+def _open_clicked_face() -> None:
+    points = st.session_state["photo_plot"].selection.points
+    if points:
+        st.session_state["face_card"] = int(points[0]["point_index"])
+
+
+def _open_picked_row() -> None:
+    rows = st.session_state["faces_table"].selection.rows
+    if rows:
+        st.session_state["face_card"] = int(rows[0])
 
 
 cache.warm_up_in_background()  # the model loads while the user picks a photo
@@ -42,6 +53,7 @@ if mode == UPLOAD:
         max_upload_size=MAX_FILE_BYTES // 2**20,
     )
 else:
+    # A small viewfinder: the snapshot itself is shown once, large and annotated, below.
     picked = st.camera_input("Webcam snapshot", key="camera", on_change=_use, args=("camera",))
 if st.button("Try a sample", icon=":material/image:"):
     _use("sample")
@@ -62,12 +74,21 @@ if data is None and analysis is None:
     st.stop()
 if data is not None and (analysis is None or analysis.digest != digest_of(data)):
     try:
-        with st.spinner("Finding and reading faces…"):
-            analysis = analyze(data, cache.predictor, source)
+        with st.status("Finding faces…", expanded=False) as status:
+            bar = st.progress(0.0)
+
+            def _progress(read: int, found: int) -> None:
+                status.update(label=f"{found} face{'s' if found != 1 else ''} found; reading them…")
+                bar.progress(read / found if found else 1.0, text=f"Read {read} of {found} faces")
+
+            analysis = analyze(data, cache.predictor, source, _progress)
+            found = len(analysis.faces)
+            status.update(label=f"{found} face{'s' if found != 1 else ''} found and read", state="complete")
     except ModelFileError as error:
         st.error(f"The model could not be loaded: {error}", icon=":material/error:")
         st.stop()
     st.session_state["analysis"] = analysis
+    st.session_state.pop("face_card", None)  # a new photo opens on its first face
 
 if analysis is None:  # not reached: there was a photo or a stored analysis
     st.stop()
@@ -75,27 +96,46 @@ st.button("Clear this photo", icon=":material/close:", on_click=_clear)
 if not analysis.ok:
     st.error(analysis.error, icon=":material/broken_image:")
     st.stop()
+if analysis.photo is None:  # not reached: a read photo always has its shown copy
+    st.stop()
 
-photo_col, summary_col = st.columns([3, 2])
-if analysis.photo is not None:
-    photo_col.image(analysis.photo, width="stretch", caption=SAMPLE_CAPTION if analysis.source == "sample" else None)
-with summary_col:
-    if not analysis.faces:
-        st.warning(
-            "No face found in this photo. Faces should be upright, roughly frontal, well lit and at least "
-            f"{MIN_FACE_PX} pixels wide.",
-            icon=":material/face_retouching_off:",
-        )
-        st.stop()
-    st.subheader(f"{len(analysis.faces)} face{'s' if len(analysis.faces) != 1 else ''} found")
-    views.faces_table(analysis.faces)
-    views.downloads(analysis)
-    st.caption("Numbers match the boxes on the photo; the largest face is 1. Details and SHAP maps below.")
+st.plotly_chart(
+    photo_figure(analysis.photo, analysis.faces, analysis.scale),
+    key="photo_plot",
+    on_select=_open_clicked_face,
+    selection_mode="points",
+    width="content",
+    config={"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d", "toImage"]},
+)
+hint = "Hover over a face to read it, click it to open its card; drag to zoom in, double-click to zoom out."
+st.caption(f"{SAMPLE_CAPTION} {hint}" if analysis.source == "sample" else hint)
+if not analysis.faces:
+    st.warning(
+        "No face found in this photo. Faces should be upright, roughly frontal, well lit and at least "
+        f"{MIN_FACE_PX} pixels wide.",
+        icon=":material/face_retouching_off:",
+    )
+    st.stop()
 
-# The first faces open, the others one click away: a group photo stays readable.
-if len(analysis.faces) > MAX_FACE_CARDS:
-    st.caption(f"Details below for the {MAX_FACE_CARDS} largest faces; the table above lists all of them.")
-for face in analysis.faces[:MAX_FACE_CARDS]:
-    with st.expander(views.face_title(face), expanded=face.index < OPEN_FACES, icon=":material/face:"):
+st.subheader(f"{len(analysis.faces)} face{'s' if len(analysis.faces) != 1 else ''} found")
+st.caption("The numbers match the labels on the photo; the largest face is 1. Pick a row to open its card.")
+views.faces_table(analysis.faces, on_select=_open_picked_row)
+views.downloads(analysis)
+
+if len(analysis.faces) <= OPEN_FACES:
+    for face in analysis.faces:
+        with st.expander(views.face_title(face), expanded=True, icon=":material/face:"):
+            views.face_card(face, key=f"face{face.index}")
+            views.shap_section(analysis, face)
+else:
+    # A crowd: one card at a time, chosen here, in the table or on the photo.
+    if st.session_state.get("face_card", 0) >= len(analysis.faces):
+        st.session_state.pop("face_card")
+    index = st.selectbox(
+        "Face details", range(len(analysis.faces)), format_func=lambda i: views.face_title(analysis.faces[i]),
+        key="face_card", help="Or click a face on the photo or a row of the table.",
+    )  # fmt: skip
+    face = analysis.faces[index]
+    with st.container(border=True):
         views.face_card(face, key=f"face{face.index}")
         views.shap_section(analysis, face)

@@ -11,8 +11,10 @@ from face2data.image_loading import ImageLoadError, load_rgb, load_rgb_file
 from face2data.outputs import age_interval, expected_age, predict_probabilities
 from face2data.paths import TFLITE_PATH
 from face2data.schema import ETHNICITIES, GENDERS, to_model_input
-from face2data.structures import FaceResult
+from face2data.structures import FaceResult, Progress
 from face2data.tflite_model import load_inference_model
+
+PROGRESS_BATCH = 16  # faces per model call when someone follows the progress
 
 
 class Predictor:
@@ -27,15 +29,29 @@ class Predictor:
         """Predictions for every face of an encoded image; raises ImageLoadError for unusable bytes."""
         return self.predict_image(load_rgb(data))
 
-    def predict_image(self, rgb: np.ndarray) -> list[FaceResult]:
-        """Predictions for every face of an RGB uint8 photo (EXIF already applied), largest face first."""
-        return self.predict_faces(find_faces(rgb, self.detector))
+    def predict_image(self, rgb: np.ndarray, progress: Progress | None = None) -> list[FaceResult]:
+        """Predictions for every face of an RGB uint8 photo (EXIF already applied), largest face first.
 
-    def predict_faces(self, faces: list[FoundFace]) -> list[FaceResult]:
-        """Predictions for already found and aligned faces, in one batched model call."""
+        ``progress(read, found)``, when given, hears once the faces are found and after each batch of faces read.
+        """
+        return self.predict_faces(find_faces(rgb, self.detector), progress)
+
+    def predict_faces(self, faces: list[FoundFace], progress: Progress | None = None) -> list[FaceResult]:
+        """Predictions for already found and aligned faces: one batched model call, or batches when followed."""
         if not faces:
+            if progress is not None:
+                progress(0, 0)
             return []
-        probabilities = self.predict_crops(np.stack([face.crop for face in faces]))
+        crops = np.stack([face.crop for face in faces])
+        if progress is None:
+            probabilities = self.predict_crops(crops)
+        else:
+            progress(0, len(faces))
+            parts = []
+            for start in range(0, len(faces), PROGRESS_BATCH):
+                parts.append(self.predict_crops(crops[start : start + PROGRESS_BATCH]))
+                progress(min(start + PROGRESS_BATCH, len(faces)), len(faces))
+            probabilities = {head: np.concatenate([part[head] for part in parts]) for head in parts[0]}
         return [
             _result(i, face.box, face.score, face.crop, face.quality_notes, {h: p[i] for h, p in probabilities.items()})
             for i, face in enumerate(faces)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from face2data.schema import AGE_INTERVAL_MASS
+
+Progress = Callable[[int, int], None]  # told (faces read so far, faces found) while a photo is read
 
 
 @dataclass

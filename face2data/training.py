@@ -210,6 +210,7 @@ def train(config: TrainConfig) -> Path:
         if config.init:
             # Our own earlier model (trained from scratch by this code), never a network trained elsewhere.
             model = keras.models.load_model(config.init, compile=False)
+            _record_lineage(Path(config.init), out)
             log.info("starting from the weights of %s", config.init)
         else:
             model = build_model()
@@ -247,6 +248,32 @@ def _export_for_serving(model_path: Path) -> None:
     log.info("wrote %s for the app", path)
 
 
+LINEAGE_FILE = "init.json"  # the starting model's own training.json, copied when a run begins from it
+
+
+def _record_lineage(init_model: Path, out: Path) -> None:
+    """Keep what the starting model's training.json says, since that file may be replaced before this run ends."""
+    summary = init_model.with_name(SUMMARY_FILE)
+    if summary.exists():
+        (out / LINEAGE_FILE).write_text(summary.read_text())
+
+
+def _lineage_text(out: Path) -> str:
+    """One sentence on the model this run started from, and on the models that one started from."""
+    lineage = out / LINEAGE_FILE
+    if not lineage.exists():
+        return "an earlier face2data model trained from scratch by this code (no network trained elsewhere)"
+    earlier = json.loads(lineage.read_text())
+    sources = " and ".join(name for name in earlier.get("sources", {"utkface": None}))
+    hours = earlier.get("training_seconds", 0) / 3600
+    text = (
+        f"the weights of an earlier face2data model ({earlier.get('epochs_completed')} epochs on the training "
+        f"splits of {sources}, {hours:.2f} h on the same 2-core CPU), which itself started from "
+        f"{earlier.get('initialised_from', 'random weights (from scratch)')}"
+    )
+    return text.replace("(from scratch)", "(from scratch); no network trained elsewhere, no validation or test face")
+
+
 def _write_summary(out: Path, config: TrainConfig, seconds: float, n_train: int, n_val: int, sources: dict) -> None:
     """Record how the shipped model was made (accumulated over resumed runs)."""
     summary_file = out / SUMMARY_FILE
@@ -261,13 +288,7 @@ def _write_summary(out: Path, config: TrainConfig, seconds: float, n_train: int,
         "val_images": n_val,
         "sources": sources,
         "mixing": MIXING,
-        "initialised_from": (
-            f"the weights of {Path(config.init).name}, an earlier face2data model trained from scratch by this code "
-            "(no network trained elsewhere) on the same UTKFace training split; it never trained on a validation "
-            "or test face"
-            if config.init
-            else "random weights (from scratch)"
-        ),
+        "initialised_from": _lineage_text(out) if config.init else "random weights (from scratch)",
         "epochs_completed": len(rows),
         "best_epoch": int(rows[int(np.argmin(val_losses))]["epoch"]) if rows else None,
         "training_seconds": round(sum(epoch_seconds), 1),

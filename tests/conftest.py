@@ -97,6 +97,17 @@ def face_images(count: int, size: int = 200, seed: int = 0) -> list[np.ndarray]:
     return images
 
 
+def crowd_photo(rows: int = 6, cols: int = 8, side: int = 96, gap: int = 34, seed: int = 3) -> np.ndarray:
+    """A group photo of ``rows * cols`` faces (the sample face, varied) on grey, each with room for a label."""
+    faces = face_images(rows * cols, size=side, seed=seed)
+    canvas = np.full((rows * (side + gap) + gap, cols * (side + gap) + gap, 3), 150, np.uint8)
+    for i, face in enumerate(faces):
+        row, col = divmod(i, cols)
+        y, x = gap + row * (side + gap), gap + col * (side + gap)
+        canvas[y : y + side, x : x + side] = face
+    return canvas
+
+
 def write_utkface_images(folder: Path, names: list[str], seed: int = 0) -> list[Path]:
     """Write a 200x200 JPEG of a varied sample face under each name (labels are random: for plumbing tests)."""
     folder.mkdir(parents=True, exist_ok=True)

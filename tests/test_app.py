@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import crowd_photo
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -16,7 +17,7 @@ from face2data import paths
 from face2data.evaluation.metrics import Outcomes, RangeOutcomes, summarize, summarize_ranges
 from face2data.limits import MAX_FILE_BYTES
 from face2data.schema import AGE_BUCKETS, ETHNICITIES, GENDERS
-from face2data.ui import artifacts, figures, photo
+from face2data.ui import artifacts, face_labels, figures, photo, photo_figure
 
 APP = str(paths.PROJECT_ROOT / "streamlit_app.py")
 # Runs that load the model (and TensorFlow) for the first time are slow on a busy machine.
@@ -222,7 +223,7 @@ def test_sample_shows_a_predicted_age_and_its_explanation():
     age = _metric(app, "Predicted age")
     assert age.endswith(" years") and 10 <= int(age.split()[0]) <= 80
     assert _metric(app, "Gender") in GENDERS
-    assert photo.SAMPLE_CAPTION in app.image[0].captions
+    assert any(photo.SAMPLE_CAPTION in c.value for c in app.caption)
     # The face card's SHAP button computes the maps in place; the Explain page reuses them.
     app.button(key=next(b.key for b in app.button if b.key and b.key.startswith("shap_"))).click().run()
     assert not app.exception, [e.value for e in app.exception]
@@ -254,6 +255,40 @@ def test_the_photo_stays_across_pages_and_sources_and_can_be_downloaded():
     assert Image.open(io.BytesIO(png)).size[0] > 0
     next(b for b in app.button if b.label == "Clear this photo").click().run()
     assert "Upload a photo" in _texts(app) and not app.subheader
+
+
+@needs_model
+def test_a_crowd_shows_its_progress_and_one_card_at_a_time(monkeypatch):
+    from face2data.predictor import Predictor
+
+    heard: list[tuple[int, int]] = []
+    predict_image = Predictor.predict_image
+
+    def followed(self, rgb, progress=None):
+        def tell(read: int, found: int) -> None:
+            heard.append((read, found))
+            if progress is not None:
+                progress(read, found)
+
+        return predict_image(self, rgb, tell)
+
+    monkeypatch.setattr(Predictor, "predict_image", followed)  # the cached predictor is of this class too
+    app = _app(timeout=MODEL_TIMEOUT)
+    app.file_uploader(key="upload").set_value(("crowd.jpg", _jpeg(crowd_photo()), "image/jpeg")).run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert [s.value for s in app.subheader] == ["48 faces found"]
+    assert app.status[0].label == "48 faces found and read"
+    assert heard[0] == (0, 48) and heard[-1] == (48, 48) and len(heard) == 1 + -(-48 // 16)
+    faces = app.session_state["analysis"].faces
+    boxes = [face_labels.Rect(*face.box) for face in faces]  # the crowd is shown at its own size (scale 1)
+    texts, tags = [face_labels.label_text(f) for f in faces], [str(f.index + 1) for f in faces]
+    labels = face_labels.layout_labels(boxes, texts, *reversed(crowd_photo().shape[:2]), tags)
+    shown = [label.rect for label in labels if label is not None]
+    assert len(shown) == 48 and not any(a.overlaps(b) for i, a in enumerate(shown) for b in shown[i + 1 :])
+    assert not app.expander  # no 48 open cards: one card, picked here or on the photo or in the table
+    assert app.selectbox(key="face_card").value == 0
+    app.selectbox(key="face_card").set_value(47).run()
+    assert not app.exception and any(m.label == "Predicted age" for m in app.metric)
 
 
 @needs_model
@@ -307,11 +342,73 @@ def test_shap_figure_colour_bar_is_symmetric_around_zero():
 
 
 class _FakeFace:
-    def __init__(self, index: int, box: tuple[int, int, int, int]) -> None:
-        self.index, self.box = index, box
+    def __init__(self, index: int, box: tuple[int, int, int, int], age: float = 34.0) -> None:
+        self.index, self.box, self.age = index, box, age
+        self.age_low, self.age_high = age - 5, age + 5
+        self.gender, self.gender_probability = "female", 0.9
+        self.ethnicity, self.ethnicity_probabilities = "Others", dict.fromkeys(ETHNICITIES, 0.2)
 
 
-def test_annotate_draws_a_numbered_box_per_face_and_shrinks_big_photos():
+def _grid_boxes(rows: int, cols: int, side: int, gap: int) -> list[face_labels.Rect]:
+    return [
+        face_labels.Rect(gap + c * (side + gap), gap + r * (side + gap), side, side)
+        for r in range(rows)
+        for c in range(cols)
+    ]
+
+
+@pytest.mark.parametrize(("side", "gap"), [(90, 30), (60, 4), (40, 0)])
+def test_labels_never_overlap_each_other_other_faces_or_the_edge(side, gap):
+    boxes = _grid_boxes(6, 8, side, gap)
+    width, height = 8 * (side + gap) + gap, 6 * (side + gap) + gap
+    texts, tags = [f"{i + 1}: 34 F White" for i in range(48)], [str(i + 1) for i in range(48)]
+    labels = face_labels.layout_labels(boxes, texts, width, height, tags)
+    shown = [label for label in labels if label is not None]
+    assert len(shown) == 48  # where the full label has no room, the face's number is shown; hovering tells all
+    for a, label in enumerate(shown):
+        assert label.rect.inside(width, height)
+        assert not any(label.rect.overlaps(other.rect) for other in shown[a + 1 :])
+        assert not any(label.rect.overlaps(box) for i, box in enumerate(boxes) if i != label.face)
+        box = boxes[label.face]  # beside its own face: within a label's height of the box
+        assert box.x - label.rect.width <= label.rect.x <= box.x + box.width + label.rect.height
+        assert box.y - 2 * label.rect.height <= label.rect.y <= box.y + box.height + label.rect.height
+    if gap >= 30:  # room around every face: every face has its full label
+        assert all(label.text == texts[label.face] for label in shown)
+
+
+def test_labels_scale_with_the_face_and_tiny_faces_get_none():
+    big, small, tiny = (
+        face_labels.Rect(10, 10, 300, 300),
+        face_labels.Rect(400, 10, 60, 60),
+        face_labels.Rect(500, 10, 12, 12),
+    )
+    labels = face_labels.layout_labels([big, small, tiny], ["1: 40 M Black", "2: 9 F Asian", "3: 30 M White"], 800, 600)
+    assert labels[0] is not None and labels[1] is not None and labels[2] is None
+    assert labels[0].rect.height > labels[1].rect.height
+    assert face_labels.label_text(_FakeFace(2, (0, 0, 9, 9))) == "3: 34 F Other"
+
+
+def test_a_face_filling_a_small_photo_keeps_its_label_inside_and_the_photo_grows():
+    rgb = np.full((224, 224, 3), 90, np.uint8)
+    face = _FakeFace(0, (0, 0, 224, 224))
+    scale = photo.display_scale(224, 224)
+    out = photo.annotate(rgb, [face], scale)
+    assert scale == 2 and out.shape[:2] == (448, 448)  # shown at twice its size, not stretched to the page
+    label = face_labels.layout_labels([face_labels.Rect(0, 0, 448, 448)], [face_labels.label_text(face)], 448, 448)[0]
+    assert label is not None and label.rect.inside(448, 448)
+
+
+def test_photo_figure_has_a_hover_and_click_target_per_face():
+    faces = [_FakeFace(0, (100, 100, 200, 200)), _FakeFace(1, (400, 120, 80, 80), age=61)]
+    fig = photo_figure.photo_figure(np.zeros((300, 500, 3), np.uint8), faces, 0.5)
+    targets = fig.data[1]
+    assert list(targets.customdata) == [0, 1]
+    assert list(targets.x) == [100, 220] and list(targets.y) == [100, 80]
+    assert "Face 2: 61 years (56–66), female 90%" in targets.hovertext[1]
+    assert (fig.layout.width, fig.layout.height) == (500, 300)
+
+
+def test_annotate_draws_a_box_per_face_and_shrinks_big_photos():
     rgb = np.zeros((3000, 2000, 3), np.uint8)
     out = photo.annotate(rgb, [_FakeFace(0, (300, 300, 600, 600)), _FakeFace(1, (1200, 1800, 300, 300))])
     assert max(out.shape[:2]) == photo.DISPLAY_SIDE

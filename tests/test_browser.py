@@ -140,6 +140,12 @@ def _open(browser, url: str):
     return page
 
 
+def _wait_until_idle(page) -> None:
+    """Until the app's script has finished its run (Streamlit's "Running…" indicator is gone)."""
+    page.wait_for_load_state("networkidle")
+    playwright_api.expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=120_000)
+
+
 def _shoot(page, name: str) -> None:
     """A screenshot of the whole app: the viewport is made as tall as the page's content, charts drawn first."""
     for _ in range(2):  # charts grow once they are drawn in a taller viewport: measure twice
@@ -168,7 +174,7 @@ def test_upload_shows_prediction(browser, app_url):
     page.locator("input[type=file]").set_input_files(str(SAMPLE))
     page.get_by_text("Predicted age").first.wait_for(timeout=FIRST_PREDICTION_MS)
     _expect_no_exception(page)
-    assert page.get_by_text("1 face found").count() == 1
+    assert page.get_by_text("1 face found", exact=True).count() == 1
     assert page.get_by_test_id("stMetricValue").filter(has_text="years").count() >= 1
     _shoot(page, "predict_upload")
     page.close()
@@ -194,11 +200,21 @@ def test_photo_kept_across_pages_avif_read_and_text_refused_in_words(browser, ap
     Image.open(SAMPLE).save(avif, format="AVIF")
     page = _open(browser, app_url)
     page.locator("input[type=file]").set_input_files(str(avif))
-    page.get_by_text("1 face found").wait_for(timeout=FIRST_PREDICTION_MS)
+    page.get_by_text("1 face found", exact=True).wait_for(timeout=FIRST_PREDICTION_MS)
     for name in ("Explain", "Training", "Predict"):
         page.get_by_test_id("stSidebarNav").get_by_text(name, exact=True).click()
         page.wait_for_load_state("networkidle")
-    page.get_by_text("1 face found").wait_for(timeout=30_000)  # the AVIF photo is still there
+    page.get_by_text("1 face found", exact=True).wait_for(timeout=30_000)  # the AVIF photo is still there
+    page.get_by_test_id("stRadio").get_by_text("Webcam snapshot", exact=True).click()
+    page.get_by_role("button", name="Take Photo").wait_for(timeout=30_000)
+    page.get_by_text("1 face found", exact=True).wait_for(timeout=30_000)  # and after a source switch
+    # Leaving the webcam while Chromium is still opening the camera can swallow the click (a person would click
+    # again): give the camera the same moment the snapshot test gives it.
+    _wait_until_idle(page)
+    page.wait_for_timeout(1500)
+    page.get_by_test_id("stRadio").get_by_text("Upload a photo", exact=True).click()
+    page.get_by_test_id("stFileUploader").wait_for(timeout=60_000)
+    page.get_by_text("1 face found", exact=True).wait_for(timeout=30_000)  # and back
     _expect_no_exception(page)
     _shoot(page, "predict_after_page_changes")
     text = tmp_path / "notes.txt"
@@ -207,6 +223,55 @@ def test_photo_kept_across_pages_avif_read_and_text_refused_in_words(browser, ap
     alert = page.get_by_test_id("stAlertContentError")
     alert.wait_for(timeout=30_000)
     assert "not an image" in alert.inner_text()
+    _expect_no_exception(page)
+    page.close()
+
+
+def test_downloads_match_the_shown_results(browser, app_url):
+    import csv
+    import io
+    import json
+
+    from PIL import Image
+
+    page = _open(browser, app_url)
+    page.locator("input[type=file]").set_input_files(str(SAMPLE))
+    shown_age = page.get_by_test_id("stMetricValue").filter(has_text="years").first
+    shown_age.wait_for(timeout=FIRST_PREDICTION_MS)
+    taken = {}
+    for name, label in (("CSV", "CSV"), ("JSON", "JSON"), ("PNG", "Annotated photo (PNG)")):
+        with page.expect_download() as download:
+            page.get_by_test_id("stDownloadButton").get_by_role("button", name=label).click()
+        taken[name] = Path(download.value.path()).read_bytes()
+    rows = list(csv.DictReader(io.StringIO(taken["CSV"].decode())))
+    report = json.loads(taken["JSON"])
+    assert len(rows) == len(report["faces"]) == 1 and report["error"] is None
+    assert f"{float(rows[0]['age']):.0f} years" == shown_age.inner_text() == f"{report['faces'][0]['age']:.0f} years"
+    assert rows[0]["gender"] == report["faces"][0]["gender"]
+    assert Image.open(io.BytesIO(taken["PNG"])).size[0] >= 640
+    _expect_no_exception(page)
+    page.close()
+
+
+def test_crowd_shows_progress_and_a_clicked_face_opens_its_card(browser, app_url, tmp_path):
+    from conftest import crowd_photo
+
+    crowd = tmp_path / "crowd.jpg"
+    cv2.imwrite(str(crowd), crowd_photo()[:, :, ::-1])
+    page = _open(browser, app_url)
+    page.locator("input[type=file]").set_input_files(str(crowd))
+    page.get_by_text("48 faces found and read").wait_for(timeout=FIRST_PREDICTION_MS)  # the finished progress
+    page.get_by_text("48 faces found", exact=True).wait_for()
+    photo_chart = page.get_by_test_id("stPlotlyChart").first
+    targets = photo_chart.locator(".scatterlayer path.point")
+    playwright_api.expect(targets).to_have_count(48, timeout=30_000)
+    _shoot(page, "predict_crowd")
+    box = targets.nth(4).bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    playwright_api.expect(photo_chart.locator(".hoverlayer")).to_contain_text("Face 5:", timeout=10_000)
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.get_by_text("Face 5 (aligned)").wait_for(timeout=30_000)  # the clicked face's card is open
     _expect_no_exception(page)
     page.close()
 

@@ -20,18 +20,22 @@ import numpy as np
 from face2data.image_loading import ImageLoadError, load_rgb
 from face2data.limits import MAX_FILE_BYTES
 from face2data.schema import ETHNICITIES
+from face2data.structures import Progress
+from face2data.ui.face_labels import FONT, Rect, label_text, layout_labels
 
 SAMPLE_PATH = Path(__file__).resolve().parent.parent / "assets" / "astronaut.jpg"
 SAMPLE_CAPTION = "Sample: Eileen Collins, NASA astronaut — official NASA portrait, public domain."
 # Longest side of the photo sent to the browser: enough to see every box, small enough to send quickly.
 DISPLAY_SIDE = 1400
+# Smaller photos are shown enlarged to about this side, so faces, boxes and labels stay readable.
+MIN_DISPLAY_SIDE = 640
 BOX_COLOURS = ((46, 111, 186), (217, 130, 43), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75))
 
 
 class FacePredictor(Protocol):
     """What the page needs of ``face2data.predictor.Predictor``."""
 
-    def predict_image(self, rgb: np.ndarray) -> list: ...
+    def predict_image(self, rgb: np.ndarray, progress: Progress | None = None) -> list: ...
 
 
 @dataclass
@@ -42,6 +46,7 @@ class Analysis:
     source: str
     faces: list = field(default_factory=list)
     photo: np.ndarray | None = None
+    scale: float = 1.0  # shown photo pixels per original photo pixel
     error: str | None = None
 
     @property
@@ -68,10 +73,13 @@ def size_error(size: int) -> str | None:
     return None
 
 
-def analyze(data: bytes, predictor: Callable[[], FacePredictor], source: str = "upload") -> Analysis:
+def analyze(
+    data: bytes, predictor: Callable[[], FacePredictor], source: str = "upload", progress: Progress | None = None
+) -> Analysis:
     """Check, decode and predict one photo; every failure of the input becomes a message in ``Analysis.error``.
 
     ``predictor`` is called only once the photo has been decoded, so a bad file is answered without a model.
+    ``progress(read, found)`` is told how far the reading of the faces has come.
     """
     result = Analysis(digest=digest_of(data), source=source)
     result.error = size_error(len(data))
@@ -79,38 +87,50 @@ def analyze(data: bytes, predictor: Callable[[], FacePredictor], source: str = "
         return result
     try:
         rgb = load_rgb(data)
-        result.faces = list(predictor().predict_image(rgb))
+        result.faces = list(predictor().predict_image(rgb, progress))
     except ImageLoadError as error:
         result.error = f"This file cannot be used as a photo — {error}."
         return result
-    result.photo = annotate(rgb, result.faces)
+    result.scale = display_scale(*rgb.shape[:2])
+    result.photo = annotate(rgb, result.faces, result.scale)
     return result
 
 
-def annotate(rgb: np.ndarray, faces: list, display_side: int = DISPLAY_SIDE) -> np.ndarray:
-    """A display copy of the photo (longest side at most ``display_side``) with a numbered box per face."""
-    scale = min(1.0, display_side / max(rgb.shape[:2]))
-    out = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else rgb.copy()
-    thickness = max(2, round(max(out.shape[:2]) / 300))
-    for face in faces:
-        x, y, w, h = (round(v * scale) for v in face.box)
+def display_scale(height: int, width: int) -> float:
+    """The factor from photo to shown pixels: big photos shrink to DISPLAY_SIDE, small ones grow to MIN_DISPLAY_SIDE.
+
+    Small photos grow by a whole factor (2x, 3x) so the face stays crisp and its box and label have room.
+    """
+    side = max(height, width)
+    if side > DISPLAY_SIDE:
+        return DISPLAY_SIDE / side
+    return float(max(1, MIN_DISPLAY_SIDE // side))
+
+
+def annotate(rgb: np.ndarray, faces: list, scale: float | None = None) -> np.ndarray:
+    """A display copy of the photo with a box per face and, beside it, a label that covers no other label."""
+    scale = display_scale(*rgb.shape[:2]) if scale is None else scale
+    if scale == 1:
+        out = rgb.copy()
+    else:
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+        out = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=interpolation)
+    height, width = out.shape[:2]
+    boxes = [Rect(*(round(v * scale) for v in face.box)) for face in faces]
+    for face, box in zip(faces, boxes, strict=True):
+        thickness = max(1, min(3, round(box.width / 60)))
         colour = BOX_COLOURS[face.index % len(BOX_COLOURS)]
-        cv2.rectangle(out, (x, y), (x + w, y + h), colour, thickness)
-        label = str(face.index + 1)
-        font_scale = max(0.6, min(w, h) / 120)
-        (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
-        top = y - th - base - 2 * thickness if y - th - base - 2 * thickness >= 0 else y + h
-        cv2.rectangle(out, (x, top), (x + tw + 2 * thickness, top + th + base + 2 * thickness), colour, cv2.FILLED)
-        cv2.putText(
-            out,
-            label,
-            (x + thickness, top + th + thickness),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            font_scale,
-            (255, 255, 255),
-            thickness,
-            cv2.LINE_AA,
-        )
+        cv2.rectangle(out, (box.x, box.y), (box.x + box.width, box.y + box.height), colour, thickness)
+    texts, tags = [label_text(face) for face in faces], [str(face.index + 1) for face in faces]
+    labels = layout_labels(boxes, texts, width, height, tags)
+    for face, label in zip(faces, labels, strict=True):
+        if label is None:
+            continue
+        r = label.rect
+        colour = BOX_COLOURS[face.index % len(BOX_COLOURS)]
+        cv2.rectangle(out, (r.x, r.y), (r.x + r.width - 1, r.y + r.height - 1), colour, cv2.FILLED)
+        origin = (r.x + (r.height - label.baseline) // 2 + 1, r.y + label.baseline)
+        cv2.putText(out, label.text, origin, FONT, label.font_scale, (255, 255, 255), label.thickness, cv2.LINE_AA)
     return out
 
 

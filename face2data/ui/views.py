@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
 from face2data.ui import figures
@@ -25,8 +27,8 @@ def face_title(face) -> str:
     return f"Face {face.index + 1}: {face.age:.0f} years, {face.gender}, {face.ethnicity}"
 
 
-def faces_table(faces: list) -> None:
-    """One line per face: the numbers of the boxes on the photo with what was predicted."""
+def faces_table(faces: list, on_select: Callable[[], None]) -> None:
+    """One line per face: the numbers of the boxes on the photo with what was predicted; a row can be picked."""
     rows = [
         {
             "face": face.index + 1,
@@ -37,24 +39,24 @@ def faces_table(faces: list) -> None:
         }
         for face in faces
     ]
-    st.dataframe(rows, hide_index=True, width="stretch")
+    st.dataframe(
+        rows, hide_index=True, width="stretch", key="faces_table", on_select=on_select, selection_mode="single-row"
+    )
 
 
 def downloads(analysis) -> None:
     """Buttons to take the results away: CSV, JSON (the CLI's ``predict --json`` form) and the annotated photo."""
     from face2data.ui.photo import annotated_png, results_csv, results_json
 
-    columns = st.columns(3)
-    # Short labels: the summary column is narrow, and a cut-off label reads as "Results …".
-    columns[0].download_button("CSV", results_csv(analysis), "face2data-results.csv", "text/csv",
-                               icon=":material/download:", key="download_csv",
-                               help="One row per face")  # fmt: skip
-    columns[1].download_button("JSON", results_json(analysis), "face2data-results.json", "application/json",
-                               icon=":material/download:", key="download_json",
-                               help="As `python -m face2data predict --json`")  # fmt: skip
-    columns[2].download_button("PNG", annotated_png(analysis), "face2data-photo.png", "image/png",
-                               icon=":material/download:", key="download_png",
-                               help="The photo with its numbered boxes")  # fmt: skip
+    with st.container(horizontal=True):
+        st.download_button("CSV", results_csv(analysis), "face2data-results.csv", "text/csv",
+                           icon=":material/download:", key="download_csv", help="One row per face")  # fmt: skip
+        st.download_button("JSON", results_json(analysis), "face2data-results.json", "application/json",
+                           icon=":material/download:", key="download_json",
+                           help="As `python -m face2data predict --json`")  # fmt: skip
+        st.download_button("Annotated photo (PNG)", annotated_png(analysis), "face2data-photo.png", "image/png",
+                           icon=":material/download:", key="download_png",
+                           help="The photo with its boxes and labels")  # fmt: skip
 
 
 def face_card(face, key: str) -> None:
