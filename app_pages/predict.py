@@ -131,11 +131,12 @@ else:
     # A crowd: one card at a time, chosen here, in the table or on the photo.
     if st.session_state.get("face_card", 0) >= len(analysis.faces):
         st.session_state.pop("face_card")
+    faces = analysis.faces
     index = st.selectbox(
-        "Face details", range(len(analysis.faces)), format_func=lambda i: views.face_title(analysis.faces[i]),
+        "Face details", list(range(len(faces))), format_func=lambda i: views.face_title(faces[i]),
         key="face_card", help="Or click a face on the photo or a row of the table.",
     )  # fmt: skip
-    face = analysis.faces[index]
+    face = faces[index or 0]
     with st.container(border=True):
         views.face_card(face, key=f"face{face.index}")
         views.shap_section(analysis, face)
