@@ -27,10 +27,13 @@ BATCH_SIZE = 8
 class RayScorer:
     """A Ray Data actor: one Predictor per actor, reused for every batch it is given."""
 
-    def __init__(self, model: bytes | str) -> None:
+    def __init__(self, model) -> None:
+        """``model``: a reference to the .tflite bytes in Ray's object store, or a model path every node has."""
+        import ray
+
         from face2data.batch.local import worker_predictor
 
-        self.predictor = worker_predictor(model)
+        self.predictor = worker_predictor(ray.get(model) if isinstance(model, ray.ObjectRef) else model)
 
     def __call__(self, batch):
         """A pyarrow batch of entries -> a pyarrow Table of their rows."""
@@ -67,7 +70,8 @@ def run_on_ray(entries: list[Entry], out: str | os.PathLike, model: str | os.Pat
     import ray
 
     model_path = Path(model)
-    shipped: bytes | str = model_path.read_bytes() if model_path.suffix == ".tflite" else str(model_path.resolve())
+    # The model's bytes go to the object store once; each actor fetches them from there.
+    shipped = ray.put(model_path.read_bytes()) if model_path.suffix == ".tflite" else str(model_path.resolve())
     items = [{"name": e.name, "path": e.path, "data": e.data, "error": e.error} for e in entries]
     cpus = cluster_cpus()
     dataset = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), cpus * 4)))
