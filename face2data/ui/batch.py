@@ -114,7 +114,7 @@ def results_table(result: BatchResult) -> pd.DataFrame:
             "P(gender)": row["gender_probability"],
             "ethnicity": row["ethnicity"],
             "P(ethnicity)": row[f"p_{row['ethnicity']}"] if face else None,
-            "notes": row["quality_notes"] or ("no face found" if row["faces"] == 0 else row["error"]),
+            "notes": row["quality_notes"] or ("no face found" if row["faces"] == 0 else row["error"] or ""),
         })  # fmt: skip
     return pd.DataFrame(lines)
 

@@ -435,8 +435,8 @@ def batch_age_histogram(ages: Sequence[float]) -> go.Figure:
             hovertemplate="age %{x}: %{y} faces<extra></extra>",
         )
     )
-    fig.update_xaxes(title_text="predicted age")
-    fig.update_yaxes(title_text="faces")
+    fig.update_xaxes(title_text="predicted age", range=[0, max([100.0, *ages]) + 5])
+    _whole_numbers(fig, "faces", int(np.histogram(ages, bins=np.arange(0, 125, 5))[0].max(initial=0)))
     return _compact(fig, 260, "Age")
 
 
@@ -453,5 +453,10 @@ def batch_counts_figure(counts: Mapping[str, int], title: str, unit: str = "face
         )
     )
     fig.update_xaxes(type="category")
-    fig.update_yaxes(title_text=unit)
+    _whole_numbers(fig, unit, max(counts.values(), default=0))
     return _compact(fig, 260, title)
+
+
+def _whole_numbers(fig: go.Figure, title: str, top: int) -> None:
+    """A count axis with whole-number ticks (Plotly would draw 0.5 steps for counts up to a few)."""
+    fig.update_yaxes(title_text=title, rangemode="tozero", tickformat="d", dtick=1 if top <= 5 else None)
