@@ -279,3 +279,28 @@ def test_ray_engine_on_a_local_ray_gives_the_rows_of_the_local_engine(shipped_tf
     ray_rows = sorted(read_rows(tmp_path / "ray.parquet"), key=lambda r: r["file"])
     assert summary.files == 5 and summary.faces == 4 and summary.errors == 1
     assert ray_rows == read_rows(tmp_path / "local.parquet")
+
+
+NO_TENSORFLOW = """
+import importlib.abc, json, sys
+
+class NoTensorFlow(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("tensorflow", "keras", "tf_keras", "ray"):
+            raise ImportError(f"{name} is blocked in this test")
+        return None
+
+sys.meta_path.insert(0, NoTensorFlow())
+from face2data.batch.run import run_batch
+
+summary = run_batch([sys.argv[1]], sys.argv[2], workers=1, progress=False)
+print(json.dumps({"faces": summary.faces, "loaded": sorted(m for m in sys.modules if m in ("tensorflow", "ray"))}))
+"""
+
+
+def test_the_local_engine_imports_neither_tensorflow_nor_ray(shipped_tflite_path, tmp_path):
+    out = tmp_path / "out.jsonl"
+    done = subprocess.run([sys.executable, "-c", NO_TENSORFLOW, str(ASTRONAUT), str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"faces": 1, "loaded": []}
