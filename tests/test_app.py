@@ -439,3 +439,20 @@ def test_batch_figures_count_every_class():
     assert counts["faces per photo"] == {"0": 1, "1": 0, "2": 1}
     fig = figures.batch_counts_figure(counts["faces per photo"], "Faces per photo", "photos")
     assert list(fig.data[0].x) == ["0", "1", "2"] and list(fig.data[0].y) == [1, 0, 1]
+
+
+@needs_model
+def test_a_batch_of_uploads_leaves_no_file_behind(tmp_path, monkeypatch):
+    import tempfile
+
+    spool = tmp_path / "tmp"
+    spool.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool))
+    monkeypatch.setenv("TMPDIR", str(spool))
+    tree_before = _files_under(paths.PROJECT_ROOT)
+    upload = _zip({"a.jpg": photo.sample_bytes(), "b.txt": b"text\n"})
+    app = _app("batch", timeout=MODEL_TIMEOUT)
+    app.file_uploader(key="batch_upload").set_value(("private.zip", upload, "application/zip")).run()
+    assert _metric(app, "Faces") == "1", [e.value for e in app.exception]
+    assert list(spool.iterdir()) == []
+    assert _files_under(paths.PROJECT_ROOT) - tree_before == set()
