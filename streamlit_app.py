@@ -18,6 +18,7 @@ st.set_page_config(page_title="face2data", page_icon="🙂", layout="wide")
 # multipage mode for any session that opens a page URL before st.navigation has run once.
 pages = [
     st.Page("app_pages/predict.py", title="Predict", icon=":material/photo_camera:", default=True),
+    st.Page("app_pages/batch.py", title="Batch", icon=":material/photo_library:"),
     st.Page("app_pages/live.py", title="Live", icon=":material/videocam:"),
     st.Page("app_pages/explain.py", title="Explain", icon=":material/insights:"),
     st.Page("app_pages/training.py", title="Training", icon=":material/show_chart:"),

@@ -178,6 +178,24 @@ def _cmd_explain_global(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from face2data.batch.outputs import OutputError
+    from face2data.batch.run import run_batch
+    from face2data.model_loading import ModelFileError
+
+    try:
+        summary = run_batch(
+            args.inputs, args.out, engine=args.engine, workers=args.workers, resume=args.resume,
+            overwrite=args.overwrite, model=args.model, ray_address=args.ray_address, chunk_files=args.chunk_size,
+            progress=not args.quiet,
+        )  # fmt: skip
+    except (OutputError, ModelFileError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"{summary.line()}; wrote {args.out}")
+    return 0
+
+
 def _limit_malloc_arenas(arenas: int = 2) -> None:
     """Fewer glibc malloc arenas: a server's worker threads otherwise each keep one, and its memory only grows."""
     import ctypes
@@ -290,6 +308,27 @@ def build_parser() -> argparse.ArgumentParser:
     explain_all.add_argument("--max-evals", type=int, help="model evaluations per face (default: the library's)")
     explain_all.add_argument("--model", default=str(TFLITE_PATH), help="the .tflite (or .keras) model to explain")
     explain_all.set_defaults(run=_cmd_explain_global)
+    batch = commands.add_parser(
+        "batch",
+        help="score many photos (files, folders, globs, .zip/.tar archives) into a CSV, JSONL or Parquet file",
+        description="One row per face (box, detector score, age and its range, gender, ethnicity and its five "
+        "probabilities, quality notes) and one row per file without a face or that cannot be read (with why). "
+        "Archives are read in memory. A killed run leaves a readable file; --resume continues it.",
+    )
+    batch.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders (recursive), globs, archives")
+    batch.add_argument("--out", required=True, help="results.csv, results.jsonl or results.parquet (a folder)")
+    batch.add_argument("--resume", action="store_true", help="continue an interrupted run: skip files done in --out")
+    batch.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    batch.add_argument("--engine", choices=("local", "ray"), default="local",
+                       help="local: processes on this machine (default); ray: Ray Data, writes Parquet")  # fmt: skip
+    batch.add_argument("--workers", type=int,
+                       help="worker processes (local) or CPUs of the local Ray (ray); default: every core")  # fmt: skip
+    batch.add_argument("--ray-address", help="join this Ray cluster (auto, ray://host:10001) instead of a local Ray")
+    batch.add_argument("--chunk-size", type=int, default=256, help="files per durable write (default 256)")
+    batch.add_argument("--quiet", action="store_true", help="no progress bar")
+    batch.add_argument("--model", default=str(TFLITE_PATH), help="the .tflite (or .keras) model to use")
+    batch.set_defaults(run=_cmd_batch)
+
     serve = commands.add_parser(
         "serve",
         help="run the HTTP API (FastAPI on uvicorn; OpenAPI docs at /docs)",

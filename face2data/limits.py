@@ -31,3 +31,10 @@ MIN_IMAGE_SIDE = MIN_FACE_PX
 # one with thousands of tiny scans makes libjpeg re-process every coefficient per
 # scan and can take minutes on a file of a few MB.
 MAX_JPEG_SCANS = 1000
+
+# The app's Batch page: at most this many photos (counting those inside archives) and this many bytes of uploads
+# (archives counted at their own size) per batch. 500 photos take one to two minutes on a 2-core server, which
+# is about as long as anyone waits for a web page; bigger jobs belong to ``python -m face2data batch``, which has
+# no such limits. The byte limit is also the per-file upload limit of the page (server.maxUploadSize).
+MAX_BATCH_FILES = 500
+MAX_BATCH_BYTES = 200 * 1024 * 1024

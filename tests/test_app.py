@@ -458,3 +458,98 @@ def test_predict_and_explain_of_an_upload_leaves_no_file_behind(tmp_path, monkey
 
     assert list(spool.iterdir()) == []
     assert _files_under(paths.PROJECT_ROOT) - tree_before == set()
+
+
+# --- Batch page ------------------------------------------------------------------------------
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def test_batch_page_states_its_limits_and_waits_for_uploads():
+    from face2data.limits import MAX_BATCH_BYTES, MAX_BATCH_FILES
+
+    app = _app("batch")
+    assert f"**{MAX_BATCH_FILES} photos**" in _texts(app) and f"**{MAX_BATCH_BYTES / 2**20:.0f} MB**" in _texts(app)
+    assert "Upload photos, or a zip of them, to start." in _texts(app)
+
+
+def test_batch_page_refuses_too_many_photos_before_scoring(monkeypatch):
+    app = _app("batch")
+    many = _zip({f"{i}.jpg": b"x" for i in range(501)})
+    app.file_uploader(key="batch_upload").set_value(("many.zip", many, "application/zip")).run()
+    assert not app.exception
+    assert "hold 501 files; a batch may hold 500" in app.error[0].value
+
+
+@needs_model
+def test_batch_page_scores_a_zip_and_photos_and_keeps_the_result_across_pages():
+    from face2data.ui import batch
+
+    portrait = photo.sample_bytes()
+    uploads = [("holiday.zip", _zip({"a.jpg": portrait, "trip/b.jpg": portrait, "notes.txt": b"a list\n"})),
+               ("c.jpg", portrait), ("grey.png", _png_without_face())]  # fmt: skip
+    app = _app("batch", timeout=MODEL_TIMEOUT)
+    app.file_uploader(key="batch_upload").set_value([(n, d, "application/octet-stream") for n, d in uploads]).run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert [_metric(app, k) for k in ("Photos", "Faces", "Photos with faces", "Without a face", "Unreadable")] == [
+        "5", "3", "3", "1", "1"]  # fmt: skip
+    table = app.dataframe[0].value
+    assert list(table["file"]) == ["holiday.zip/a.jpg", "holiday.zip/trip/b.jpg", "holiday.zip/notes.txt",
+                                   "c.jpg", "grey.png"]  # fmt: skip
+    assert table["thumbnail"][0].startswith("data:image/jpeg;base64,") and pd.isna(table["thumbnail"][2])
+    assert "not an image" in table["notes"][2] and table["notes"][4] == "no face found"
+    assert {c.key for c in app.get("plotly_chart")} == {"batch_age", "batch_faces_per_photo", "batch_gender",
+                                                        "batch_ethnicity"}  # fmt: skip
+    result = app.session_state["batch_result"]
+    rows = list(csv.DictReader(io.StringIO(batch.results_csv(result))))
+    assert len(rows) == 5 and rows[0]["age"] == rows[3]["age"]  # the same photo, the same answer
+    app.switch_page("app_pages/training.py").run()
+    app.switch_page("app_pages/batch.py").run()
+    assert _metric(app, "Faces") == "3"  # still there
+    next(b for b in app.button if b.label == "Clear these results").click().run()
+    assert "Upload photos, or a zip of them, to start." in _texts(app)
+
+
+def _png_without_face() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (80, 80), "grey").save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_batch_figures_count_every_class():
+    from face2data.ui.batch import BatchResult, summary_counts
+
+    face = {"face": 1, "faces": 2, "gender": "female", "ethnicity": "Asian", "age": 30.0, "error": None}
+    rows = [face, {**face, "face": 2, "gender": "male"}, {**face, "face": None, "faces": 0, "gender": None},
+            {**face, "face": None, "faces": None, "error": "the file is empty"}]  # fmt: skip
+    counts = summary_counts(BatchResult(digest="x", rows=rows, thumbnails=[None] * 4))
+    assert counts["gender"] == {"male": 1, "female": 1}
+    assert counts["ethnicity"]["Asian"] == 2 and sum(counts["ethnicity"].values()) == 2
+    assert counts["faces per photo"] == {"0": 1, "1": 0, "2": 1}
+    fig = figures.batch_counts_figure(counts["faces per photo"], "Faces per photo", "photos")
+    assert list(fig.data[0].x) == ["0", "1", "2"] and list(fig.data[0].y) == [1, 0, 1]
+
+
+@needs_model
+def test_a_batch_of_uploads_leaves_no_file_behind(tmp_path, monkeypatch):
+    import tempfile
+
+    spool = tmp_path / "tmp"
+    spool.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool))
+    monkeypatch.setenv("TMPDIR", str(spool))
+    tree_before = _files_under(paths.PROJECT_ROOT)
+    upload = _zip({"a.jpg": photo.sample_bytes(), "b.txt": b"text\n"})
+    app = _app("batch", timeout=MODEL_TIMEOUT)
+    app.file_uploader(key="batch_upload").set_value(("private.zip", upload, "application/zip")).run()
+    assert _metric(app, "Faces") == "1", [e.value for e in app.exception]
+    assert list(spool.iterdir()) == []
+    assert _files_under(paths.PROJECT_ROOT) - tree_before == set()

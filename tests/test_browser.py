@@ -312,6 +312,33 @@ def test_page_renders(browser, app_url, path, heading):
     page.close()
 
 
+def test_batch_page_scores_a_zip_and_downloads_the_csv(browser, app_url, tmp_path):
+    import csv
+    import zipfile
+
+    rgb = cv2.imread(str(SAMPLE))
+    scene = np.full((480, 640, 3), 150, np.uint8)
+    scene[60:360, 300:600] = cv2.resize(rgb, (300, 300), interpolation=cv2.INTER_AREA)
+    archive = tmp_path / "holiday.zip"
+    with zipfile.ZipFile(archive, "w") as out:
+        out.write(SAMPLE, "portrait.jpg")
+        out.writestr("beach/scene.jpg", cv2.imencode(".jpg", scene)[1].tobytes())
+        out.writestr("notes.txt", "not a photo\n")
+    page = _open(browser, f"{app_url}/batch")
+    page.locator("input[type=file]").set_input_files(str(archive))
+    page.get_by_test_id("stDataFrame").wait_for(timeout=FIRST_PREDICTION_MS)
+    _expect_no_exception(page)
+    _shoot(page, "batch")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download CSV").click()
+    rows = list(csv.DictReader(download.value.path().open(encoding="utf-8")))
+    assert [row["file"] for row in rows] == ["holiday.zip/portrait.jpg", "holiday.zip/beach/scene.jpg",
+                                             "holiday.zip/notes.txt"]  # fmt: skip
+    assert rows[0]["faces"] == rows[1]["faces"] == "1" and rows[0]["gender"] in ("male", "female")
+    assert "not an image" in rows[2]["error"]
+    page.close()
+
+
 # Live video: the fake camera plays the still sample face; the page reads the stream back every second.
 LIVE_SAMPLES = 6
 MIN_LIVE_FPS = float(os.environ.get("FACE2DATA_MIN_LIVE_FPS", "15"))

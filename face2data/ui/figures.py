@@ -423,3 +423,40 @@ def class_importance_figure(maps: Mapping[str, np.ndarray], counts: Mapping[str,
                                  "colorbar": {"title": {"text": f"mean |SHAP|<br>({unit})", "side": "right"},
                                               "thickness": 12}})  # fmt: skip
     return _compact(fig, 260, top=30)
+
+
+def batch_age_histogram(ages: Sequence[float]) -> go.Figure:
+    """How many faces of a batch were predicted at each age (5-year bins)."""
+    fig = go.Figure(
+        go.Histogram(
+            x=list(ages),
+            xbins={"start": 0, "end": 120, "size": 5},
+            marker_color=TRAIN_COLOUR,
+            hovertemplate="age %{x}: %{y} faces<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title_text="predicted age", range=[0, max([100.0, *ages]) + 5])
+    _whole_numbers(fig, "faces", int(np.histogram(ages, bins=np.arange(0, 125, 5))[0].max(initial=0)))
+    return _compact(fig, 260, "Age")
+
+
+def batch_counts_figure(counts: Mapping[str, int], title: str, unit: str = "faces") -> go.Figure:
+    """Bars of how many faces (or photos) fall in each class, in the order given."""
+    fig = go.Figure(
+        go.Bar(
+            x=list(counts),
+            y=list(counts.values()),
+            text=[str(v) for v in counts.values()],
+            textposition="auto",
+            marker_color=TRAIN_COLOUR,
+            hovertemplate=f"%{{x}}: %{{y}} {unit}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(type="category")
+    _whole_numbers(fig, unit, max(counts.values(), default=0))
+    return _compact(fig, 260, title)
+
+
+def _whole_numbers(fig: go.Figure, title: str, top: int) -> None:
+    """A count axis with whole-number ticks (Plotly would draw 0.5 steps for counts up to a few)."""
+    fig.update_yaxes(title_text=title, rangemode="tozero", tickformat="d", dtick=1 if top <= 5 else None)

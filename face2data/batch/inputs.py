@@ -1,0 +1,190 @@
+"""What a batch reads: files, folders (recursive), glob patterns and .zip/.tar(.gz) archives, as named inputs.
+
+Everything is enumerated lazily, in a stable order (the order given, each folder sorted), as :class:`Entry`
+objects: a file on disk is read only when it is scored (in the worker), an archive member is read in memory when
+it is reached (archives are never extracted to disk). What cannot be read becomes an entry carrying the reason,
+so the batch writes an error row for it and goes on: a missing path, a damaged or unreadable archive, an
+encrypted or oversized member. Members that are not images are handed on like any file: the image loader says
+what they are. Hidden files and folders (``.name``) and macOS ``__MACOSX/`` resource forks are left out.
+"""
+
+from __future__ import annotations
+
+import glob
+import io
+import os
+import tarfile
+import zipfile
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from face2data.image_loading import ImageLoadError, read_image_bytes
+from face2data.limits import MAX_FILE_BYTES
+
+ZIP_SUFFIXES = (".zip",)
+TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
+GLOB_CHARACTERS = frozenset("*?[")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One input of a batch: a file on disk (``path``), an archive member's bytes (``data``), or ``error``.
+
+    ``name`` is what the output rows call it: the path as given (joined under a folder), or
+    ``<archive>/<member>`` for a member of an archive.
+    """
+
+    name: str
+    path: str | None = None
+    data: bytes | None = None
+    error: str | None = None
+
+    def read(self) -> bytes:
+        """The bytes to decode; ImageLoadError (with the reason) when there are none."""
+        if self.error is not None:
+            raise ImageLoadError(self.error)
+        if self.data is not None:
+            return self.data
+        if self.path is None:
+            raise ImageLoadError("nothing to read (the entry was listed without its data)")
+        return read_image_bytes(self.path)
+
+
+def is_archive_name(name: str) -> bool:
+    """Whether a file name says zip or tar archive (by its suffix)."""
+    lowered = name.lower()
+    return lowered.endswith(ZIP_SUFFIXES + TAR_SUFFIXES)
+
+
+def iter_entries(inputs: Iterable[str], skip: frozenset[str] | set[str] = frozenset(), read: bool = True
+                 ) -> Iterator[Entry]:  # fmt: skip
+    """Every entry of the inputs (files, folders, globs, archives), each name once, leaving out names in ``skip``.
+
+    With ``read=False`` archive members are listed without reading their bytes (to count them, or to list names).
+    """
+    seen: set[str] = set()
+    for spec in inputs:
+        for entry in _expand(spec, skip, read):
+            if entry.name in seen or entry.name in skip:
+                continue
+            seen.add(entry.name)
+            yield entry
+
+
+def iter_upload_entries(files: Iterable[tuple[str, bytes]], read: bool = True) -> Iterator[Entry]:
+    """Entries of in-memory uploads ``(file name, bytes)``: archives opened in memory, other files as they are."""
+    seen: set[str] = set()
+    for name, data in files:
+        entries = _archive_entries(name, data, frozenset(), read) if is_archive_name(name) else [Entry(name, data=data)]
+        for entry in entries:
+            if entry.name not in seen:
+                seen.add(entry.name)
+                yield entry
+
+
+def _expand(spec: str, skip: frozenset[str] | set[str], read: bool) -> Iterator[Entry]:
+    path = Path(spec)
+    if path.is_dir():
+        yield from _folder_entries(path, skip, read)
+    elif path.exists() or os.path.lexists(spec):
+        yield from _file_entries(spec, skip, read)
+    elif GLOB_CHARACTERS & set(spec):
+        matches = sorted(glob.glob(spec, recursive=True))
+        if not matches:
+            yield Entry(spec, error="no file matches this pattern")
+        for match in matches:
+            if not _hidden(Path(match).name):
+                yield from _expand(match, skip, read)
+    else:
+        yield Entry(spec, error="no such file or folder")
+
+
+def _folder_entries(folder: Path, skip: frozenset[str] | set[str], read: bool) -> Iterator[Entry]:
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not _hidden(d))
+        for name in sorted(files):
+            if not _hidden(name):
+                yield from _file_entries(os.path.join(root, name), skip, read)
+
+
+def _file_entries(path: str, skip: frozenset[str] | set[str], read: bool) -> Iterator[Entry]:
+    if is_archive_name(path) and Path(path).is_file():
+        yield from _archive_entries(path, Path(path), skip, read)
+    else:
+        yield Entry(path, path=path)
+
+
+def _archive_entries(name: str, source: Path | bytes, skip: frozenset[str] | set[str], read: bool
+                     ) -> Iterator[Entry]:  # fmt: skip
+    """Members of a zip or tar archive (a file, or bytes in memory), each read only when reached."""
+    if name.lower().endswith(ZIP_SUFFIXES):
+        yield from _zip_entries(name, source, skip, read)
+    else:
+        yield from _tar_entries(name, source, skip, read)
+
+
+def _zip_entries(name: str, source: Path | bytes, skip, read: bool) -> Iterator[Entry]:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
+        yield Entry(name, error=f"the archive cannot be read: it is damaged or not a ZIP file ({_brief(error)})")
+        return
+    with archive:
+        for info in archive.infolist():
+            member = f"{name}/{info.filename}"
+            if info.is_dir() or _left_out(info.filename) or member in skip:
+                continue
+            if info.flag_bits & 0x1:
+                yield Entry(member, error="the file is encrypted in the archive (password-protected ZIP)")
+            elif info.file_size > MAX_FILE_BYTES:
+                yield Entry(member, error=_too_large(info.file_size))
+            elif not read:
+                yield Entry(member)
+            else:
+                try:
+                    yield Entry(member, data=archive.read(info))
+                except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, OSError, EOFError) as err:
+                    yield Entry(member, error=f"the file is damaged in the archive ({_brief(err)})")
+
+
+def _tar_entries(name: str, source: Path | bytes, skip, read: bool) -> Iterator[Entry]:
+    members = 0
+    try:
+        fileobj = io.BytesIO(source) if isinstance(source, bytes) else None
+        with tarfile.open(name=None if fileobj else source, fileobj=fileobj, mode="r:*") as archive:
+            for info in archive:
+                members += 1
+                member = f"{name}/{info.name}"
+                if not info.isfile() or _left_out(info.name) or member in skip:
+                    continue
+                if info.size > MAX_FILE_BYTES:
+                    yield Entry(member, error=_too_large(info.size))
+                elif not read:
+                    yield Entry(member)
+                else:
+                    handle = archive.extractfile(info)
+                    yield Entry(member, data=handle.read() if handle is not None else b"")
+    except (tarfile.TarError, OSError, EOFError, zlib.error, ValueError) as error:
+        where = "" if members == 0 else f" after {members} entries"
+        yield Entry(name, error=f"the archive cannot be read{where}: it is damaged or not a tar file ({_brief(error)})")
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith(".")
+
+
+def _left_out(member: str) -> bool:
+    """Hidden files, anything in a hidden folder, and macOS resource forks."""
+    parts = PurePosixPath(member.replace("\\", "/")).parts
+    return any(_hidden(part) for part in parts) or "__MACOSX" in parts
+
+
+def _too_large(size: int) -> str:
+    return f"the file is too large ({size / 2**20:.0f} MB, the limit is {MAX_FILE_BYTES / 2**20:.0f} MB)"
+
+
+def _brief(error: BaseException) -> str:
+    text = str(error) or type(error).__name__
+    return text[:120]

@@ -1,0 +1,306 @@
+"""Batch scoring: every kind of input, the row schema, resumable outputs, the local and Ray engines, the CLI."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+import zipfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import ASTRONAUT, face_images
+
+from face2data.batch.inputs import iter_entries, iter_upload_entries
+from face2data.batch.outputs import OutputError, RowWriter, prepare_resume, read_rows
+from face2data.batch.rows import COLUMNS, file_rows
+from face2data.batch.run import run_batch
+from face2data.cli import main
+from face2data.schema import ETHNICITIES
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def scene_jpegs(count: int, size: tuple[int, int] = (320, 240), seed: int = 0) -> list[bytes]:
+    """JPEG photos of one varied sample face each, pasted at a random place into a grey scene."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    side = min(width, height) * 5 // 8
+    photos = []
+    for face in face_images(count, size=side, seed=seed):
+        canvas = np.full((height, width, 3), int(rng.integers(60, 200)), np.uint8)
+        x, y = int(rng.integers(0, width - side)), int(rng.integers(0, height - side))
+        canvas[y : y + side, x : x + side] = face
+        ok, data = cv2.imencode(".jpg", cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
+        assert ok
+        photos.append(data.tobytes())
+    return photos
+
+
+def zip_bytes(files: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def tar_gz_bytes(files: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def photos() -> list[bytes]:
+    return scene_jpegs(4)
+
+
+@pytest.fixture
+def inputs(tmp_path, photos) -> Path:
+    """A folder of every kind of input: photos, a sub-folder, a zip, a tar.gz, a corrupt zip, junk."""
+    root = tmp_path / "in"
+    (root / "album" / "2024").mkdir(parents=True)
+    (root / "one.jpg").write_bytes(photos[0])
+    (root / "album" / "two.jpg").write_bytes(photos[1])
+    (root / "album" / "2024" / "three.jpg").write_bytes(photos[2])
+    (root / "album" / ".hidden.jpg").write_bytes(photos[3])
+    (root / "album" / "notes.txt").write_text("not a photo\n")
+    (root / "photos.zip").write_bytes(zip_bytes({"a.jpg": photos[0], "docs/readme.txt": b"hello\n",
+                                                 "__MACOSX/._a.jpg": b"fork", "empty.jpg": b""}))  # fmt: skip
+    (root / "photos.tar.gz").write_bytes(tar_gz_bytes({"b.jpg": photos[1], "grey.png": _png_without_face()}))
+    (root / "broken.zip").write_bytes(b"PK\x03\x04 this archive was cut short")
+    (root / "cut.tar.gz").write_bytes(tar_gz_bytes({"c.jpg": photos[2]})[:60])
+    return root
+
+
+def _png_without_face() -> bytes:
+    ok, data = cv2.imencode(".png", np.full((80, 80, 3), 128, np.uint8))
+    assert ok
+    return data.tobytes()
+
+
+# --- inputs --------------------------------------------------------------------------------
+
+
+def test_every_kind_of_input_is_listed_with_archives_read_in_memory(inputs):
+    entries = list(iter_entries([str(inputs / "one.jpg"), str(inputs / "album"), str(inputs / "*.zip"),
+                                 str(inputs / "photos.tar.gz"), str(inputs / "cut.tar.gz"),
+                                 str(inputs / "missing.jpg"), str(inputs / "*.png")]))  # fmt: skip
+    names = [e.name.removeprefix(str(inputs) + "/") for e in entries]
+    assert names == [
+        "one.jpg",
+        "album/notes.txt", "album/two.jpg", "album/2024/three.jpg",  # recursive, sorted, hidden left out
+        "broken.zip", "photos.zip/a.jpg", "photos.zip/docs/readme.txt", "photos.zip/empty.jpg",  # the glob
+        "photos.tar.gz/b.jpg", "photos.tar.gz/grey.png",
+        "cut.tar.gz", "missing.jpg", "*.png",
+    ]  # fmt: skip
+    by_name = {name: entry for name, entry in zip(names, entries, strict=True)}
+    assert by_name["photos.zip/a.jpg"].data == by_name["one.jpg"].read()  # member bytes, in memory
+    assert by_name["album/two.jpg"].data is None and by_name["album/two.jpg"].path  # a file: read by the worker
+    assert "damaged or not a ZIP file" in by_name["broken.zip"].error
+    assert "damaged or not a tar file" in by_name["cut.tar.gz"].error
+    assert by_name["missing.jpg"].error == "no such file or folder"
+    assert by_name["*.png"].error == "no file matches this pattern"
+    assert not list(inputs.rglob("a.jpg")), "nothing is extracted to disk"
+
+
+def test_resumed_names_are_skipped_without_reading_and_names_come_once(inputs):
+    skip = {str(inputs / "one.jpg"), str(inputs / "photos.zip/a.jpg")}
+    names = [e.name for e in iter_entries([str(inputs / "one.jpg"), str(inputs / "photos.zip"),
+                                           str(inputs / "photos.zip")], skip=skip)]  # fmt: skip
+    assert names == [str(inputs / "photos.zip/docs/readme.txt"), str(inputs / "photos.zip/empty.jpg")]
+    listed = list(iter_entries([str(inputs / "photos.zip")], read=False))
+    assert all(e.data is None and e.error is None for e in listed)
+
+
+def test_uploads_open_zip_and_tar_in_memory(photos):
+    uploads = [("a.jpg", photos[0]), ("more.zip", zip_bytes({"x/b.jpg": photos[1]})),
+               ("more.tar.gz", tar_gz_bytes({"c.jpg": photos[2]})), ("bad.zip", b"not a zip")]  # fmt: skip
+    entries = list(iter_upload_entries(uploads))
+    assert [e.name for e in entries] == ["a.jpg", "more.zip/x/b.jpg", "more.tar.gz/c.jpg", "bad.zip"]
+    assert entries[1].data == photos[1] and entries[2].data == photos[2]
+    assert "cannot be read" in entries[3].error
+
+
+# --- rows and outputs ---------------------------------------------------------------------
+
+
+FACE = {"box": [1, 2, 30, 40], "score": 0.9, "age": 31.5, "age_low": 25, "age_high": 40, "gender": "female",
+        "gender_probability": 0.8, "ethnicity": "Asian",
+        "ethnicity_probabilities": {"White": 0.1, "Black": 0.0, "Asian": 0.85, "Indian": 0.05, "Others": 0.0},
+        "quality_notes": ["small face", "blurred"]}  # fmt: skip
+
+
+def sample_rows() -> list[dict]:
+    return (file_rows("two faces.jpg", [FACE, {**FACE, "quality_notes": []}]) + file_rows("none.jpg", [])
+            + file_rows('odd, "name".jpg', None, "the file is empty"))  # fmt: skip
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
+def test_rows_read_back_as_written_in_every_format(tmp_path, suffix):
+    rows = sample_rows()
+    writer = RowWriter(tmp_path / f"out{suffix}")
+    writer.write(rows[:2])
+    writer.write(rows[2:])
+    assert read_rows(tmp_path / f"out{suffix}") == rows
+    assert list(rows[0]) == list(COLUMNS)
+    assert rows[0]["quality_notes"] == "small face; blurred" and rows[1]["quality_notes"] is None
+    assert rows[2]["faces"] == 0 and rows[2]["face"] is None
+    assert rows[3]["error"] == "the file is empty" and rows[3]["faces"] is None
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_a_cut_write_is_ignored_by_readers_and_repaired_on_resume(tmp_path, suffix):
+    path = tmp_path / f"out{suffix}"
+    rows = sample_rows()
+    RowWriter(path).write(rows[2:])
+    RowWriter(path).write(rows[:2])
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 30])  # the kill landed inside the last write: face 2 of 2 is cut
+    assert [r["file"] for r in read_rows(path)] == ["none.jpg", 'odd, "name".jpg', "two faces.jpg"]
+    assert prepare_resume(path) == {"none.jpg", 'odd, "name".jpg'}  # the file with a face missing is not done
+    assert read_rows(path) == rows[2:]
+    assert path.read_bytes().endswith(b"\n")
+
+
+def test_parquet_parts_of_a_killed_run_are_dropped_on_resume(tmp_path):
+    path = tmp_path / "out.parquet"
+    rows = sample_rows()
+    RowWriter(path).write(rows)
+    (path / "part-killed.parquet").write_bytes(b"PAR1 half a part")
+    (path / ".part-x.parquet.tmp").write_bytes(b"temporary")
+    assert prepare_resume(path) == {"two faces.jpg", "none.jpg", 'odd, "name".jpg'}
+    assert sorted(p.name for p in path.iterdir()) == [p.name for p in path.glob("part-*.parquet")]
+    assert read_rows(path) == rows
+
+
+def test_an_existing_output_needs_resume_or_overwrite(tmp_path):
+    out = tmp_path / "out.csv"
+    out.write_text("something\n")
+    with pytest.raises(OutputError, match="--resume"):
+        run_batch([str(ASTRONAUT)], out)
+    with pytest.raises(OutputError, match=".csv, .jsonl or .parquet"):
+        run_batch([str(ASTRONAUT)], tmp_path / "out.xlsx")
+    with pytest.raises(OutputError, match="Parquet"):
+        run_batch([str(ASTRONAUT)], tmp_path / "new.csv", engine="ray")
+
+
+# --- scoring ------------------------------------------------------------------------------
+
+
+def test_batch_rows_are_the_predict_json_of_each_file(shipped_tflite_path, inputs, tmp_path, capsys):
+    files = [inputs / "one.jpg", inputs / "album" / "two.jpg", inputs / "album" / "notes.txt"]
+    out = tmp_path / "out.jsonl"
+    summary = run_batch([str(inputs)], out, workers=1, progress=False)
+    rows = {row["file"]: row for row in read_rows(out)}
+    assert summary.files == len(rows) == 11 and summary.faces == 5 and summary.without_face == 1
+    assert main(["predict", "--json", *map(str, files)]) == 0
+    reports = json.loads(capsys.readouterr().out)
+    for report in reports:
+        row = rows[report["file"]]
+        if report["error"]:
+            assert row["error"] == report["error"] and row["faces"] is None
+            continue
+        (face,) = report["faces"]
+        assert row["faces"] == row["face"] == 1
+        assert [row["x"], row["y"], row["width"], row["height"]] == face["box"]
+        for key in ("score", "age", "age_low", "age_high", "gender", "gender_probability", "ethnicity"):
+            assert row[key] == face[key], key
+        assert {e: row[f"p_{e}"] for e in ETHNICITIES} == face["ethnicity_probabilities"]
+    prefix = str(inputs) + "/"
+    assert rows[prefix + "photos.zip/a.jpg"]["age"] == rows[prefix + "one.jpg"]["age"]  # same bytes, same answer
+    assert rows[prefix + "photos.tar.gz/grey.png"]["faces"] == 0
+    assert rows[prefix + "photos.zip/empty.jpg"]["error"] == "the file is empty"
+    assert "not an image" in rows[prefix + "photos.zip/docs/readme.txt"]["error"]
+    assert "damaged" in rows[prefix + "broken.zip"]["error"]
+
+
+def test_worker_processes_give_the_rows_of_one_process(shipped_tflite_path, inputs, tmp_path):
+    run_batch([str(inputs)], tmp_path / "one.csv", workers=1, progress=False)
+    run_batch([str(inputs)], tmp_path / "two.csv", workers=2, progress=False)
+    assert read_rows(tmp_path / "two.csv") == read_rows(tmp_path / "one.csv")
+
+
+def test_a_run_killed_half_way_reads_and_resumes_to_the_rows_of_a_clean_run(shipped_tflite_path, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i, data in enumerate(scene_jpegs(36, size=(960, 720), seed=1)):
+        (folder / f"{i:02d}.jpg").write_bytes(data)
+    out = tmp_path / "killed.csv"
+    command = [sys.executable, "-m", "face2data", "batch", str(folder), "--out", str(out), "--chunk-size", "2",
+               "--workers", "2", "--quiet"]  # fmt: skip
+    # Its own session: the kill takes the worker processes with it, as a kill of the whole job would.
+    run = subprocess.Popen(command, cwd=ROOT, start_new_session=True, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while run.poll() is None and len(read_rows(out)) < 6 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait()
+    partial = read_rows(out)
+    assert 6 <= len(partial) < 36, "the run was killed half-way"
+    assert main(["batch", str(folder), "--out", str(out), "--resume", "--workers", "1", "--quiet"]) == 0
+    clean = tmp_path / "clean.csv"
+    assert main(["batch", str(folder), "--out", str(clean), "--workers", "1", "--quiet"]) == 0
+    resumed = read_rows(out)
+    assert resumed[: len(partial)] == partial  # what was done stayed, and was not scored again
+    assert sorted(resumed, key=lambda r: r["file"]) == read_rows(clean)
+
+
+# --- Ray ----------------------------------------------------------------------------------
+
+
+def test_ray_engine_on_a_local_ray_gives_the_rows_of_the_local_engine(shipped_tflite_path, photos, tmp_path):
+    ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'ray[data]')")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i, data in enumerate(photos[:3]):
+        (folder / f"{i}.jpg").write_bytes(data)
+    (folder / "more.zip").write_bytes(zip_bytes({"a.jpg": photos[3], "notes.txt": b"text\n"}))
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        summary = run_batch([str(folder)], tmp_path / "ray.parquet", engine="ray", progress=False)
+    finally:
+        ray.shutdown()
+    run_batch([str(folder)], tmp_path / "local.parquet", workers=1, progress=False)
+    ray_rows = sorted(read_rows(tmp_path / "ray.parquet"), key=lambda r: r["file"])
+    assert summary.files == 5 and summary.faces == 4 and summary.errors == 1
+    assert ray_rows == read_rows(tmp_path / "local.parquet")
+
+
+NO_TENSORFLOW = """
+import importlib.abc, json, sys
+
+class NoTensorFlow(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("tensorflow", "keras", "tf_keras", "ray"):
+            raise ImportError(f"{name} is blocked in this test")
+        return None
+
+sys.meta_path.insert(0, NoTensorFlow())
+from face2data.batch.run import run_batch
+
+summary = run_batch([sys.argv[1]], sys.argv[2], workers=1, progress=False)
+print(json.dumps({"faces": summary.faces, "loaded": sorted(m for m in sys.modules if m in ("tensorflow", "ray"))}))
+"""
+
+
+def test_the_local_engine_imports_neither_tensorflow_nor_ray(shipped_tflite_path, tmp_path):
+    out = tmp_path / "out.jsonl"
+    done = subprocess.run([sys.executable, "-c", NO_TENSORFLOW, str(ASTRONAUT), str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"faces": 1, "loaded": []}
