@@ -160,9 +160,15 @@ def explain_face(
 
 
 def warm_up(model, settings: ExplainSettings = DEFAULT_SETTINGS) -> None:
-    """Compile SHAP's numba kernels once (about 18 s on 2 cores; every later explanation skips it)."""
+    """Compile SHAP's numba kernels once (about 18 s on 2 cores; every later explanation skips it).
+
+    Also runs one region explanation, so the model's batch buffers for it are allocated before a user waits.
+    """
+    from face2data.explanation.regions import explain_regions  # regions imports this module
+
     crop = np.full((INPUT_SIZE, INPUT_SIZE, 3), 128, np.uint8)
     explain_face(model, crop, settings=replace(settings, max_evals=20))
+    explain_regions(model, crop)
 
 
 def _checked_crop(crop) -> np.ndarray:
