@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 
 from face2data.data.arrays import FaceArrays
-from face2data.explanation.faithfulness import aopc, face_curves, ranked_order
+from face2data.explanation.faithfulness import aopc, direction, face_curves, ranked_order
 from face2data.explanation.region_global import (
     RegionGlobalError,
     compute_region_global,
     load_region_global,
     save_region_global,
 )
-from face2data.explanation.regions import explain_regions, shapley_values
+from face2data.explanation.regions import RegionExplanation, explain_regions, shapley_values
 from face2data.faces.regions import REGION_PHRASES, REGIONS, region_labels, region_masks
 from face2data.schema import CROP_SIZE, ETHNICITIES, GENDERS, HEADS, INPUT_SIZE, NUM_AGES
 
@@ -157,9 +157,35 @@ def test_hiding_regions_in_ranked_order_reads_the_coalition_table(face):
     head = explanation["age"]
     path = explanation.hidden_outputs("age", ranked_order(head.values))
     assert path[0] == pytest.approx(head.output_value) and path[-1] == pytest.approx(head.base_value)
-    ranked, random = face_curves(explanation, "age", head.values, np.random.default_rng(0), n_random=4)
+    sign = direction(explanation, "age")
+    ranked, random = face_curves(explanation, "age", head.values, np.random.default_rng(0), 4, sign)
     assert ranked.shape == (len(REGIONS) + 1,) and random.shape == (4, len(REGIONS) + 1)
     assert aopc(np.array([5.0, 3.0, 1.0, 0.0]), 2) == pytest.approx(3.0)
+    assert aopc(np.array([5.0, 7.0, 1.0]), 2, direction=None) == pytest.approx(3.0)
+    assert aopc(np.array([5.0, 7.0, 1.0]), 2, direction=-1.0) == pytest.approx(-1.0)
+    assert list(ranked_order(np.array([1.0, -3.0, 2.0]), -1.0)) == [1, 0, 2]
+    assert list(ranked_order(np.array([1.0, -3.0, 2.0]), None)) == [1, 2, 0]
+
+
+def test_for_an_additive_model_ranked_hiding_beats_random_order():
+    n = 10
+    weights = np.linspace(-1, 3, n)
+    rows = np.arange(2**n)
+    table = ((rows[:, None] >> np.arange(n)) & 1) @ weights
+
+    class Additive:
+        heads = {"age": None}
+        coalitions = table[:, None]
+
+        def output_index(self, head):
+            return 0
+
+    explanation = RegionExplanation.hidden_outputs  # reads only the table and the output column
+    fake = Additive()
+    ranked = explanation(fake, "age", ranked_order(weights))
+    rng = np.random.default_rng(0)
+    random = [explanation(fake, "age", rng.permutation(n)) for _ in range(20)]
+    assert aopc(ranked, 3) > 2 * np.mean([aopc(r, 3) for r in random])
 
 
 def test_global_region_values_round_trip(tmp_path, face):
