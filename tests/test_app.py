@@ -165,6 +165,7 @@ def test_about_page_shows_metrics_limits_and_privacy(synthetic_evaluation):
     text = _texts(app)
     assert f"{MAX_FILE_BYTES / 2**20:.0f} MB" in text
     assert "never written to" in text and "Not for decisions about people" in text
+    assert "How to read an explanation" in [h.value for h in app.header] and "not of the person" in text
 
 
 def test_explain_page_without_a_face_or_global_maps_says_what_to_do(tmp_path, monkeypatch):

@@ -19,7 +19,7 @@ from face2data.explanation.region_global import (
     save_region_global,
 )
 from face2data.explanation.regions import RegionExplanation, explain_regions, shapley_values
-from face2data.faces.regions import REGION_PHRASES, REGIONS, region_labels, region_masks
+from face2data.faces.regions import REGION_PHRASES, REGIONS, region_labels, region_masks, regions_picture
 from face2data.schema import CROP_SIZE, ETHNICITIES, GENDERS, HEADS, INPUT_SIZE, NUM_AGES
 
 
@@ -87,6 +87,11 @@ def test_regions_sit_where_the_reference_keypoints_are():
     centre = (mouth_left + mouth_right) // 2
     assert REGIONS[labels[centre[1], centre[0]]] == "mouth"
     assert REGIONS[labels[2, CROP_SIZE // 2]] == "hair & forehead" and REGIONS[labels[CROP_SIZE - 1, 0]] == "background"
+
+
+def test_the_picture_of_the_regions_is_drawn_on_a_face(face):
+    picture = regions_picture(face, side=240)
+    assert picture.shape == (240, 240, 3) and picture.dtype == np.uint8
 
 
 def test_shapley_values_of_known_games():
