@@ -14,7 +14,7 @@ unsigned variant: how far the output moved either way, ranking by absolute value
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -72,10 +72,11 @@ class Faithfulness:
     ratios: dict[str, float]  # head -> ratio, region explanation
     faces: int
     model_sha256: str
+    pixel_ratios: dict[str, float] = field(default_factory=dict)  # head -> ratio, regions ranked by the pixel map
 
-    def passes(self, head: str) -> bool:
-        """True when the head's region ranking moved the output at least MIN_RATIO times as much as random."""
-        return self.ratios.get(head, 0.0) >= MIN_RATIO
+    def passes(self, head: str, pixels: bool = False) -> bool:
+        """True when the head's ranking (regions, or the pixel map's) beat random orders at least MIN_RATIO times."""
+        return (self.pixel_ratios if pixels else self.ratios).get(head, 0.0) >= MIN_RATIO
 
 
 def save_faithfulness(report: dict, path: str | Path = FAITHFULNESS_PATH) -> Path:
@@ -90,7 +91,9 @@ def load_faithfulness(path: str | Path = FAITHFULNESS_PATH) -> Faithfulness | No
     """The measured faithfulness, or None when it has not been measured (or the file is unreadable)."""
     try:
         stored = json.loads(Path(path).read_text())
-        ratios = {head: float(stored["ratio_first_k"]["regions"][head]) for head in HEADS}
-        return Faithfulness(ratios=ratios, faces=int(stored["faces"]), model_sha256=str(stored["model_sha256"]))
+        measured = stored["ratio_first_k"]
+        ratios = {head: float(measured["regions"][head]) for head in HEADS}
+        pixels = {head: float(measured["pixel map"][head]) for head in HEADS if head in measured.get("pixel map", {})}
+        return Faithfulness(ratios, int(stored["faces"]), str(stored["model_sha256"]), pixels)
     except (OSError, ValueError, KeyError, TypeError):
         return None

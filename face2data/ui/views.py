@@ -242,9 +242,20 @@ def pixel_maps_toggle(analysis_digest: str, face, key: str, ethnicity_class: str
     label = f"Per-pixel SHAP maps (finer: {DEFAULT_SETTINGS.max_evals:,} model evaluations, a few seconds)"
     if not st.toggle(label, key=f"{key}_pixels"):
         return
+    from face2data.ui import cache
+
     explanation = compute_explanation(analysis_digest, face)
-    if explanation is not None:
-        shap_panel(explanation, face.crop, key=f"{key}_pixelmap", ethnicity_class=ethnicity_class, captions=False)
+    if explanation is None:
+        return
+    faithfulness = cache.faithfulness()
+    failing = [] if faithfulness is None else [h for h in HEAD_TITLES if not faithfulness.passes(h, pixels=True)]
+    if failing:
+        st.warning(
+            f"The pixel maps of {', '.join(failing)} are not shown as explanations: ranking the regions by these "
+            "maps did not beat random order at least 2× on test faces. They show measured output changes only.",
+            icon=":material/rule:",
+        )
+    shap_panel(explanation, face.crop, key=f"{key}_pixelmap", ethnicity_class=ethnicity_class, captions=False)
 
 
 def shap_section(analysis, face) -> None:
