@@ -50,7 +50,7 @@ if analysis is not None and faces:
             st.caption(SAMPLE_CAPTION)
     with right:
         choice = st.selectbox(
-            "Ethnicity map explains",
+            "Ethnicity: explain the probability of",
             ["predicted class", *ETHNICITIES],
             key="ethnicity_class",
             format_func=lambda c: f"the predicted class ({face.ethnicity})" if c == "predicted class" else f"P({c})",
