@@ -12,7 +12,8 @@ st.title("About face2data")
 st.markdown(
     "face2data predicts **age, gender and ethnicity** for every face in a photo with one multi-output Keras "
     f"network (MobileNetV3 trunk, {INPUT_SIZE}×{INPUT_SIZE} pixel input, three softmax heads) and explains each "
-    "prediction with SHAP. Faces are found by YuNet (OpenCV) and aligned to one reference layout; the app runs the "
+    "prediction by facial region (exact Shapley values) and with SHAP pixel maps. Faces are found by YuNet "
+    "(OpenCV) and aligned to one reference layout; the app runs the "
     "trained network exported to TFLite with LiteRT (the same answers, several times faster on a CPU) and never "
     "loads TensorFlow. The Live page labels a webcam stream in real time; programs can use the same model through "
     "`python -m face2data predict` and the HTTP API (`python -m face2data serve`). Speed and accuracy figures, "
@@ -50,6 +51,29 @@ if utk is not None:
         f"{utk['age_interval_coverage']:.1%} of UTKFace test faces. Per group, with confidence intervals: the "
         "Evaluation page; where the model is weak: the model card below."
     )
+
+st.header("How to read an explanation")
+st.markdown(
+    """
+Every face is aligned to one reference layout, so ten named regions (hair and forehead, brows, each eye, nose,
+each cheek, mouth, chin and jaw, background; left and right as seen in the picture) sit on the same part of every
+face. An explanation hides regions — fills them from a blurred copy of the face — in all 1,024 combinations and
+gives each region its **Shapley value**: how much it moved the output, on average, compared with the fully
+blurred face (the **base value**). Values are in the head's own unit: years for the age, percentage points for a
+probability. They add up exactly to the output minus the base value; the waterfall chart reads from the blurred
+face, region by region, to this face's output. Red regions added, blue ones took away. The per-pixel SHAP maps
+(a switch under the charts) say *where* inside a region; they are finer and noisier.
+
+- **An explanation of the model, not of the person.** It shows what the network responded to in this picture,
+  not why someone looks their age or what their gender or ethnicity is.
+- **Relative to a blurred face.** "The eyes added 6 years" means compared with the same face with blurred eyes;
+  another reference would give other numbers, and the blurred face's own output can be far from a real one.
+- **Fixed regions.** On a turned or unusual face a region can hold part of its neighbour; effects shared by all
+  regions (skin tone, lighting) are split among them.
+- **Checked for faithfulness.** On test faces, hiding the regions an explanation ranks first must undo the
+  prediction at least twice as fast as hiding them in random order; a head that fails is not shown as explained.
+"""
+)
 
 st.header("Training data")
 summary = cache.training_summary()

@@ -1,10 +1,11 @@
-"""Explain: SHAP maps of one face's three predictions, and the model's global mean |SHAP| maps."""
+"""Explain: what each facial region contributed to one face's three predictions, and the same over test faces."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from face2data.explanation import GlobalMapsError
+from face2data.explanation.region_global import RegionGlobalError
 from face2data.model_loading import ModelFileError
 from face2data.schema import ETHNICITIES
 from face2data.ui import cache, figures, views
@@ -12,8 +13,11 @@ from face2data.ui.photo import SAMPLE_CAPTION, analyze, sample_bytes
 
 st.title("Explain")
 st.markdown(
-    "Which regions of a face pushed each prediction **up (red)** or **down (blue)**, measured with SHAP: "
-    "the output for the face minus the output for a blurred face is split among the face's regions."
+    "How much each part of a face — eyes, brows, nose, mouth, cheeks, chin, hair, background — moved each "
+    "prediction **up (red)** or **down (blue)**: the output for the face minus the output for the same face "
+    "blurred is split fairly among the regions (Shapley values). Every face is aligned to one layout, so the "
+    "regions sit in the same place on every face. This explains **the model**, not the person: it says what "
+    "the network responded to, not why anyone looks the way they do."
 )
 
 st.header("One face")
@@ -46,25 +50,49 @@ if analysis is not None and faces:
             st.caption(SAMPLE_CAPTION)
     with right:
         choice = st.selectbox(
-            "Ethnicity map explains",
+            "Ethnicity: explain the probability of",
             ["predicted class", *ETHNICITIES],
             key="ethnicity_class",
             format_func=lambda c: f"the predicted class ({face.ethnicity})" if c == "predicted class" else f"P({c})",
         )
         st.caption(
-            "Age: the expected age; gender: the probability of the predicted gender; ethnicity: the probability "
-            "of the chosen class. Maps are computed once per face and kept for this session."
+            "Age: the expected age, in years; gender: the probability of the predicted gender; ethnicity: the "
+            "probability of the chosen class (both in percentage points). Computed once per face and kept for "
+            "this session."
         )
-    explanation = views.compute_explanation(analysis.digest, face)
-    if explanation is not None:
-        views.shap_panel(
-            explanation,
-            face.crop,
-            key=f"explain_{analysis.digest}_{face.index}",
-            ethnicity_class=None if choice == "predicted class" else choice,
-        )
+    key = f"explain_{analysis.digest}_{face.index}"
+    ethnicity_class = None if choice == "predicted class" else choice
+    regions = views.compute_regions(analysis.digest, face)
+    if regions is not None:
+        views.region_panel(regions, face.crop, key=key, ethnicity_class=ethnicity_class)
+        views.pixel_maps_toggle(analysis.digest, face, key, ethnicity_class=ethnicity_class)
 
 st.header("Globally: which regions matter most")
+try:
+    report = cache.region_global()
+except RegionGlobalError as error:
+    st.info(f"The global region values have not been computed yet ({error}).")
+    report = None
+if report is not None:
+    sources = ", ".join(f"{n:,} {name}" for name, n in report["sources"].items())
+    st.markdown(
+        f"Region values of **{report['n_faces']:,} test faces** ({sources}; model {report['model'] or '?'}), "
+        "grouped by their true labels. Gender and ethnicity: the probability of the face's labelled class."
+    )
+    head_col, group_col, measure_col = st.columns(3)
+    head = head_col.radio("Head", ["age", "gender", "ethnicity"], horizontal=True, key="global_head")
+    grouping = group_col.selectbox("Faces", list(views.GLOBAL_GROUPINGS), key="global_grouping")
+    signed = measure_col.radio(
+        "Measure", ["how much (mean |value|)", "which way (mean signed value)"], key="global_measure"
+    ).startswith("which")
+    st.plotly_chart(
+        figures.region_global_figure(report, head or "age", views.GLOBAL_GROUPINGS[grouping or "all"], signed),
+        key="global_regions",
+        config={"displayModeBar": False},
+    )
+    st.caption(report["method"])
+
+st.subheader("Per pixel: mean |SHAP| maps")
 try:
     global_maps = cache.global_maps()
 except GlobalMapsError as error:
@@ -83,7 +111,7 @@ for col, name in zip(st.columns(3), ("age", "gender", "ethnicity"), strict=True)
             key=f"global_{name}",
             config={"displayModeBar": False},
         )
-st.subheader("Per ethnicity class (faces predicted as that class), on one scale")
+st.markdown("**Per ethnicity class** (faces predicted as that class), on one scale")
 present = {e: f"ethnicity:{e}" for e in ETHNICITIES if global_maps.counts.get(f"ethnicity:{e}", 0) > 0}
 if present:
     st.plotly_chart(

@@ -1,10 +1,11 @@
-"""Seconds for the SHAP overlays of all three heads of one face (what the explain page waits for).
+"""Seconds for the explanations of all three heads of one face (what the explain page waits for).
 
-Times ``explain_face`` plus the three overlays on the astronaut's aligned face, for the
-library's default budget and, interleaved with it, a smaller and a larger one, beside
-the bare model evaluations that budget needs (the floor: SHAP's own bookkeeping is the
-rest). The first call is timed apart: it compiles SHAP's numba kernels and the model
-function. CPU seconds are reported too: on a busy machine they say more than wall time.
+Times the region explanation (``explain_regions``: exact Shapley values over the named regions, the app's
+default) and ``explain_face`` plus the three overlays (the per-pixel SHAP maps) on the astronaut's aligned face,
+for the pixel maps' default budget and, interleaved with it, a smaller and a larger one, beside the bare model
+evaluations that budget needs (the floor: SHAP's own bookkeeping is the rest). The first call is timed apart: it
+compiles SHAP's numba kernels and the model function. CPU seconds are reported too: on a busy machine they say
+more than wall time.
 
     .venv/bin/python benchmarks/explain_speed.py [--repeats 5] [--model weights/face2data.tflite] [--quick]
 
@@ -25,7 +26,7 @@ import common  # noqa: E402
 
 common.setup_path()
 
-from face2data.explanation import DEFAULT_SETTINGS, ExplainSettings, explain_face, overlay  # noqa: E402
+from face2data.explanation import DEFAULT_SETTINGS, ExplainSettings, explain_face, explain_regions, overlay  # noqa: E402
 from face2data.paths import TFLITE_PATH  # noqa: E402
 from face2data.schema import HEADS  # noqa: E402
 
@@ -80,7 +81,7 @@ def main() -> int:
     info = common.machine_info()
     model = load_inference_model(args.model)
     crop = Predictor(model=model).predict_image(load_rgb_file(common.ASTRONAUT))[0].crop
-    budgets = sorted({300, DEFAULT_SETTINGS.max_evals, 1000})
+    budgets = sorted({500, DEFAULT_SETTINGS.max_evals, 3000})
     settings = {evals: replace(DEFAULT_SETTINGS, max_evals=evals) for evals in budgets}
     cpu: dict[str, list[float]] = {}
 
@@ -103,19 +104,27 @@ def main() -> int:
         for _ in range(calls):
             model.predict_on_batch(batch)
 
+    def regions() -> None:
+        start = time.process_time()
+        explain_regions(model, crop)
+        cpu.setdefault("regions", []).append(time.process_time() - start)
+
     first = common.timed(overlays(DEFAULT_SETTINGS, "first"))
-    fns = {f"{evals} evaluations": overlays(settings[evals], f"{evals} evaluations") for evals in budgets}
+    first_regions = common.timed(regions)
+    fns = {"regions": regions}
+    fns |= {f"{evals} evaluations": overlays(settings[evals], f"{evals} evaluations") for evals in budgets}
     fns["model only"] = model_only
     samples = common.interleaved(fns, repeats, warmup=0)
 
     common.print_header("SHAP explanation speed", info, args.quick)
-    rows = []
+    rows = [["regions: 2^10 = 1024 masked faces, exact (the app's default)", f"{common.median(samples['regions']):.2f}",
+             f"{common.median(cpu['regions']):.2f}", len(samples["regions"])]]  # fmt: skip
     for evals in budgets:
         name = f"{evals} evaluations"
         mark = " (default)" if evals == DEFAULT_SETTINGS.max_evals else ""
         rows.append(
             [
-                f"{evals}{mark}",
+                f"pixel maps: {evals}{mark}",
                 f"{common.median(samples[name]):.2f}",
                 f"{common.median(cpu[name]):.2f}",
                 len(samples[name]),
@@ -131,14 +140,13 @@ def main() -> int:
             repeats,
         ]
     )
-    print(
-        common.markdown_table(["budget (masked faces per explanation)", "s wall, median", "s CPU, median", "n"], rows)
-    )
+    print(common.markdown_table(["explanation (masked faces per face)", "s wall, median", "s CPU, median", "n"], rows))
     print(
         f"\n- Per face: one SHAP Partition run explains all three heads at once ({DEFAULT_SETTINGS.describe()}); "
         f"the times include the three overlays. First call in a process: {first:.1f} s (compiles SHAP's numba "
         f"kernels and the model function; the app can pay it at start-up with `warm_up`).\n"
-        f"- Default budget vs its bare model calls: {ratio:.2f}x."
+        f"- Default budget vs its bare model calls: {ratio:.2f}x.\n"
+        f"- Regions: first call in a process {first_regions:.2f} s (after the pixel maps' first call)."
     )
     agreement = map_agreement(model, args.data, args.agreement) if args.agreement else None
     common.print_json(
@@ -147,6 +155,7 @@ def main() -> int:
         args.quick,
         agreement=agreement,
         first_call_s=first,
+        first_regions_s=first_regions,
         settings={k: vars(v) for k, v in settings.items()},
         wall=({name: common.spread(values) for name, values in samples.items()}),
         cpu_median_s={name: common.median(values) for name, values in cpu.items()},

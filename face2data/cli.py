@@ -10,7 +10,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from face2data.paths import MODEL_PATH, SHAP_GLOBAL_PATH, TFLITE_PATH  # noqa: E402
+from face2data.paths import MODEL_PATH, REGION_GLOBAL_PATH, SHAP_GLOBAL_PATH, TFLITE_PATH  # noqa: E402
 
 
 def _setup_logging(log_file: Path | None = None) -> None:
@@ -136,15 +136,18 @@ def _explain_settings(args: argparse.Namespace):
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
+    import json
+
     from face2data.explanation.commands import explain_photo
     from face2data.image_loading import ImageLoadError
 
     predictor = _load_predictor(args.model)
     if predictor is None:
         return 2
+    out = args.out if args.out is not None or args.json else "explanations"
     try:
-        lines = explain_photo(
-            args.image, args.out, predictor, args.face, args.ethnicity, args.gender, _explain_settings(args)
+        lines, records = explain_photo(
+            args.image, out, predictor, args.face, args.ethnicity, args.gender, _explain_settings(args)
         )
     except ImageLoadError as error:
         print(f"error: {args.image}: {error}", file=sys.stderr)
@@ -152,7 +155,27 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print("\n".join(lines))
+    print(json.dumps(records, ensure_ascii=False) if args.json else "\n".join(lines))
+    return 0
+
+
+def _cmd_explain_regions_global(args: argparse.Namespace) -> int:
+    from face2data.explanation.commands import explain_regions_global
+    from face2data.model_loading import ModelFileError
+    from face2data.tflite_model import load_inference_model
+
+    _setup_logging()
+    try:
+        model = load_inference_model(Path(args.model))
+    except ModelFileError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
+        path = explain_regions_global(model, args.data, args.out, args.n, args.seed, Path(args.model).name)
+    except (OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {path}")
     return 0
 
 
@@ -282,18 +305,37 @@ def build_parser() -> argparse.ArgumentParser:
 
     explain = commands.add_parser(
         "explain",
-        help="SHAP maps of every face in a photo: one PNG per face with the age, gender and ethnicity overlays",
-        description="Explain each face of a photo with SHAP (red: regions that pushed the output up, blue: down). "
-        "Writes DIR/<photo>_face<K>.png per face and prints base value, sum of the map and output per head.",
+        help="explain every face in a photo: region values per head (and, with --out, SHAP pixel-map PNGs)",
+        description="Explain each face of a photo: how much each named facial region (eyes, mouth, hair ...) moved "
+        "each head's output away from the output for a blurred face (exact Shapley values), and SHAP pixel maps "
+        "(red: pushed the output up, blue: down) written to DIR/<photo>_face<K>.png. With --json, prints one JSON "
+        "array (per face: prediction, and per head the base value, the output and every region's value) and "
+        "writes the PNGs only when --out is given.",
     )
     explain.add_argument("image", help="an image file (JPEG, PNG, ...)")
-    explain.add_argument("--out", default="explanations", help="folder for the PNGs (default: ./explanations)")
+    explain.add_argument("--out", help="folder for the pixel-map PNGs (default: ./explanations; none with --json)")
+    explain.add_argument("--json", action="store_true", help="print the region values as JSON")
     explain.add_argument("--face", type=int, help="explain only face K (1 = the largest); default: every face")
     explain.add_argument("--ethnicity", help="ethnicity class to explain (default: the predicted one)")
     explain.add_argument("--gender", help="gender class to explain (default: the predicted one)")
-    explain.add_argument("--max-evals", type=int, help="model evaluations per face (default: the library's)")
+    explain.add_argument("--max-evals", type=int, help="pixel-map model evaluations per face (default: the library's)")
     explain.add_argument("--model", default=str(TFLITE_PATH), help="the .tflite (or .keras) model to use")
     explain.set_defaults(run=_cmd_explain)
+
+    regions_all = commands.add_parser(
+        "explain-regions-global",
+        help="mean region values per head over test faces of each source, written to weights/region_global.json",
+        description="Explain N seeded test-split faces of each --data source by named regions and store the mean "
+        "absolute and mean signed value of every region per head, overall and per labelled ethnicity, gender and "
+        "age range. The file holds aggregated figures only (no images). Rerun it after the model changes.",
+    )
+    regions_all.add_argument("--data", required=True, action="append", help="UTKFace or FairFace folder or archive; "
+                             "give --data once per test set")  # fmt: skip
+    regions_all.add_argument("--n", type=int, default=300, help="test faces per source (default 300)")
+    regions_all.add_argument("--seed", type=int, default=0, help="seed of the samples of test faces")
+    regions_all.add_argument("--out", default=str(REGION_GLOBAL_PATH), help="the JSON file to write")
+    regions_all.add_argument("--model", default=str(TFLITE_PATH), help="the .tflite (or .keras) model to explain")
+    regions_all.set_defaults(run=_cmd_explain_regions_global)
 
     explain_all = commands.add_parser(
         "explain-global",

@@ -100,7 +100,7 @@ def test_a_body_over_the_limit_is_refused_by_its_declared_length(client):
     assert response.status_code == 413 and "too large" in response.json()["detail"]
 
 
-def test_explain_returns_overlays_and_values_on_request(client):
+def test_explain_returns_regions_overlays_and_values_on_request(client, capsys):
     data = SAMPLE.read_bytes()
     response = client.post("/v1/explain?arrays=true", content=data, headers={"Content-Type": "image/jpeg"})
     assert response.status_code == 200, response.text
@@ -112,6 +112,20 @@ def test_explain_returns_overlays_and_values_on_request(client):
         values = np.array(head["values"])
         assert values.shape == (96, 96)
         assert head["base_value"] + values.sum() == pytest.approx(head["output"], abs=1e-3)
+    regions = body["regions"]
+    assert set(regions["heads"]) == {"age", "gender", "ethnicity"} and "Exact Shapley" in regions["method"]
+    for head in regions["heads"].values():
+        values = head["regions"]
+        assert len(values) == 10 and "left eye" in values and "mouth" in values
+        assert sum(values.values()) == pytest.approx(head["output"] - head["base_value"], abs=1e-3)
+    assert regions["heads"]["age"]["unit"] == "years" and regions["heads"]["gender"]["unit"] == "percentage points"
+    # the region values alone, as `python -m face2data explain PHOTO --json` prints them
+    only = client.post("/v1/explain?pixels=false", content=data, headers={"Content-Type": "image/jpeg"}).json()
+    assert "explained" not in only and only["regions"] == regions
+    from face2data.cli import main
+
+    assert main(["explain", str(SAMPLE), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["regions"] == regions
     missing = client.post("/v1/explain?face=3", content=data, headers={"Content-Type": "image/jpeg"})
     assert missing.status_code == 404 and "1 face" in missing.json()["detail"]
     assert client.post("/v1/explain?face=0", content=data, headers={"Content-Type": "image/jpeg"}).status_code == 422

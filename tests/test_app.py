@@ -166,12 +166,14 @@ def test_about_page_shows_metrics_limits_and_privacy(synthetic_evaluation):
     text = _texts(app)
     assert f"{MAX_FILE_BYTES / 2**20:.0f} MB" in text
     assert "never written to" in text and "Not for decisions about people" in text
+    assert "How to read an explanation" in [h.value for h in app.header] and "not of the person" in text
 
 
 def test_explain_page_without_a_face_or_global_maps_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setattr(paths, "SHAP_GLOBAL_PATH", tmp_path / "absent.npz")
+    monkeypatch.setattr(paths, "REGION_GLOBAL_PATH", tmp_path / "absent.json")
     app = _app("explain")
-    assert "explain-global" in _texts(app)
+    assert "explain-global" in _texts(app) and "explain-regions-global" in _texts(app)
     assert [b.label for b in app.button] == ["Explain the sample"]
 
 
@@ -185,13 +187,35 @@ def test_explain_page_shows_the_global_maps_with_their_face_counts(tmp_path, mon
     path = save_global_maps(GlobalMaps(maps, counts, 40, "mean |SHAP| over test faces", "face2data.keras"),
                             tmp_path / "shap_global.npz")  # fmt: skip
     monkeypatch.setattr(paths, "SHAP_GLOBAL_PATH", path)
+    monkeypatch.setattr(paths, "REGION_GLOBAL_PATH", _region_global_file(tmp_path))
     app = _app("explain")
     assert "over **40 test faces**" in _texts(app)
+    assert "Region values of **12 test faces** (7 utkface, 5 fairface" in _texts(app)
     charts = {c.key: c for c in app.get("plotly_chart")}
-    assert list(charts) == ["global_age", "global_gender", "global_ethnicity", "global_classes"]
+    assert list(charts) == ["global_regions", "global_age", "global_gender", "global_ethnicity", "global_classes"]
+    assert "all faces (n = 12)" in charts["global_regions"].proto.spec
+    app.radio(key="global_head").set_value("gender").run()
+    app.selectbox(key="global_grouping").set_value("by ethnicity").run()
+    app.radio(key="global_measure").set_value("which way (mean signed value)").run()
+    spec = next(c for c in app.get("plotly_chart") if c.key == "global_regions").proto.spec
+    assert "White (n = 3)" in spec and "mean signed value (percentage points)" in spec
     # the four ethnicity classes that have faces, side by side
     assert all(f"{e} (n = 40)" in charts["global_classes"].proto.spec for e in ETHNICITIES if e != "Others")
     assert "No test face was predicted as Others." in _texts(app)
+
+
+def _region_global_file(tmp_path):
+    from face2data.explanation.region_global import group_names, save_region_global
+    from face2data.faces.regions import REGIONS
+
+    rng = np.random.default_rng(1)
+    groups = {g: {"mean_abs": list(rng.random(len(REGIONS))), "mean_signed": list(rng.normal(size=len(REGIONS)))}
+              for g in group_names()}  # fmt: skip
+    units = {"age": "years", "gender": "percentage points", "ethnicity": "percentage points"}
+    report = {"version": 1, "model": "face2data.tflite", "regions": list(REGIONS), "n_faces": 12,
+              "sources": {"utkface": 7, "fairface": 5}, "counts": dict.fromkeys(group_names(), 3) | {"all": 12},
+              "heads": {h: {"unit": u, "groups": groups} for h, u in units.items()}, "method": "test"}  # fmt: skip
+    return save_region_global(report, tmp_path / "region_global.json")
 
 
 def test_predict_page_waits_for_a_photo():
@@ -214,8 +238,15 @@ def test_too_large_upload_is_refused_before_decoding():
     assert f"the limit is {MAX_FILE_BYTES / 2**20:.0f} MB" in app.error[0].value
 
 
+def _sentences(app: AppTest) -> list[str]:
+    return [m.value for m in app.markdown if m.value.startswith(("Compared with a blurred face", "For P("))]
+
+
 @needs_model
-def test_sample_shows_a_predicted_age_and_its_explanation():
+def test_sample_shows_a_predicted_age_and_its_explanation(tmp_path, monkeypatch):
+    import hashlib
+
+    monkeypatch.setattr(paths, "FAITHFULNESS_PATH", tmp_path / "absent.json")
     app = _app(timeout=MODEL_TIMEOUT)
     next(b for b in app.button if b.label == "Try a sample").click().run()
     assert not app.exception, [e.value for e in app.exception]
@@ -228,10 +259,28 @@ def test_sample_shows_a_predicted_age_and_its_explanation():
     app.button(key=next(b.key for b in app.button if b.key and b.key.startswith("shap_"))).click().run()
     assert not app.exception, [e.value for e in app.exception]
     assert sum("→ this face" in c.value for c in app.caption) == 3
+    # per head: the regions on the face, the waterfall from the blurred face, one sentence
+    keys = [c.key for c in app.get("plotly_chart")]
+    assert sum(k.endswith("_waterfall") for k in keys) == 3 and sum(k.endswith("_regions") for k in keys) == 3
+    sentences = _sentences(app)
+    assert len(sentences) == 3 and "years" in sentences[0] and "percentage points" in sentences[1]
+    assert "Faithfulness has not been measured" in _texts(app)
     app.switch_page("app_pages/explain.py").run()
-    assert sum("→ this face" in c.value for c in app.caption) == 3
+    assert sum("→ this face" in c.value for c in app.caption) == 3 and len(_sentences(app)) == 3
     app.selectbox(key="ethnicity_class").set_value("Indian").run()
     assert any(m.value == "**Ethnicity**: P(Indian)" for m in app.markdown)
+    assert any(s.startswith("For P(Indian)") for s in _sentences(app))
+    # the per-pixel maps on demand
+    next(t for t in app.toggle if t.key.endswith("_pixels")).set_value(True).run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert sum(c.key.endswith("_pixelmap_age") for c in app.get("plotly_chart")) == 1
+    # a head whose ranking did no better than random order is not presented as an explained one
+    sha = hashlib.sha256(paths.TFLITE_PATH.read_bytes()).hexdigest()
+    measured = {"faces": 40, "model_sha256": sha, "ratio_first_k": {"regions": {"age": 3.0, "gender": 1.2,
+                                                                                 "ethnicity": 2.5}}}  # fmt: skip
+    (tmp_path / "absent.json").write_text(json.dumps(measured))
+    app.run()
+    assert len(_sentences(app)) == 2 and any("Not shown as an explanation" in w.value for w in app.warning)
 
 
 @needs_model

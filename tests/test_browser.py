@@ -294,8 +294,15 @@ def test_explain_page_explains_the_sample(browser, app_url):
     page.get_by_role("button", name="Explain the sample").click()
     page.get_by_text("blurred face (base value)").first.wait_for(timeout=FIRST_PREDICTION_MS + SHAP_MS)
     _expect_no_exception(page)
-    # age, gender and ethnicity maps (the columns render one after another)
+    # age, gender and ethnicity (the rows render one after another): each with its waterfall chart and its sentence
+    # (all three heads pass the faithfulness check on the shipped model, weights/explanation_faithfulness.json)
     playwright_api.expect(page.get_by_text("→ this face")).to_have_count(3, timeout=30_000)
+    waterfalls = page.locator("[data-testid=stPlotlyChart] .waterfalllayer")
+    playwright_api.expect(waterfalls).to_have_count(3, timeout=60_000)
+    sentences = page.get_by_text("compared with a blurred face,")  # "Compared with ..." (age), "For P(x), compared ..."
+    playwright_api.expect(sentences).to_have_count(3)
+    assert "years" in sentences.first.inner_text() and sentences.first.is_visible()
+    assert "percentage points" in sentences.nth(1).inner_text()
     _shoot(page, "explain")
     page.close()
 

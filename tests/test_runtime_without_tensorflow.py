@@ -20,16 +20,18 @@ class NoTensorFlow(importlib.abc.MetaPathFinder):
 
 sys.meta_path.insert(0, NoTensorFlow())
 
-from face2data.explanation import explain_face
+from face2data.explanation import explain_face, explain_regions
 from face2data.image_loading import load_rgb_file
 from face2data.predictor import Predictor
 
 predictor = Predictor()
 faces = predictor.predict_image(load_rgb_file("face2data/assets/astronaut.jpg"))
 explanation = explain_face(predictor.model, faces[0].crop)
+regions = explain_regions(predictor.model, faces[0].crop)
 print(json.dumps({
     "faces": [face.to_dict() for face in faces],
     "explained": sorted(explanation.heads),
+    "regions": sorted(regions.heads),
     "loaded": sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras")),
 }))
 """
@@ -41,4 +43,4 @@ def test_predict_and_explain_a_photo_without_tensorflow(shipped_tflite_path):
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["loaded"] == []
     assert len(result["faces"]) == 1 and result["faces"][0]["gender"] in ("male", "female")
-    assert result["explained"] == ["age", "ethnicity", "gender"]
+    assert result["explained"] == result["regions"] == ["age", "ethnicity", "gender"]

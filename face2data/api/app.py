@@ -1,4 +1,4 @@
-"""The FastAPI application: health, model facts, predictions and SHAP explanations of uploaded photos.
+"""The FastAPI application: health, model facts, predictions and explanations (regions, SHAP maps) of photos.
 
 Every way a client can get a request wrong is answered with a 4xx and a sentence (see ``STATUS_OF``); the model,
 detector and explainer are loaded once and shared; the heavy work runs in worker threads, so ``/health``
@@ -170,8 +170,10 @@ def create_app(predictor_factory: Callable[[], Predictor] = Predictor, model_pat
         request: Request,
         face: Annotated[int, Query(ge=1, description="face number, 1 = the largest")] = 1,
         arrays: Annotated[bool, Query(description="include the maps as arrays of numbers")] = False,
+        pixels: Annotated[bool, Query(description="also compute the per-pixel SHAP maps")] = True,
     ) -> dict:
-        """SHAP maps of the three heads of one face: PNG overlays (base64), base values and outputs."""
+        """Region values of the three heads of one face (base value, output, every named region) and, unless
+        ``pixels=false``, the per-pixel SHAP maps: PNG overlays (base64), base values and outputs."""
         model = predictor()
         rgb, name = await read_image(request)
         faces = await _in_worker(model.predict_image, rgb)
@@ -179,6 +181,10 @@ def create_app(predictor_factory: Callable[[], Predictor] = Predictor, model_pat
             found = f"{len(faces)} face{'s' if len(faces) != 1 else ''}"
             raise HTTPException(404, f"no face number {face}: the photo has {found}")
         chosen = faces[face - 1]
+        regions = await _in_worker(_explain_regions, model, chosen.crop)
+        answer = {"file": name, "face": face, "prediction": chosen.to_dict(), "regions": regions.to_dict()}
+        if not pixels:
+            return answer
         explanation = await _in_worker(_explain, model, chosen.crop)
         heads = {}
         for head, part in explanation.heads.items():
@@ -191,8 +197,7 @@ def create_app(predictor_factory: Callable[[], Predictor] = Predictor, model_pat
             }
             if arrays:
                 heads[head]["values"] = np.round(part.values, 7).tolist()
-        return {"file": name, "face": face, "prediction": chosen.to_dict(), "explained": heads,
-                "method": explanation_method()}  # fmt: skip
+        return answer | {"explained": heads, "method": explanation_method()}
 
     return app
 
@@ -207,6 +212,12 @@ def _explain(predictor: Predictor, crop: np.ndarray):
     from face2data.explanation import explain_face
 
     return explain_face(predictor.model, crop)
+
+
+def _explain_regions(predictor: Predictor, crop: np.ndarray):
+    from face2data.explanation import explain_regions
+
+    return explain_regions(predictor.model, crop)
 
 
 def explanation_method() -> str:

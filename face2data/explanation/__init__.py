@@ -1,4 +1,4 @@
-"""SHAP explanations: per-face maps of each head, overlays, and global mean |SHAP| maps."""
+"""Explanations: region values (exact Shapley) and SHAP pixel maps per face, overlays, global summaries."""
 
 from face2data.explanation.global_maps import (
     GlobalMaps,
@@ -8,6 +8,14 @@ from face2data.explanation.global_maps import (
     save_global_maps,
 )
 from face2data.explanation.overlay import colour_bar, colour_limits, colourise, overlay, plotly_colorscale
+from face2data.explanation.regions import (
+    DEFAULT_REGION_SETTINGS,
+    REGION_UNITS,
+    RegionExplanation,
+    RegionHead,
+    RegionSettings,
+    explain_regions,
+)
 from face2data.explanation.shap_maps import (
     DEFAULT_SETTINGS,
     OUTPUTS,
@@ -19,18 +27,24 @@ from face2data.explanation.shap_maps import (
 )
 
 __all__ = [
+    "DEFAULT_REGION_SETTINGS",
     "DEFAULT_SETTINGS",
     "OUTPUTS",
+    "REGION_UNITS",
     "ExplainSettings",
     "FaceExplanation",
     "GlobalMaps",
     "GlobalMapsError",
     "HeadExplanation",
+    "RegionExplanation",
+    "RegionHead",
+    "RegionSettings",
     "colour_bar",
     "colour_limits",
     "colourise",
     "compute_global_maps",
     "explain_face",
+    "explain_regions",
     "load_global_maps",
     "overlay",
     "plotly_colorscale",

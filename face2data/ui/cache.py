@@ -107,6 +107,44 @@ def _load_quietly() -> None:
         pass
 
 
+def explain_regions(crop):
+    """Region values of all heads for one aligned crop (see face2data.explanation.regions)."""
+    from face2data.explanation import explain_regions as explain
+
+    return explain(predictor().model, crop)
+
+
+@st.cache_data(show_spinner=False, max_entries=2)
+def _faithfulness(path: str, stamp: int | None, model_path: str, model_stamp: int | None):
+    import hashlib
+
+    from face2data.explanation.faithfulness import load_faithfulness
+
+    measured = load_faithfulness(path)
+    if measured is None or not Path(model_path).is_file():
+        return None
+    digest = hashlib.sha256(Path(model_path).read_bytes()).hexdigest()
+    return measured if measured.model_sha256 == digest else None
+
+
+def faithfulness():
+    """The measured faithfulness of the region explanations of the shipped model; None if not measured for it."""
+    return _faithfulness(str(paths.FAITHFULNESS_PATH), _stamp(paths.FAITHFULNESS_PATH), str(paths.TFLITE_PATH),
+                         _stamp(paths.TFLITE_PATH))  # fmt: skip
+
+
+@st.cache_data(show_spinner=False, max_entries=2)
+def _region_global(path: str, stamp: int | None):
+    from face2data.explanation.region_global import load_region_global
+
+    return load_region_global(path)
+
+
+def region_global():
+    """weights/region_global.json; raises RegionGlobalError (with the command that makes it) when absent."""
+    return _region_global(str(paths.REGION_GLOBAL_PATH), _stamp(paths.REGION_GLOBAL_PATH))
+
+
 def explain(crop):
     """SHAP maps of all heads for one aligned crop, with the process's one model (see face2data.explanation)."""
     from face2data.explanation import explain_face

@@ -460,3 +460,125 @@ def batch_counts_figure(counts: Mapping[str, int], title: str, unit: str = "face
 def _whole_numbers(fig: go.Figure, title: str, top: int) -> None:
     """A count axis with whole-number ticks (Plotly would draw 0.5 steps for counts up to a few)."""
     fig.update_yaxes(title_text=title, rangemode="tozero", tickformat="d", dtick=1 if top <= 5 else None)
+
+
+# --- region explanations ---------------------------------------------------------------------
+
+UP_COLOUR = "rgb(178, 24, 43)"  # the red end of the maps' colour scale: pushed the output up
+DOWN_COLOUR = "rgb(33, 102, 172)"  # the blue end: pushed it down
+LEVEL_COLOUR = "#8c8c8c"
+REGION_MAP_SIDE = 240  # pixels: the colour crop at a readable size
+
+
+def _level_axis(head) -> str:
+    return "expected age (years)" if head.head == "age" else f"{head.target} (%)"
+
+
+def region_waterfall_figure(head, title: str | None = None) -> go.Figure:
+    """From the blurred face's output (top) through each region's value, largest first, to this face's output."""
+    ranked = head.ranked()
+    names = ["blurred face", *(name for name, _ in ranked), "this face"]
+    values = [head.base_value, *(v for _, v in ranked), head.output_value]
+    text = [head.level(head.base_value), *(f"{v:+.1f}" for _, v in ranked), head.level(head.output_value)]
+    unit = "years" if head.head == "age" else "pp"
+    fig = go.Figure(
+        go.Waterfall(
+            orientation="h",
+            y=names,
+            x=values,
+            measure=["absolute", *["relative"] * len(ranked), "total"],
+            text=text,
+            textposition="outside",
+            increasing={"marker": {"color": UP_COLOUR}},
+            decreasing={"marker": {"color": DOWN_COLOUR}},
+            totals={"marker": {"color": LEVEL_COLOUR}},
+            connector={"line": {"color": "#bbbbbb", "width": 1}},
+            hovertemplate="%{y}: %{text}" + f" {unit}" + "<extra></extra>",
+        )
+    )
+    low = min(0.0, *np.cumsum(values[:-1]))
+    high = max(*np.cumsum(values[:-1]), head.output_value)
+    pad = 0.18 * (high - low or 1.0)
+    fig.update_xaxes(title_text=_level_axis(head), range=[low - (pad if low < 0 else 0), high + pad])
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_layout(showlegend=False)
+    return _compact(fig, 380, title)
+
+
+def region_map_figure(crop: np.ndarray, labels: np.ndarray, values: np.ndarray, unit: str, names: Sequence[str],
+                      colorscale: list) -> go.Figure:  # fmt: skip
+    """The colour crop with each region tinted by its value (red added, blue took away) and a colour bar in ``unit``.
+
+    ``labels`` (the region label image, any size) picks each pixel's region; hovering names the region and value.
+    """
+    import cv2
+
+    side = REGION_MAP_SIDE
+    face = cv2.resize(np.asarray(crop, np.uint8), (side, side), interpolation=cv2.INTER_CUBIC).astype(np.float32)
+    big = cv2.resize(np.asarray(labels, np.uint8), (side, side), interpolation=cv2.INTER_NEAREST)
+    values = np.asarray(values, np.float64)
+    limit = float(np.max(np.abs(values))) or 1e-12
+    scaled = values[big] / limit
+    positions = np.array([p for p, _ in colorscale], np.float64) * 2 - 1
+    rgb = np.array([[int(c) for c in colour[4:-1].split(",")] for _, colour in colorscale], np.float64)
+    tint = np.stack([np.interp(scaled, positions, rgb[:, k]) for k in range(3)], axis=-1)
+    opacity = (0.15 + 0.55 * np.abs(scaled))[..., None]
+    image = face * (1 - opacity) + tint * opacity
+    edges = cv2.morphologyEx(big, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
+    image[edges] = (40, 40, 40)
+    fig = go.Figure(go.Image(z=np.clip(image, 0, 255).astype(np.uint8), hoverinfo="skip"))
+    small = np.asarray(labels)
+    step = side / small.shape[0]
+    fig.add_trace(
+        go.Heatmap(
+            z=values[small],
+            text=np.asarray(names, dtype=object)[small],
+            x0=(step - 1) / 2,
+            dx=step,
+            y0=(step - 1) / 2,
+            dy=step,
+            colorscale=colorscale,
+            zmin=-limit,
+            zmax=limit,
+            opacity=0.0,
+            hovertemplate="%{text}: %{z:+.2f} " + unit + "<extra></extra>",
+            colorbar={
+                "title": {"text": unit, "side": "right"},
+                "tickvals": [-limit, 0, limit],
+                "ticktext": [f"−{limit:.1f}<br>took away", "0", f"+{limit:.1f}<br>added"],
+                "thickness": 12,
+                "len": 0.9,
+            },
+        )
+    )
+    fig.update_xaxes(visible=False, range=[-0.5, side - 0.5])
+    fig.update_yaxes(visible=False, range=[side - 0.5, -0.5], scaleanchor="x")
+    return _compact(fig, 300)
+
+
+def region_global_figure(report: Mapping, head: str, groups: Sequence[str], signed: bool) -> go.Figure:
+    """Mean |value| (or mean signed value) of each region over test faces, one bar colour per group of faces."""
+    part = report["heads"][head]
+    regions = list(report["regions"])
+    key = "mean_signed" if signed else "mean_abs"
+    order = np.argsort(-np.asarray(part["groups"]["all"]["mean_abs"]), kind="stable")
+    fig = go.Figure()
+    for group in groups:
+        n = report["counts"].get(group, 0)
+        if n == 0:
+            continue
+        label = "all faces" if group == "all" else group.split(":", 1)[1]
+        fig.add_trace(
+            go.Bar(
+                y=[regions[i] for i in order],
+                x=[part["groups"][group][key][i] for i in order],
+                orientation="h",
+                name=f"{label} (n = {n:,})",
+                hovertemplate=f"{label}<br>%{{y}}: %{{x:.2f}} {part['unit']}<extra></extra>",
+            )
+        )
+    measure = "mean signed value" if signed else "mean |value|"
+    fig.update_xaxes(title_text=f"{measure} ({part['unit']})", zeroline=True)
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_layout(barmode="group")
+    return _compact(fig, 200 + 28 * len(regions) * max(1, min(len(groups), 9)) // 3, top=60)

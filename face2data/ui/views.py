@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from face2data.schema import AGE_BUCKETS, ETHNICITIES, GENDERS
 from face2data.ui import figures
 
 GROUP_COLUMNS = {
@@ -88,9 +89,16 @@ def face_card(face, key: str) -> None:
 
 
 HEAD_TITLES = {"age": "Age", "gender": "Gender", "ethnicity": "Ethnicity"}
+# The global region view's ways of grouping test faces (by true label).
+GLOBAL_GROUPINGS = {
+    "all": ["all"],
+    "by ethnicity": [f"ethnicity:{e}" for e in ETHNICITIES],
+    "by gender": [f"gender:{g}" for g in GENDERS],
+    "by age range": [f"age:{b}" for b in AGE_BUCKETS],
+}
 # Explanations kept per session (a face's maps are ~300 kB); the oldest go first.
 MAX_EXPLANATIONS = 24
-SHAP_SPINNER = "Computing SHAP maps for this face (a few seconds on a laptop CPU)…"
+SHAP_SPINNER = "Computing per-pixel SHAP maps for this face (a few seconds on a laptop CPU)…"
 
 
 def _explanations() -> dict:
@@ -124,7 +132,7 @@ def _format(value: float, unit: str) -> str:
     return f"{value:.1f} years" if unit == "years" else f"{value:.0%}"
 
 
-def shap_panel(explanation, crop, key: str, ethnicity_class: str | None = None) -> None:
+def shap_panel(explanation, crop, key: str, ethnicity_class: str | None = None, captions: bool = True) -> None:
     """The three heads' SHAP overlays side by side, each with its colour bar, base value and output."""
     from face2data.explanation import overlay, plotly_colorscale
 
@@ -137,29 +145,140 @@ def shap_panel(explanation, crop, key: str, ethnicity_class: str | None = None) 
             st.markdown(f"**{HEAD_TITLES[head]}**: {part.target}")
             figure = figures.shap_figure(overlay(crop, part.values), part.values, colours, part.map_unit)
             st.plotly_chart(figure, key=f"{key}_{head}", config={"displayModeBar": False})
-            st.caption(
-                f"blurred face (base value) {_format(part.base_value, part.unit)} → this face "
-                f"{_format(part.output_value, part.unit)}"
-            )
+            levels = f"{_format(part.base_value, part.unit)} → {_format(part.output_value, part.unit)}"
+            st.caption(f"blurred face (base value) {levels.replace(' → ', ' → this face ')}" if captions else levels)
     st.caption(
         f"Red regions pushed the output up, blue ones down; grey had little effect. {explanation.method} "
-        f"Computed in {explanation.seconds:.0f} s."
+        f"Computed in {explanation.seconds:.1f} s."
     )
 
 
+REGION_SPINNER = "Measuring what each region of the face contributes (about a second)…"
+
+
+def _region_store() -> dict:
+    return st.session_state.setdefault("region_explanations", {})
+
+
+def compute_regions(digest: str, face):
+    """Compute (with a spinner) and keep this face's region explanation in the session; None on failure."""
+    from face2data.ui import cache
+
+    store = _region_store()
+    key = (digest, face.index)
+    if key not in store:
+        try:
+            with st.spinner(REGION_SPINNER):
+                store[key] = cache.explain_regions(face.crop)
+        except ValueError as error:
+            st.error(f"This face cannot be explained: {error}")
+            return None
+        while len(store) > MAX_EXPLANATIONS:
+            store.pop(next(iter(store)))
+    return store[key]
+
+
+def _faithfulness_note(head: str, faithfulness) -> str | None:
+    """None when the head's region values may be read as an explanation; else why not, in words."""
+    from face2data.explanation.faithfulness import FIRST_K, MIN_RATIO
+
+    if faithfulness is None:
+        return None
+    if faithfulness.passes(head):
+        return None
+    ratio = faithfulness.ratios.get(head, 0.0)
+    return (
+        f"Not shown as an explanation: on {faithfulness.faces} test faces, hiding the regions this ranking puts "
+        f"first moved the {head} output only {ratio:.1f}× as much as hiding them in random order (first {FIRST_K} "
+        f"regions; at least {MIN_RATIO:.0f}× is needed). The values are what they are — measured output changes — "
+        "but the ranking is not a reliable account of what drives the model here."
+    )
+
+
+def region_panel(explanation, crop, key: str, ethnicity_class: str | None = None) -> None:
+    """Per head: the regions on the face coloured by value, a waterfall from blurred face to output, one sentence."""
+    from face2data.explanation import plotly_colorscale
+    from face2data.faces.regions import REGIONS, region_labels
+    from face2data.ui import cache
+
+    if ethnicity_class is not None:
+        explanation = explanation.retarget(ethnicity_class=ethnicity_class)
+    faithfulness = cache.faithfulness()
+    labels = region_labels(96)
+    for head in ("age", "gender", "ethnicity"):
+        part = explanation[head]
+        st.markdown(f"**{HEAD_TITLES[head]}**: {part.target}")
+        map_col, chart_col = st.columns([2, 3])
+        with map_col:
+            figure = figures.region_map_figure(crop, labels, part.values, part.unit, REGIONS, plotly_colorscale())
+            st.plotly_chart(figure, key=f"{key}_{head}_regions", config={"displayModeBar": False})
+        with chart_col:
+            st.plotly_chart(
+                figures.region_waterfall_figure(part), key=f"{key}_{head}_waterfall", config={"displayModeBar": False}
+            )
+        note = _faithfulness_note(head, faithfulness)
+        if note is None:
+            st.markdown(part.sentence())
+        else:
+            st.warning(note, icon=":material/rule:")
+        st.caption(
+            f"blurred face (base value) {part.level(part.base_value)} → this face {part.level(part.output_value)}; "
+            f"region values in {part.unit}"
+        )
+    checked = (
+        "Faithfulness has not been measured for this model (benchmarks/explain_faithfulness.py)."
+        if faithfulness is None
+        else f"Faithfulness checked on {faithfulness.faces} test faces: hiding the top-ranked regions moved the "
+        "output " + ", ".join(f"{h} {r:.1f}×" for h, r in faithfulness.ratios.items()) + " as much as random order."
+    )
+    st.caption(
+        "Red regions added to the output, blue ones took away, compared with the same face blurred. This explains "
+        f"the model, not the person. {explanation.method} Computed in {explanation.seconds:.2f} s. {checked}"
+    )
+
+
+def pixel_maps_toggle(analysis_digest: str, face, key: str, ethnicity_class: str | None = None) -> None:
+    """A switch that computes and shows the finer per-pixel SHAP maps of the face."""
+    from face2data.explanation import DEFAULT_SETTINGS
+
+    label = f"Per-pixel SHAP maps (finer: {DEFAULT_SETTINGS.max_evals:,} model evaluations, a few seconds)"
+    if not st.toggle(label, key=f"{key}_pixels"):
+        return
+    from face2data.ui import cache
+
+    explanation = compute_explanation(analysis_digest, face)
+    if explanation is None:
+        return
+    faithfulness = cache.faithfulness()
+    failing = [] if faithfulness is None else [h for h in HEAD_TITLES if not faithfulness.passes(h, pixels=True)]
+    if failing:
+        st.warning(
+            f"The pixel maps of {', '.join(failing)} are not shown as explanations: ranking the regions by these "
+            "maps did not beat random order at least 2× on test faces. They show measured output changes only.",
+            icon=":material/rule:",
+        )
+    shap_panel(explanation, face.crop, key=f"{key}_pixelmap", ethnicity_class=ethnicity_class, captions=False)
+
+
 def shap_section(analysis, face) -> None:
-    """On a face card: a button that computes the face's SHAP maps and then shows them in place."""
-    explanation = cached_explanation(analysis.digest, face)
+    """On a face card: a button that explains the face by regions, then shows them (and the pixel-map switch)."""
+    explanation = cached_regions(analysis.digest, face)
     key = f"shap_{analysis.digest}_{face.index}"
     if explanation is None:
         slot = st.empty()
-        help_text = "Which regions of the face pushed each prediction up or down (computed on demand)."
-        if not slot.button("Explain with SHAP", key=key, icon=":material/insights:", help=help_text):
+        help_text = "How much each part of the face (eyes, mouth, hair …) moved each prediction (about a second)."
+        if not slot.button("Explain", key=key, icon=":material/insights:", help=help_text):
             return
         slot.empty()
-        explanation = compute_explanation(analysis.digest, face)
+        explanation = compute_regions(analysis.digest, face)
         if explanation is None:
             return
     with st.container(border=True):
-        st.markdown("**SHAP explanation**")
-        shap_panel(explanation, face.crop, key=key)
+        st.markdown("**Explanation by facial region**")
+        region_panel(explanation, face.crop, key=key)
+        pixel_maps_toggle(analysis.digest, face, key)
+
+
+def cached_regions(digest: str, face):
+    """This face's region explanation if it was computed in this session, else None."""
+    return _region_store().get((digest, face.index))

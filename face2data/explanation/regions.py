@@ -1,0 +1,237 @@
+"""Exact Shapley values of the three heads over the named facial regions of one face.
+
+A region is hidden the way the pixel maps hide pixels: filled from a box-blurred copy of the face. With the ten
+regions of ``face2data.faces.regions`` every coalition (2^10 = 1024 masked faces) is run through the model in a
+few batched calls, and the Shapley values follow from the standard weighted sum over coalitions, in float64.
+They are exact, not sampled: the same face always gets the same values, and the values of a head add up to its
+output minus the output for the fully hidden (blurred) face. Exhaustive enumeration costs 2^n model evaluations;
+ten regions keep it within a second on a 2-core CPU, where a dozen (4096 faces) would take about two.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field, replace
+
+import cv2
+import numpy as np
+
+from face2data.explanation.shap_maps import OUTPUTS, _checked_crop, _class_index
+from face2data.faces.regions import REGION_PHRASES, REGIONS, region_labels
+from face2data.outputs import expected_age, predict_probabilities
+from face2data.schema import ETHNICITIES, GENDERS, HEADS, INPUT_SIZE, to_model_input
+
+# Region values in the head's own unit: years for the age, percentage points for a probability.
+REGION_UNITS = {"age": "years", "gender": "percentage points", "ethnicity": "percentage points"}
+_SCALE = {"age": 1.0, "gender": 100.0, "ethnicity": 100.0}
+# Contributions smaller than this (in the head's unit) are not worth a sentence.
+NEGLIGIBLE = {"age": 0.05, "gender": 0.1, "ethnicity": 0.1}
+
+
+@dataclass(frozen=True)
+class RegionSettings:
+    """How regions are hidden and how the masked faces are batched."""
+
+    blur: int = 32  # side, in model pixels, of the box blur that fills hidden regions (as the pixel maps)
+    batch_size: int = 128  # masked faces per model call
+    flip: bool = False  # average each masked face with its mirror image (twice the model calls)
+
+    def describe(self) -> str:
+        """One sentence saying how the region values were computed."""
+        n = len(REGIONS)
+        mirror = " (each averaged with its mirror image)" if self.flip else " of the face as seen"
+        return (
+            f"Exact Shapley values over {n} named facial regions: all 2^{n} = {2**n} combinations of shown and "
+            f"hidden regions were run through the model{mirror}; a hidden region is filled from a "
+            f"{self.blur}x{self.blur}-pixel box-blurred copy of the {INPUT_SIZE}x{INPUT_SIZE} face, so the base value "
+            "is the output for the fully blurred face and base value + sum of the region values = the output."
+        )
+
+
+DEFAULT_REGION_SETTINGS = RegionSettings()
+
+
+@dataclass(frozen=True)
+class RegionHead:
+    """One head's region values, in its own unit (years, or percentage points of a probability)."""
+
+    head: str  # "age" | "gender" | "ethnicity"
+    target: str  # "expected age", "P(female)", "P(Asian)"
+    unit: str  # "years" | "percentage points"
+    values: np.ndarray  # (len(REGIONS),) float64, REGIONS order
+    base_value: float  # output for the fully blurred face (years, or percent)
+    output_value: float  # output for the face: base_value + values.sum()
+
+    def ranked(self) -> list[tuple[str, float]]:
+        """(region, value) pairs, largest absolute value first."""
+        order = np.argsort(-np.abs(self.values), kind="stable")
+        return [(REGIONS[i], float(self.values[i])) for i in order]
+
+    def level(self, value: float) -> str:
+        """An output or base value in words: '34.1 years' or '62%'."""
+        return f"{value:.1f} years" if self.head == "age" else f"{value:.0f}%"
+
+    def amount(self, value: float) -> str:
+        """A region value's size in words: '12.0 years' or '3.4 percentage points'."""
+        return f"{abs(value):.1f} {self.unit}"
+
+    def sentence(self, top: int = 3) -> str:
+        """The largest contributions in words: 'Compared with a blurred face, the left eye added 12.0 years; ...'."""
+        big = [(name, v) for name, v in self.ranked()[:top] if abs(v) >= NEGLIGIBLE[self.head]]
+        what = "the expected age" if self.head == "age" else self.target
+        total = f"(all regions: {self.level(self.base_value)} → {self.level(self.output_value)})"
+        if not big:
+            return f"No region changed {what} by more than {self.amount(NEGLIGIBLE[self.head])} {total}."
+        clauses = []
+        for sign, verb, after in ((1, "added", ""), (-1, "took", " away")):
+            group = [(REGION_PHRASES[name], v) for name, v in big if np.sign(v) == sign]
+            if group:
+                first = f"{group[0][0]} {verb} {self.amount(group[0][1])}{after}"
+                rest = [f"{phrase} {abs(v):.1f}" for phrase, v in group[1:]]
+                clauses.append(_join([first, *rest]))
+        lead = "Compared with a blurred face,"
+        lead = lead if self.head == "age" else f"For {self.target}, {lead[0].lower()}{lead[1:]}"
+        return f"{lead} {'; '.join(clauses)} {total}."
+
+    def to_dict(self) -> dict:
+        """JSON form: target, unit, base value, output and the value of every region."""
+        return {
+            "target": self.target,
+            "unit": self.unit,
+            "base_value": round(self.base_value, 4),
+            "output": round(self.output_value, 4),
+            "regions": {name: round(float(v), 4) for name, v in zip(REGIONS, self.values, strict=True)},
+        }
+
+
+@dataclass(frozen=True)
+class RegionExplanation:
+    """Region values of the three heads of one face, plus every class's values and all coalition outputs."""
+
+    heads: dict[str, RegionHead]
+    method: str
+    seconds: float
+    all_values: np.ndarray = field(repr=False)  # (len(REGIONS), len(OUTPUTS)) float64; age in years, probabilities
+    all_base: np.ndarray = field(repr=False)  # (len(OUTPUTS),)
+    all_output: np.ndarray = field(repr=False)  # (len(OUTPUTS),)
+    coalitions: np.ndarray = field(repr=False)  # (2^len(REGIONS), len(OUTPUTS)): bit k set = region k shown
+
+    def __getitem__(self, head: str) -> RegionHead:
+        return self.heads[head]
+
+    def retarget(
+        self, ethnicity_class: str | int | None = None, gender_class: str | int | None = None
+    ) -> RegionExplanation:
+        """The same explanation with other classes explained (no recomputation); None = the predicted class."""
+        heads = {"age": self._head(0, "age", "expected age")}
+        for head, cls, labels in (("gender", gender_class, GENDERS), ("ethnicity", ethnicity_class, ETHNICITIES)):
+            first = OUTPUTS.index(f"{head}:{labels[0]}")
+            index = _class_index(cls, labels, self.all_output[first : first + len(labels)])
+            heads[head] = self._head(first + index, head, f"P({labels[index]})")
+        return replace(self, heads=heads)
+
+    def output_index(self, head: str) -> int:
+        """The column of OUTPUTS a head's view explains."""
+        target = self.heads[head].target
+        return 0 if head == "age" else OUTPUTS.index(f"{head}:{target[2:-1]}")
+
+    def hidden_outputs(self, head: str, order: list[int] | np.ndarray) -> np.ndarray:
+        """The head's output (its unit) with no region hidden, then the first 1, 2, ... regions of ``order`` hidden.
+
+        Read from the coalition table: the same masked faces the values were computed from.
+        """
+        column, mask = self.output_index(head), 2 ** len(REGIONS) - 1
+        path = [mask]
+        for region in order:
+            mask &= ~(1 << int(region))
+            path.append(mask)
+        return self.coalitions[path, column] * _SCALE[head]
+
+    def to_dict(self) -> dict:
+        """JSON form: per head its target, unit, base value, output and region values; and the method."""
+        return {"heads": {head: self.heads[head].to_dict() for head in HEADS}, "method": self.method}
+
+    def _head(self, column: int, head: str, target: str) -> RegionHead:
+        scale = _SCALE[head]
+        return RegionHead(
+            head=head,
+            target=target,
+            unit=REGION_UNITS[head],
+            values=self.all_values[:, column] * scale,
+            base_value=float(self.all_base[column]) * scale,
+            output_value=float(self.all_output[column]) * scale,
+        )
+
+
+def explain_regions(
+    model,
+    crop: np.ndarray,
+    ethnicity_class: str | int | None = None,
+    gender_class: str | int | None = None,
+    settings: RegionSettings = DEFAULT_REGION_SETTINGS,
+) -> RegionExplanation:
+    """Exact Shapley values of the three heads over the named regions of one aligned RGB uint8 face crop.
+
+    ``crop`` is a (CROP_SIZE, CROP_SIZE, 3) aligned face or one already at INPUT_SIZE. Gender and ethnicity
+    explain the probability of the predicted class unless a class (name or index) is given.
+    """
+    image = to_model_input(_checked_crop(crop))
+    for cls, labels in ((ethnicity_class, ETHNICITIES), (gender_class, GENDERS)):
+        if cls is not None:  # a bad class fails before the model runs
+            _class_index(cls, labels, np.zeros(len(labels)))
+    start = time.perf_counter()
+    table = coalition_outputs(model, image, settings)
+    values = shapley_values(table)
+    explanation = RegionExplanation(
+        heads={},
+        method=settings.describe(),
+        seconds=time.perf_counter() - start,
+        all_values=values,
+        all_base=table[0],
+        all_output=table[-1],
+        coalitions=table,
+    )
+    return explanation.retarget(ethnicity_class, gender_class)
+
+
+def coalition_outputs(model, image: np.ndarray, settings: RegionSettings = DEFAULT_REGION_SETTINGS) -> np.ndarray:
+    """Outputs (2^n, len(OUTPUTS)) float64 for every coalition of shown regions of a model-ready face."""
+    labels = region_labels(image.shape[0])
+    blurred = cv2.blur(image, (settings.blur, settings.blur))
+    n = len(REGIONS)
+    coalitions = np.arange(2**n)
+    shown = ((coalitions[:, None] >> np.arange(n)) & 1).astype(bool)  # (2^n, n)
+    parts = []
+    for first in range(0, len(coalitions), settings.batch_size):
+        pixels_shown = shown[first : first + settings.batch_size][:, labels]  # (B, S, S)
+        batch = np.where(pixels_shown[..., None], image, blurred)
+        parts.append(_outputs(model, batch, settings.flip))
+    return np.concatenate(parts)
+
+
+def shapley_values(table: np.ndarray) -> np.ndarray:
+    """Shapley values (n, k) from the outputs of all 2^n coalitions (bit i of the row index = player i present)."""
+    table = np.asarray(table, np.float64)
+    n = int(round(math.log2(len(table))))
+    if 2**n != len(table):
+        raise ValueError(f"a coalition table has 2^n rows; got {len(table)}")
+    coalitions = np.arange(2**n)
+    sizes = np.array([bin(c).count("1") for c in coalitions])
+    weights = np.array([math.factorial(s) * math.factorial(n - 1 - s) / math.factorial(n) for s in range(n)])
+    values = np.empty((n, table.shape[1]), np.float64)
+    for i in range(n):
+        without = coalitions[(coalitions >> i) & 1 == 0]
+        gains = table[without | (1 << i)] - table[without]
+        values[i] = weights[sizes[without]] @ gains
+    return values
+
+
+def _join(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _outputs(model, batch: np.ndarray, flip: bool) -> np.ndarray:
+    """(N, len(OUTPUTS)) float64: expected age in years, then the gender and ethnicity probabilities."""
+    probs = predict_probabilities(model, batch, flip=flip, batch_size=max(len(batch), 1))
+    return np.column_stack([expected_age(probs["age"]), probs["gender"], probs["ethnicity"]]).astype(np.float64)

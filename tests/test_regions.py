@@ -1,0 +1,213 @@
+"""Region explanations: the named regions, exact Shapley values, their sentence and JSON, and faithfulness.
+
+The models here are NumPy stand-ins with the app's model interface: fast, and no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from face2data.data.arrays import FaceArrays
+from face2data.explanation.faithfulness import aopc, direction, face_curves, ranked_order
+from face2data.explanation.region_global import (
+    RegionGlobalError,
+    compute_region_global,
+    load_region_global,
+    save_region_global,
+)
+from face2data.explanation.regions import RegionExplanation, explain_regions, shapley_values
+from face2data.faces.regions import REGION_PHRASES, REGIONS, region_labels, region_masks, regions_picture
+from face2data.schema import CROP_SIZE, ETHNICITIES, GENDERS, HEADS, INPUT_SIZE, NUM_AGES
+
+
+class SoftmaxModel:
+    """A fixed random projection of a downsampled face to three softmax heads: nonlinear, with interactions."""
+
+    def __init__(self, seed: int = 0) -> None:
+        rng = np.random.default_rng(seed)
+        sizes = {"age": NUM_AGES, "gender": len(GENDERS), "ethnicity": len(ETHNICITIES)}
+        self.weights = {head: rng.normal(0, 0.02, (12 * 12 * 3, n)) for head, n in sizes.items()}
+
+    def predict_on_batch(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        small = np.asarray(batch, np.float64).reshape(len(batch), 12, 8, 12, 8, 3).mean(axis=(2, 4)) / 32
+        features = small.reshape(len(batch), -1)
+        return {head: _softmax(features @ w) for head, w in self.weights.items()}
+
+
+class OneRegionModel:
+    """Outputs that depend only on the pixels of one region (its mean brightness)."""
+
+    def __init__(self, region: str) -> None:
+        self.mask = region_labels(INPUT_SIZE) == REGIONS.index(region)
+
+    def predict_on_batch(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        level = np.asarray(batch)[:, self.mask].mean(axis=(1, 2)) / 255  # (N,)
+        ages = np.arange(NUM_AGES)
+        age = _softmax(-((ages[None] - 80 * level[:, None]) ** 2) / 50)
+        gender = np.stack([level, 1 - level], axis=1)
+        ethnicity = _softmax(np.outer(level, np.arange(len(ETHNICITIES))))
+        return {"age": age, "gender": gender, "ethnicity": ethnicity}
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@pytest.fixture(scope="module")
+def face() -> np.ndarray:
+    """A structured RGB crop: gradients and a bright blob, so blurring changes something everywhere."""
+    ys, xs = np.mgrid[0:CROP_SIZE, 0:CROP_SIZE]
+    blob = 120 * np.exp(-((xs - 100) ** 2 + (ys - 100) ** 2) / 800)
+    checks = 40 * ((xs // 10 + ys // 10) % 2)
+    rgb = np.stack([xs * 0.6 + blob, ys * 0.6 + checks, 255 - xs * 0.5 + checks], axis=-1)
+    return np.clip(rgb, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("size", [CROP_SIZE, INPUT_SIZE])
+def test_region_masks_cover_the_crop_with_no_overlap(size):
+    masks = region_masks(size)
+    assert masks.shape == (len(REGIONS), size, size)
+    np.testing.assert_array_equal(masks.sum(axis=0), 1)  # every pixel in exactly one region
+    assert masks.sum(axis=(1, 2)).min() >= (size // 20) ** 2  # no region vanishes at the model's size
+    assert set(REGION_PHRASES) == set(REGIONS)
+
+
+def test_regions_sit_where_the_reference_keypoints_are():
+    from face2data.faces.alignment import reference_layout
+
+    labels = region_labels(CROP_SIZE)
+    left_eye, right_eye, nose, mouth_left, mouth_right = np.round(reference_layout().keypoints).astype(int)
+    assert REGIONS[labels[left_eye[1], left_eye[0]]] == "left eye"
+    assert REGIONS[labels[right_eye[1], right_eye[0]]] == "right eye"
+    assert REGIONS[labels[nose[1], nose[0]]] == "nose"
+    centre = (mouth_left + mouth_right) // 2
+    assert REGIONS[labels[centre[1], centre[0]]] == "mouth"
+    assert REGIONS[labels[2, CROP_SIZE // 2]] == "hair & forehead" and REGIONS[labels[CROP_SIZE - 1, 0]] == "background"
+
+
+def test_the_picture_of_the_regions_is_drawn_on_a_face(face):
+    picture = regions_picture(face, side=240)
+    assert picture.shape == (240, 240, 3) and picture.dtype == np.uint8
+
+
+def test_shapley_values_of_known_games():
+    n = 4
+    rows = np.arange(2**n)
+    present = (rows[:, None] >> np.arange(n)) & 1
+    additive = present @ np.array([1.0, -2.0, 0.5, 3.0])
+    np.testing.assert_allclose(shapley_values(additive[:, None])[:, 0], [1.0, -2.0, 0.5, 3.0])
+    # "all of players 0 and 1" is worth 1: they share it, the others get nothing
+    pair = (present[:, 0] & present[:, 1]).astype(float)
+    np.testing.assert_allclose(shapley_values(pair[:, None])[:, 0], [0.5, 0.5, 0, 0], atol=1e-12)
+    # the weighted formula equals the mean marginal contribution over all orders
+    rng = np.random.default_rng(0)
+    game = rng.normal(size=2**n)
+    by_order = np.zeros(n)
+    for order in itertools.permutations(range(n)):
+        mask = 0
+        for player in order:
+            by_order[player] += game[mask | 1 << player] - game[mask]
+            mask |= 1 << player
+    np.testing.assert_allclose(shapley_values(game[:, None])[:, 0], by_order / 24, atol=1e-12)
+
+
+def test_region_values_add_up_to_output_minus_the_blurred_face(face):
+    explanation = explain_regions(SoftmaxModel(), face)
+    assert tuple(explanation.heads) == HEADS
+    for head in HEADS:
+        part = explanation[head]
+        assert part.values.shape == (len(REGIONS),) and np.all(np.isfinite(part.values))
+        assert float(part.values.sum()) == pytest.approx(part.output_value - part.base_value, abs=1e-5)
+        assert abs(part.output_value - part.base_value) > 1e-3  # not trivially zero
+    assert explanation["age"].unit == "years" and explanation["gender"].unit == "percentage points"
+    # every class, not only the predicted one
+    np.testing.assert_allclose(explanation.all_values.sum(axis=0), explanation.all_output - explanation.all_base,
+                               atol=1e-9)  # fmt: skip
+
+
+def test_a_model_that_looks_at_one_region_gets_all_its_attribution_there(face):
+    explanation = explain_regions(OneRegionModel("nose"), face)
+    nose = REGIONS.index("nose")
+    for head in HEADS:
+        values = explanation[head].values
+        others = np.delete(values, nose)
+        assert abs(values[nose]) > 0.01 and np.abs(others).max() < 1e-9, (head, values)
+        assert explanation[head].ranked()[0][0] == "nose"
+        assert "the nose" in explanation[head].sentence()
+
+
+def test_sentence_json_and_class_choice(face):
+    explanation = explain_regions(SoftmaxModel(), face)
+    age = explanation["age"]
+    assert age.sentence().startswith("Compared with a blurred face,") and "years" in age.sentence()
+    top = age.ranked()[0][0]
+    assert REGION_PHRASES[top] in age.sentence()
+    data = explanation.to_dict()
+    assert set(data["heads"]) == set(HEADS) and "Exact Shapley" in data["method"]
+    assert list(data["heads"]["gender"]["regions"]) == list(REGIONS)
+    chosen = explanation.retarget(ethnicity_class="Black", gender_class="male")
+    assert chosen["ethnicity"].target == "P(Black)" and chosen["gender"].target == "P(male)"
+    female = explanation.retarget(gender_class="female")["gender"].values
+    np.testing.assert_allclose(chosen["gender"].values, -female, atol=1e-9)  # P(male) = 1 - P(female)
+    with pytest.raises(ValueError, match="unknown class"):
+        explain_regions(SoftmaxModel(), face, ethnicity_class="Martian")
+
+
+def test_hiding_regions_in_ranked_order_reads_the_coalition_table(face):
+    explanation = explain_regions(SoftmaxModel(), face)
+    head = explanation["age"]
+    path = explanation.hidden_outputs("age", ranked_order(head.values))
+    assert path[0] == pytest.approx(head.output_value) and path[-1] == pytest.approx(head.base_value)
+    sign = direction(explanation, "age")
+    ranked, random = face_curves(explanation, "age", head.values, np.random.default_rng(0), 4, sign)
+    assert ranked.shape == (len(REGIONS) + 1,) and random.shape == (4, len(REGIONS) + 1)
+    assert aopc(np.array([5.0, 3.0, 1.0, 0.0]), 2) == pytest.approx(3.0)
+    assert aopc(np.array([5.0, 7.0, 1.0]), 2, direction=None) == pytest.approx(3.0)
+    assert aopc(np.array([5.0, 7.0, 1.0]), 2, direction=-1.0) == pytest.approx(-1.0)
+    assert list(ranked_order(np.array([1.0, -3.0, 2.0]), -1.0)) == [1, 0, 2]
+    assert list(ranked_order(np.array([1.0, -3.0, 2.0]), None)) == [1, 2, 0]
+
+
+def test_for_an_additive_model_ranked_hiding_beats_random_order():
+    n = 10
+    weights = np.linspace(-1, 3, n)
+    rows = np.arange(2**n)
+    table = ((rows[:, None] >> np.arange(n)) & 1) @ weights
+
+    class Additive:
+        heads = {"age": None}
+        coalitions = table[:, None]
+
+        def output_index(self, head):
+            return 0
+
+    explanation = RegionExplanation.hidden_outputs  # reads only the table and the output column
+    fake = Additive()
+    ranked = explanation(fake, "age", ranked_order(weights))
+    rng = np.random.default_rng(0)
+    random = [explanation(fake, "age", rng.permutation(n)) for _ in range(20)]
+    assert aopc(ranked, 3) > 2 * np.mean([aopc(r, 3) for r in random])
+
+
+def test_global_region_values_round_trip(tmp_path, face):
+    from face2data.schema import to_model_input
+
+    images = np.stack([to_model_input(face), to_model_input(face[:, ::-1])]).round().astype(np.uint8)
+    faces = FaceArrays(images=images, age_low=np.array([25.0, 40.0]), age_high=np.array([25.0, 49.0]),
+                       genders=np.array([0, 1]), ethnicities=np.array([2, 2]), races=np.array([-1, 3]),
+                       sources=np.array(["utkface", "fairface"]), names=np.array(["a", "b"]),
+                       splits=np.array(["test", "test"]))  # fmt: skip
+    report = compute_region_global(SoftmaxModel(), faces, model_name="soft.tflite")
+    path = save_region_global(report, tmp_path / "region_global.json")
+    assert path.stat().st_size < 30_000
+    loaded = load_region_global(path)
+    assert loaded["n_faces"] == 2 and loaded["counts"]["ethnicity:Asian"] == 2 and loaded["counts"]["age:40-49"] == 1
+    assert loaded["sources"] == {"fairface": 1, "utkface": 1}
+    groups = loaded["heads"]["age"]["groups"]
+    assert all(a >= abs(s) - 1e-9 for a, s in zip(groups["all"]["mean_abs"], groups["all"]["mean_signed"], strict=True))
+    with pytest.raises(RegionGlobalError, match="explain-regions-global"):
+        load_region_global(tmp_path / "absent.json")
