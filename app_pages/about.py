@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from face2data import limits
+from face2data.model_card import without_section
 from face2data.schema import AGE_INTERVAL_MASS, ETHNICITIES, INPUT_SIZE
 from face2data.ui import cache
 
@@ -130,4 +131,6 @@ card = cache.model_card()
 if card is None:
     st.info("The model card (weights/MODEL_CARD.md) is not there yet.")
 else:
-    st.markdown(card)  # the card is its own document, with its own title
+    # The card's results are the figures at the top of this page: shown once, not twice.
+    st.markdown(without_section(card))  # the card is its own document, with its own title
+    st.caption("The card's results section (weights/MODEL_CARD.md) holds the figures under Measured performance.")

@@ -36,6 +36,9 @@ LIMITS = (
 )
 
 
+RESULTS_HEADING = "## Results on held-out faces"
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.1f} %"
 
@@ -166,7 +169,7 @@ Best epoch by validation loss: {summary["best_epoch"]}. Seed {cfg["seed"]}.
 
 Mixing: {summary.get("mixing", "one source")}
 
-## Results on held-out faces
+{RESULTS_HEADING}
 Printed by `python -m face2data evaluate`; 95 % bootstrap intervals in brackets.
 
 {results}
@@ -188,6 +191,16 @@ UTKFace: age RMSE {metrics["age_rmse"]:.2f} years; the true age lies inside the 
 ## Intended use
 {INTENDED_USE}
 """
+
+
+def without_section(card: str, heading: str = RESULTS_HEADING) -> str:
+    """The card without one of its ``##`` sections (its ``###`` subsections go with it)."""
+    lines = card.splitlines()
+    if heading not in lines:
+        return card
+    start = lines.index(heading)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    return "\n".join(lines[:start] + lines[end:])
 
 
 def write_model_card(path: Path = MODEL_CARD_PATH) -> Path:

@@ -167,6 +167,15 @@ def test_about_page_shows_metrics_limits_and_privacy(synthetic_evaluation):
     assert f"{MAX_FILE_BYTES / 2**20:.0f} MB" in text
     assert "never written to" in text and "Not for decisions about people" in text
     assert "How to read an explanation" in [h.value for h in app.header] and "not of the person" in text
+    assert "Results on held-out faces" not in text  # the figures once: not again from the card's results section
+
+
+def test_the_card_on_the_about_page_leaves_out_only_its_results_section():
+    from face2data.model_card import RESULTS_HEADING, without_section
+
+    card = f"# Card\n## What it is\nA model.\n{RESULTS_HEADING}\n| a |\n### per group\n| b |\n## Known limits\nSome."
+    assert without_section(card) == "# Card\n## What it is\nA model.\n## Known limits\nSome."
+    assert without_section("# no results here") == "# no results here"
 
 
 def test_explain_page_without_a_face_or_global_maps_says_what_to_do(tmp_path, monkeypatch):
