@@ -54,3 +54,26 @@ def test_train_on_both_sources_stops_resumes_and_records(tmp_path):
     assert out_probs["age"].shape == (1, 117)
     # the completed run also wrote the file the app runs, with the same answers
     assert largest_difference(model, load_tflite_model(out / TFLITE_PATH.name)) < 1e-4
+
+
+def test_a_run_from_an_earlier_model_records_that_models_own_history(tmp_path):
+    from face2data import training
+
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    (earlier / training.SUMMARY_FILE).write_text(
+        json.dumps(
+            {
+                "sources": {"utkface": {}, "fairface": {}},
+                "epochs_completed": 10,
+                "training_seconds": 5400,
+                "initialised_from": "random weights (from scratch)",
+            }
+        )
+    )
+    out = tmp_path / "run"
+    out.mkdir()
+    training._record_lineage(earlier / training.MODEL_FILE, out)
+    text = training._lineage_text(out)
+    assert "10 epochs on the training splits of utkface and fairface, 1.50 h" in text
+    assert "random weights (from scratch); no network trained elsewhere" in text
