@@ -98,4 +98,4 @@ right.plotly_chart(figures.batch_counts_figure(counts["faces per photo"], "Faces
                    key="batch_faces_per_photo", config=CHART)  # fmt: skip
 left.plotly_chart(figures.batch_counts_figure(counts["gender"], "Gender"), key="batch_gender", config=CHART)
 right.plotly_chart(figures.batch_counts_figure(counts["ethnicity"], "Ethnicity"), key="batch_ethnicity", config=CHART)
-st.caption(f"Scored in {result.seconds:.1f} s on this server. Faces are numbered largest first in each photo.")
+st.caption(f"Scored in {result.seconds:.2f} s on this server. Faces are numbered largest first in each photo.")

@@ -39,7 +39,7 @@ def _open_picked_row() -> None:
 
 cache.warm_up_in_background()  # the model loads while the user picks a photo
 st.title("Age, gender and ethnicity from a photo")
-st.caption("Every face in the photo gets a numbered box and a card. Photos stay in this app's memory, nowhere else.")
+st.caption("Every face in the photo gets a box, a label and a card. Photos stay in this app's memory, nowhere else.")
 
 mode = st.radio("Photo source", [UPLOAD, WEBCAM], horizontal=True, label_visibility="collapsed", key="mode")
 if mode == UPLOAD:
