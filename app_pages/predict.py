@@ -53,7 +53,6 @@ if mode == UPLOAD:
         max_upload_size=MAX_FILE_BYTES // 2**20,
     )
 else:
-    # A small viewfinder: the snapshot itself is shown once, large and annotated, below.
     picked = st.camera_input("Webcam snapshot", key="camera", on_change=_use, args=("camera",))
 if st.button("Try a sample", icon=":material/image:"):
     _use("sample")
