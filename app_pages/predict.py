@@ -53,7 +53,10 @@ if mode == UPLOAD:
         max_upload_size=MAX_FILE_BYTES // 2**20,
     )
 else:
-    picked = st.camera_input("Webcam snapshot", key="camera", on_change=_use, args=("camera",))
+    # Once a snapshot is analysed it is shown below, annotated: the camera folds away so it is not shown twice.
+    taken = st.session_state.get("camera") is not None
+    with st.expander("Webcam: take another snapshot" if taken else "Webcam", expanded=not taken):
+        picked = st.camera_input("Webcam snapshot", key="camera", on_change=_use, args=("camera",))
 if st.button("Try a sample", icon=":material/image:"):
     _use("sample")
 
