@@ -56,14 +56,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
     from face2data.evaluation.run import default_outputs, evaluate, headline, write_predictions
-    from face2data.model_loading import ModelFileError
-    from face2data.tflite_model import load_inference_model
 
     _setup_logging()
-    try:
-        model = load_inference_model(Path(args.model))
-    except ModelFileError as error:
-        print(f"error: {error}", file=sys.stderr)
+    model = _inference_model_or_none(args.model)
+    if model is None:
         return 2
     report, rows = evaluate(model, args.data, args.split, args.source)
     report = {"model": Path(args.model).name, **report}
@@ -159,16 +155,24 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_explain_regions_global(args: argparse.Namespace) -> int:
-    from face2data.explanation.commands import explain_regions_global
+def _inference_model_or_none(path: str):
+    """The inference model at ``path`` (.tflite or .keras), or None after saying on stderr why it cannot load."""
     from face2data.model_loading import ModelFileError
     from face2data.tflite_model import load_inference_model
 
-    _setup_logging()
     try:
-        model = load_inference_model(Path(args.model))
+        return load_inference_model(Path(path))
     except ModelFileError as error:
         print(f"error: {error}", file=sys.stderr)
+        return None
+
+
+def _cmd_explain_regions_global(args: argparse.Namespace) -> int:
+    from face2data.explanation.commands import explain_regions_global
+
+    _setup_logging()
+    model = _inference_model_or_none(args.model)
+    if model is None:
         return 2
     try:
         path = explain_regions_global(model, args.data, args.out, args.n, args.seed, Path(args.model).name)
@@ -181,14 +185,10 @@ def _cmd_explain_regions_global(args: argparse.Namespace) -> int:
 
 def _cmd_explain_global(args: argparse.Namespace) -> int:
     from face2data.explanation.commands import explain_global
-    from face2data.model_loading import ModelFileError
-    from face2data.tflite_model import load_inference_model
 
     _setup_logging()
-    try:
-        model = load_inference_model(Path(args.model))
-    except ModelFileError as error:
-        print(f"error: {error}", file=sys.stderr)
+    model = _inference_model_or_none(args.model)
+    if model is None:
         return 2
     try:
         path = explain_global(

@@ -114,16 +114,20 @@ def compute_explanation(digest: str, face):
     """Compute (with a spinner) and keep this face's explanation in the session; returns it, or None on failure."""
     from face2data.ui import cache
 
-    store = _explanations()
+    return _kept(_explanations(), digest, face, SHAP_SPINNER, cache.explain)
+
+
+def _kept(store: dict, digest: str, face, spinner: str, explain: Callable):
+    """``store``'s explanation of this face, computed with a spinner the first time; None when it cannot be."""
     key = (digest, face.index)
     if key not in store:
         try:
-            with st.spinner(SHAP_SPINNER):
-                store[key] = cache.explain(face.crop)
+            with st.spinner(spinner):
+                store[key] = explain(face.crop)
         except ValueError as error:
             st.error(f"This face cannot be explained: {error}")
             return None
-        while len(store) > MAX_EXPLANATIONS:
+        while len(store) > MAX_EXPLANATIONS:  # the oldest go first
             store.pop(next(iter(store)))
     return store[key]
 
@@ -164,18 +168,7 @@ def compute_regions(digest: str, face):
     """Compute (with a spinner) and keep this face's region explanation in the session; None on failure."""
     from face2data.ui import cache
 
-    store = _region_store()
-    key = (digest, face.index)
-    if key not in store:
-        try:
-            with st.spinner(REGION_SPINNER):
-                store[key] = cache.explain_regions(face.crop)
-        except ValueError as error:
-            st.error(f"This face cannot be explained: {error}")
-            return None
-        while len(store) > MAX_EXPLANATIONS:
-            store.pop(next(iter(store)))
-    return store[key]
+    return _kept(_region_store(), digest, face, REGION_SPINNER, cache.explain_regions)
 
 
 def _faithfulness_note(head: str, faithfulness) -> str | None:
