@@ -6,8 +6,8 @@ to the network's input size. Images where no face is found are counted and repor
 skips them and evaluation counts them as not found.
 
 The crops of a source are cached in one file (``FACE2DATA_CACHE``, default ``~/.cache/face2data``), WebP
-encoded (about 2 kB a face, so 60,000 faces fit in about 130 MB); the file's name holds a hash of the source
-file, the detector version and the alignment version, so changing any of them rebuilds it. ``python -m
+encoded (about 2 kB a face, so 60,000 faces fit in about 130 MB); the file's name holds a hash of the source's
+contents, the detector version and the alignment version, so changing any of them rebuilds it. ``python -m
 face2data crops`` builds the cache and can write a self-contained copy (or a shard of it) for another machine.
 """
 
@@ -59,13 +59,27 @@ class CropSet:
         return [name for name in self.missed if split_of(name) in splits]
 
 
+def source_digest(path: Path) -> str:
+    """SHA-256 of a source's contents: the archive's bytes, or every file of a folder with its relative name.
+
+    Contents rather than modification times, so that a fresh copy of the same data (a new checkout, a data
+    folder copied again each session) reuses the crops; about 0.5 s for UTKFace and FairFace together.
+    """
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        if path.is_dir():
+            digest.update(file.relative_to(path).as_posix().encode() + b"\0")
+        with file.open("rb") as handle:
+            digest.update(hashlib.file_digest(handle, "sha256").digest())
+    return digest.hexdigest()
+
+
 def crop_key(path: Path) -> dict:
     """What a source's crops depend on; a change of any entry makes a new cache file."""
-    stat = path.stat()
     return {
         "source_file": path.resolve().name,
-        "source_size": stat.st_size,
-        "source_mtime_ns": stat.st_mtime_ns,
+        "source_sha256": source_digest(path),
         "detector": DETECTOR_VERSION,
         "alignment": alignment_version(),
         "input_size": INPUT_SIZE,
@@ -75,7 +89,7 @@ def crop_key(path: Path) -> dict:
 
 def cache_path(path: Path, key: dict) -> Path:
     """The cache file of a source for ``key``."""
-    digest = hashlib.sha256(json.dumps({**key, "where": str(path.resolve())}, sort_keys=True).encode()).hexdigest()
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
     root = Path(os.environ.get("FACE2DATA_CACHE", Path.home() / ".cache" / "face2data"))
     return root / f"{source_kind(path)}-{digest[:16]}{CROPS_SUFFIX}"
 

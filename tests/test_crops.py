@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import cv2
 import numpy as np
 from conftest import utkface_names, write_fairface_source, write_utkface_images
@@ -37,6 +40,25 @@ def test_the_cache_is_reused_and_rebuilt_when_its_key_changes(tmp_path, monkeypa
     again = load_crops(folder)
     assert built == [1] and cache_path(folder, crop_key(folder)) != file  # a new detector: rebuilt
     np.testing.assert_array_equal(again.faces.images, first.faces.images)
+
+
+def test_the_cache_follows_the_contents_not_the_file_times_or_place(tmp_path, monkeypatch):
+    folder = tmp_path / "utk"
+    write_utkface_images(folder, utkface_names({"train": 2, "val": 1, "test": 1}))
+    load_crops(folder)
+    built = []
+    original = crops.build_crops
+    monkeypatch.setattr(crops, "build_crops", lambda *a, **k: built.append(1) or original(*a, **k))
+    copy = tmp_path / "copied" / "utk"
+    shutil.copytree(folder, copy)  # a fresh copy: new modification times, another place
+    for file in copy.iterdir():
+        os.utime(file, (1, 1))
+    load_crops(copy)
+    assert built == []
+    changed = sorted(copy.iterdir())[0]
+    changed.write_bytes(cv2.imencode(".jpg", np.full((200, 200, 3), 90, np.uint8))[1].tobytes())
+    load_crops(copy)
+    assert built == [1]  # one image's contents changed: rebuilt
 
 
 def test_a_copy_holds_the_chosen_splits_and_shard(tmp_path):
