@@ -53,8 +53,10 @@ context = webrtc_streamer(
 @st.fragment(run_every=1.0)
 def readout() -> None:
     """The frame rate and the labels shown, refreshed every second while the stream runs."""
+    # The live worker, not ``context.state``: the state is only updated by a full rerun, and the rerun that follows
+    # START can be lost when the click lands while the page's first run is still going.
     processor = context.video_processor
-    if not context.state.playing or processor is None:
+    if processor is None:
         st.caption("Press START to use your camera.")
         return
     stats = processor.annotator.stats()
@@ -68,7 +70,7 @@ def readout() -> None:
 
 readout()
 
-if st.button("Freeze", icon=":material/pause:", disabled=not context.state.playing):
+if st.button("Freeze", icon=":material/pause:", disabled=context.video_processor is None):
     frame = context.video_processor.annotator.latest_frame() if context.video_processor else None
     if frame is None:
         st.warning("No frame has arrived yet: wait for the video to start.")

@@ -367,8 +367,11 @@ def test_live_video_labels_a_still_face_steadily(browser, app_url):
     _expect_no_exception(page)
     _shoot(page, "live")
     (SCREENSHOTS / "live_fps.txt").write_text("\n".join(f"{fps:.1f} fps  {labels}" for fps, labels in samples))
-    labels = {text for _, text in samples}
-    assert len(labels) == 1 and "1: " in labels.pop(), samples  # one face, the same label on every sample
+    texts = [text for _, text in samples]
+    changes = sum(a != b for a, b in zip(texts, texts[1:], strict=False))
+    # One face; its label may settle once more as the stream sharpens (a shown age moves only past 1 year of
+    # hysteresis), but never flips back and forth.
+    assert all("1: " in text and "2: " not in text for text in texts) and changes <= 1, samples
     median_fps = sorted(fps for fps, _ in samples)[LIVE_SAMPLES // 2]
     assert median_fps >= MIN_LIVE_FPS, f"{median_fps:.1f} fps: {samples}"
     page.get_by_role("button", name="Freeze").click()
