@@ -21,6 +21,22 @@ def _setup_logging(log_file: Path | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", handlers=handlers)
 
 
+def _loss_weights(text: str) -> dict[str, float]:
+    """Parse ``gender=2,ethnicity=1.5`` into per-head loss weights."""
+    from face2data.schema import HEADS
+
+    weights = {}
+    for item in text.split(","):
+        head, _, value = item.partition("=")
+        if head.strip() not in HEADS:
+            raise argparse.ArgumentTypeError(f"{head.strip()!r} is not a head; heads: {', '.join(HEADS)}")
+        try:
+            weights[head.strip()] = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{item!r}: the weight must be a number") from None
+    return weights
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from face2data.training import TrainConfig, train
 
@@ -28,7 +44,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     config = TrainConfig(
         data=args.data, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
         learning_rate=args.learning_rate, seed=args.seed, stop_after=args.stop_after, workers=args.workers,
-        init=args.init,
+        init=args.init, loss_weights=args.loss_weights,
     )  # fmt: skip
     path = train(config)
     print(f"best model: {path}")
@@ -260,6 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--stop-after", type=int, help="run at most this many epochs now; run again to resume")
     train.add_argument("--init", help="start a new run from this face2data .keras model instead of random weights")
     train.add_argument("--workers", type=int, default=0, help="threads preparing batches (default: cores, max 8)")
+    train.add_argument("--loss-weights", type=_loss_weights, metavar="HEAD=W,...",
+                       help="multiply heads' losses, e.g. gender=2,ethnicity=1.5 (others keep 1)")  # fmt: skip
     train.set_defaults(run=_cmd_train)
 
     crops = commands.add_parser(

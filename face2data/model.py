@@ -76,8 +76,10 @@ def expected_age_error(y_true, y_pred):
     return ops.maximum(ops.maximum(bounds[:, 0] - expected, expected - bounds[:, 1]), 0.0)
 
 
-def compile_for_training(model: keras.Model, learning_rate, weight_decay: float) -> None:
-    """Attach the optimizer, the three losses and the metrics reported in the history."""
+def compile_for_training(
+    model: keras.Model, learning_rate, weight_decay: float, loss_weights: dict[str, float] | None = None
+) -> None:
+    """Attach the optimizer, the three losses (weighted per head; 1 each by default) and the reported metrics."""
     model.compile(
         optimizer=keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay),
         loss={
@@ -85,6 +87,7 @@ def compile_for_training(model: keras.Model, learning_rate, weight_decay: float)
             "gender": keras.losses.SparseCategoricalCrossentropy(),
             "ethnicity": keras.losses.SparseCategoricalCrossentropy(),
         },
+        loss_weights=loss_weights,
         metrics={
             "age": [keras.metrics.MeanMetricWrapper(expected_age_error, name="mae")],
             "gender": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],

@@ -17,7 +17,7 @@ from face2data.paths import (
     TRAINING_SUMMARY_PATH,
     WILD_METRICS_PATH,
 )
-from face2data.schema import AGE_MAX, AGE_MIN, ETHNICITIES, INPUT_SIZE
+from face2data.schema import AGE_MAX, AGE_MIN, ETHNICITIES, HEADS, INPUT_SIZE
 
 INTENDED_USE = (
     "Exploring and explaining what a face-attribute model does, teaching and research. Not for decisions about "
@@ -37,6 +37,15 @@ LIMITS = (
 
 
 RESULTS_HEADING = "## Results on held-out faces"
+
+
+def _loss_weights_text(config: dict) -> str:
+    """The per-head loss weights of the run as a sentence (empty when every head weighed 1)."""
+    weights = config.get("loss_weights") or {}
+    if all(w == 1 for w in weights.values()):
+        return ""
+    listed = ", ".join(f"{head} {weights.get(head, 1.0):g}" for head in HEADS)
+    return f"Loss weights per head: {listed} (the validation loss that picks the best epoch is weighted alike). "
 
 
 def _pct(x: float) -> str:
@@ -165,7 +174,7 @@ backend {summary["keras_backend"]}), batch {cfg["batch_size"]}, AdamW (peak lear
 weight decay {cfg["weight_decay"]}), one warm-up epoch then cosine decay; flips, rotations, zoom, shifts,
 brightness and contrast augmentation. Age loss: for an exact age, cross-entropy against a Gaussian around it plus
 an L1 term on the expected age; for an age range, the negative log of the predicted probability inside the range.
-Best epoch by validation loss: {summary["best_epoch"]}. Seed {cfg["seed"]}.
+{_loss_weights_text(cfg)}Best epoch by validation loss: {summary["best_epoch"]}. Seed {cfg["seed"]}.
 
 Mixing: {summary.get("mixing", "one source")}
 

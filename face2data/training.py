@@ -23,7 +23,7 @@ from face2data.evaluation.metrics import source_figures
 from face2data.model import build_model, compile_for_training
 from face2data.outputs import predict_probabilities
 from face2data.paths import TFLITE_PATH
-from face2data.schema import SOURCES
+from face2data.schema import HEADS, SOURCES
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,9 @@ class TrainConfig:
     stop_after: int | None = None  # epochs to run in this invocation (the rest on resume)
     workers: int = 0  # threads preparing augmented batches; 0: one per CPU core, at most 8
     init: str | None = None  # a face2data .keras model to start from instead of random weights
+    # Per-head multipliers of the loss (a head left out keeps 1); in Adam the heads' own updates do not depend on
+    # them, so they steer what the shared trunk learns.
+    loss_weights: dict[str, float] | None = None
 
 
 class EpochRecorder(keras.callbacks.Callback):
@@ -214,7 +217,8 @@ def train(config: TrainConfig) -> Path:
             log.info("starting from the weights of %s", config.init)
         else:
             model = build_model()
-        compile_for_training(model, _schedule(config, config.epochs, steps), config.weight_decay)
+        weights = {head: (config.loss_weights or {}).get(head, 1.0) for head in HEADS}
+        compile_for_training(model, _schedule(config, config.epochs, steps), config.weight_decay, weights)
         log.info("new run: %s, %d parameters", model.name, model.count_params())
 
     recorder = EpochRecorder(out, config, best, train_batches, val_faces)

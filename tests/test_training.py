@@ -5,6 +5,7 @@ import json
 
 import keras
 import numpy as np
+import pytest
 from conftest import utkface_names, write_fairface_source, write_utkface_images
 
 from face2data.paths import TFLITE_PATH
@@ -19,7 +20,9 @@ def test_train_on_both_sources_stops_resumes_and_records(tmp_path):
     (data / "39_1_20170116174525125.jpg.chip.jpg").write_bytes(b"a malformed name is skipped, not fatal")
     wild = write_fairface_source(tmp_path / "wild", [("20-29", "Female", "Black")] * 24)  # 2 land in val
     out = tmp_path / "run"
-    config = TrainConfig(data=[str(data), str(wild)], out=str(out), epochs=2, batch_size=6, stop_after=1)
+    config = TrainConfig(
+        data=[str(data), str(wild)], out=str(out), epochs=2, batch_size=6, stop_after=1, loss_weights={"gender": 2.0}
+    )
 
     train(config)  # first "session": one epoch, then stop
     state = json.loads((out / CHECKPOINT_DIR / "state.json").read_text())
@@ -48,6 +51,7 @@ def test_train_on_both_sources_stops_resumes_and_records(tmp_path):
     assert summary["epochs_completed"] == 2 and summary["train_images"] == 12 + wild_train
     assert summary["sources"]["utkface"]["skipped_files"] == ["39_1_20170116174525125.jpg.chip.jpg"]
     assert summary["sources"]["utkface"]["val_faces"] == 4 and "mixing" in summary
+    assert summary["config"]["loss_weights"] == {"gender": 2.0}
 
     model = keras.models.load_model(out / MODEL_FILE)
     out_probs = model(np.zeros((1, INPUT_SIZE, INPUT_SIZE, 3), np.float32), training=False)
@@ -77,3 +81,29 @@ def test_a_run_from_an_earlier_model_records_that_models_own_history(tmp_path):
     text = training._lineage_text(out)
     assert "10 epochs on the training splits of utkface and fairface, 1.50 h" in text
     assert "random weights (from scratch); no network trained elsewhere" in text
+
+
+def test_loss_weights_are_parsed_per_head_and_a_wrong_head_is_refused(capsys):
+    from face2data.cli import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["train", "--data", "x", "--loss-weights", "gender=2,ethnicity=1.5"])
+    assert args.loss_weights == {"gender": 2.0, "ethnicity": 1.5}
+    for bad in ("beard=2", "gender=two"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["train", "--data", "x", "--loss-weights", bad])
+    assert "gender=two" in capsys.readouterr().err
+
+
+def test_a_loss_weight_multiplies_its_heads_loss():
+    from face2data.model import build_model, compile_for_training
+
+    model = build_model(input_size=32)
+    faces = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype(np.float32)
+    targets = {"age": np.array([[30, 30]] * 4), "gender": np.array([0, 1, 0, 1]), "ethnicity": np.array([0, 1, 2, 3])}
+    losses = {}
+    for weight in (1.0, 3.0):
+        compile_for_training(model, 1e-3, 0.0, {"age": 1.0, "gender": weight, "ethnicity": 1.0})
+        losses[weight] = model.evaluate(faces, targets, verbose=0, return_dict=True)
+    assert losses[3.0]["gender_loss"] == pytest.approx(losses[1.0]["gender_loss"])
+    assert losses[3.0]["loss"] - losses[1.0]["loss"] == pytest.approx(2 * losses[1.0]["gender_loss"], rel=1e-3)
