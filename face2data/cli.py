@@ -27,13 +27,16 @@ def _loss_weights(text: str) -> dict[str, float]:
 
     weights = {}
     for item in text.split(","):
-        head, _, value = item.partition("=")
-        if head.strip() not in HEADS:
-            raise argparse.ArgumentTypeError(f"{head.strip()!r} is not a head; heads: {', '.join(HEADS)}")
+        head, _, value = (part.strip() for part in item.partition("="))
+        if head not in HEADS:
+            raise argparse.ArgumentTypeError(f"{head!r} is not a head; heads: {', '.join(HEADS)}")
         try:
-            weights[head.strip()] = float(value)
+            weight = float(value)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{item!r}: the weight must be a number") from None
+            weight = float("nan")
+        if not weight >= 0:  # false for nan too
+            raise argparse.ArgumentTypeError(f"{item!r}: the weight must be a number ≥ 0")
+        weights[head] = weight
     return weights
 
 

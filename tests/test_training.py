@@ -89,7 +89,7 @@ def test_loss_weights_are_parsed_per_head_and_a_wrong_head_is_refused(capsys):
     parser = build_parser()
     args = parser.parse_args(["train", "--data", "x", "--loss-weights", "gender=2,ethnicity=1.5"])
     assert args.loss_weights == {"gender": 2.0, "ethnicity": 1.5}
-    for bad in ("beard=2", "gender=two"):
+    for bad in ("beard=2", "gender=-1", "gender=two"):
         with pytest.raises(SystemExit):
             parser.parse_args(["train", "--data", "x", "--loss-weights", bad])
     assert "gender=two" in capsys.readouterr().err
