@@ -66,6 +66,7 @@ def main() -> None:
     parser.add_argument("--gender-thresholds", action="store_true", help="gender accuracy at thresholds 0.4 to 0.6")
     parser.add_argument("--data", action="append", help="sources (default: UTKFace and FairFace in ../shared/data)")
     args = parser.parse_args()
+    info = common.machine_info()  # before the work, so that its load average is the machine's, not ours
 
     models = {path: keras.models.load_model(path, compile=False) for path in args.model}
     if args.soup:
@@ -94,7 +95,6 @@ def main() -> None:
                 mean = {head: np.mean([v[head] for v in views], axis=0) for head in probabilities}
                 results.setdefault(f"{name} + 4 more views", {})[source] = source_figures(faces, mean)
 
-    info = common.machine_info()
     print(common.machine_line(info))
     print("validation faces: " + ", ".join(f"{source} {len(faces)}" for source, faces in validation.items()))
     shown = [c for c in COLUMNS if c[0] in validation]
