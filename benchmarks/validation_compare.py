@@ -41,6 +41,7 @@ COLUMNS = (
 
 EXTRA_VIEWS = ((0.94, 0, 0), (1.06, 0, 0), (1.0, 3, 0), (1.0, 0, 3))  # (zoom, x shift, y shift) in pixels
 THRESHOLDS = (0.4, 0.45, 0.5, 0.55, 0.6)
+FEMALE = GENDERS.index("female")
 
 
 def shifted_view(images: np.ndarray, zoom: float, dx: float, dy: float) -> np.ndarray:
@@ -81,15 +82,13 @@ def main() -> None:
     for name, model in models.items():
         results[name], thresholds[name] = {}, {}
         for source, faces in validation.items():
-            probabilities = predict_probabilities(model, faces.images.astype(np.float32), flip=True, batch_size=256)
+            probabilities = predict_probabilities(model, faces.images, flip=True, batch_size=256)
             results[name][source] = source_figures(faces, probabilities)
-            female = GENDERS.index("female")
-            is_female = faces.genders == female
-            p_female = probabilities["gender"][:, female]
-            thresholds[name][source] = [float(((p_female > t) == is_female).mean()) for t in THRESHOLDS]
+            p_female = probabilities["gender"][:, FEMALE]
+            thresholds[name][source] = [float(((p_female > t) == (faces.genders == FEMALE)).mean()) for t in THRESHOLDS]
             if args.more_views:
                 views = [probabilities] + [
-                    predict_probabilities(model, shifted_view(faces.images, *view).astype(np.float32), batch_size=256)
+                    predict_probabilities(model, shifted_view(faces.images, *view), batch_size=256)
                     for view in EXTRA_VIEWS
                 ]
                 mean = {head: np.mean([v[head] for v in views], axis=0) for head in probabilities}

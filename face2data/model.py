@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from face2data.schema import AGES, ETHNICITIES, GENDERS, INPUT_SIZE, NUM_AGES
+from face2data.schema import AGES, ETHNICITIES, GENDERS, HEADS, INPUT_SIZE, NUM_AGES
 
 BATCHNORM_MOMENTUM = 0.99  # Keras' 0.999 left inference-mode outputs constant after 5 epochs from scratch
 
@@ -79,7 +79,8 @@ def expected_age_error(y_true, y_pred):
 def compile_for_training(
     model: keras.Model, learning_rate, weight_decay: float, loss_weights: dict[str, float] | None = None
 ) -> None:
-    """Attach the optimizer, the three losses (weighted per head; 1 each by default) and the reported metrics."""
+    """Attach the optimizer, the three losses (weighted per head; a head not in ``loss_weights`` weighs 1) and the
+    metrics reported in the history."""
     model.compile(
         optimizer=keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay),
         loss={
@@ -87,7 +88,7 @@ def compile_for_training(
             "gender": keras.losses.SparseCategoricalCrossentropy(),
             "ethnicity": keras.losses.SparseCategoricalCrossentropy(),
         },
-        loss_weights=loss_weights,
+        loss_weights={head: (loss_weights or {}).get(head, 1.0) for head in HEADS},
         metrics={
             "age": [keras.metrics.MeanMetricWrapper(expected_age_error, name="mae")],
             "gender": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],

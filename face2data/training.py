@@ -23,7 +23,7 @@ from face2data.evaluation.metrics import source_figures
 from face2data.model import build_model, compile_for_training
 from face2data.outputs import predict_probabilities
 from face2data.paths import TFLITE_PATH
-from face2data.schema import HEADS, SOURCES
+from face2data.schema import SOURCES
 
 log = logging.getLogger(__name__)
 
@@ -217,8 +217,7 @@ def train(config: TrainConfig) -> Path:
             log.info("starting from the weights of %s", config.init)
         else:
             model = build_model()
-        weights = {head: (config.loss_weights or {}).get(head, 1.0) for head in HEADS}
-        compile_for_training(model, _schedule(config, config.epochs, steps), config.weight_decay, weights)
+        compile_for_training(model, _schedule(config, config.epochs, steps), config.weight_decay, config.loss_weights)
         log.info("new run: %s, %d parameters", model.name, model.count_params())
 
     recorder = EpochRecorder(out, config, best, train_batches, val_faces)
