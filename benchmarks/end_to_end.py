@@ -10,7 +10,7 @@ functions ``face2data.predictor.Predictor`` runs, one stage at a time:
   detection  predictor.detector.detect(rgb)                          (YuNet, largest face first)
   alignment  face2data.faces.align_face for every face               (similarity warp to the 200x200 frame)
   quality    face2data.faces.quality.quality_notes for every face    (size, blur, pose, confidence notes)
-  model      predictor.predict_faces(faces)                          (resize to 96 px, model with mirror TTA, results)
+  model      predictor.predict_faces(faces)                          (resize to input size, mirror TTA, results)
 
 and, interleaved with them, the whole ``predictor.predict_bytes(bytes)`` as a cross-check of the sum, and the
 reference: MTCNN's detection alone on the same photo (``mtcnn`` 1.0.0, the detector face2data used before; not

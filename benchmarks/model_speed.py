@@ -112,7 +112,7 @@ def architecture_section(ours, args, rng: np.random.Generator, tmp: Path) -> dic
     """Part 1: ms per face at batch 1 and images/s at batch ``args.big_batch`` of the three networks,
     once as traced tf.functions and once as TFLite (how the app runs ours); ratios are within one runtime."""
     print("building the reference networks (random weights) ...", flush=True)
-    models = {"ours (MobileNetV3L, 96 px)": ours}
+    models = {f"ours (MobileNetV3L, {INPUT_SIZE} px)": ours}
     models["Inception-ResNet-v2 160 px + 3 heads"] = build_inception_resnet()
     models["face2data demo CNN 198 px, 3 branches"] = build_demo_cnn()
     sizes = {name: int(model.inputs[0].shape[1]) for name, model in models.items()}

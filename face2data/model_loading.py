@@ -19,7 +19,7 @@ from face2data.schema import ETHNICITIES, GENDERS, HEADS, INPUT_SIZE, NUM_AGES
 if TYPE_CHECKING:
     import keras
 
-# What the app expects of the network: one (96, 96, 3) input and these classes per head.
+# What the app expects of the network: one (INPUT_SIZE, INPUT_SIZE, 3) input and these classes per head.
 HEAD_CLASSES = {"age": NUM_AGES, "gender": len(GENDERS), "ethnicity": len(ETHNICITIES)}
 KERAS_MEMBERS = ("config.json", "model.weights.h5")
 
@@ -33,7 +33,7 @@ class ModelFileError(RuntimeError):
 def load_trained_model(path: str | PathLike = MODEL_PATH) -> keras.Model:
     """The trained model at ``path``, loaded once per path and shared afterwards.
 
-    The returned model maps a (N, 96, 96, 3) float32 batch to a dict of
+    The returned model maps a (N, INPUT_SIZE, INPUT_SIZE, 3) float32 batch to a dict of
     probabilities ``{"age": (N, 117), "gender": (N, 2), "ethnicity": (N, 5)}``.
     Raises ModelFileError when the file is missing, empty, not a .keras archive,
     truncated, corrupted or a network with other inputs or outputs.

@@ -29,7 +29,7 @@ _LOADED: dict[str, TFLiteModel] = {}
 
 
 class TFLiteModel:
-    """Maps a (N, 96, 96, 3) float32 batch to ``{"age": (N, 117), "gender": (N, 2), "ethnicity": (N, 5)}``.
+    """Maps an (N, S, S, 3) float32 batch, S = INPUT_SIZE, to age (N, 117), gender (N, 2), ethnicity (N, 5).
 
     Thread-safe (one interpreter, calls take turns); the batch size may change between calls.
     """

@@ -174,6 +174,21 @@ def _schedule(
     )
 
 
+def _weights_from(init: Path) -> keras.Model:
+    """A fresh network at this code's input size holding the weights of an earlier face2data model.
+
+    The trunk is convolutional with global pooling, so its weights carry over to another input size: a model
+    trained at 96 px can start a run at 128 px.
+    """
+    earlier = keras.models.load_model(init, compile=False)
+    model = build_model()
+    try:
+        model.set_weights(earlier.get_weights())
+    except ValueError as error:
+        raise ValueError(f"{init} is not a face2data network of this architecture: {error}") from error
+    return model
+
+
 def train(config: TrainConfig) -> Path:
     """Train (or resume) a model; returns the path of the best model saved in ``config.out``."""
     out = Path(config.out)
@@ -212,7 +227,7 @@ def train(config: TrainConfig) -> Path:
         (out / HISTORY_FILE).unlink(missing_ok=True)
         if config.init:
             # Our own earlier model (trained from scratch by this code), never a network trained elsewhere.
-            model = keras.models.load_model(config.init, compile=False)
+            model = _weights_from(Path(config.init))
             _record_lineage(Path(config.init), out)
             log.info("starting from the weights of %s", config.init)
         else:

@@ -22,6 +22,7 @@ from face2data.api.app import API_KEY_VARIABLE, create_app
 from face2data.image_loading import ImageLoadError, ImageTooLargeError, UnsupportedImageError, load_rgb
 from face2data.limits import MAX_FILE_BYTES
 from face2data.predictor import Predictor, predict_files
+from face2data.schema import INPUT_SIZE
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "face2data" / "assets" / "astronaut.jpg"
@@ -53,7 +54,7 @@ def test_health_names_the_model(client):
 
 def test_model_facts(client):
     body = client.get("/v1/model").json()
-    assert body["genders"] == ["male", "female"] and len(body["ethnicities"]) == 5 and body["input_size"] == 96
+    assert body["genders"] == ["male", "female"] and len(body["ethnicities"]) == 5 and body["input_size"] == INPUT_SIZE
     assert body["ages"] == {"min": 0, "max": 116} and body["intended_use"] and body["limits"]
     assert "utkface" in body["test_metrics"] and 0 < body["test_metrics"]["utkface"]["gender_accuracy"] <= 1
 
@@ -110,7 +111,7 @@ def test_explain_returns_regions_overlays_and_values_on_request(client, capsys):
         png = cv2.imdecode(np.frombuffer(base64.b64decode(head["overlay_png"]), np.uint8), cv2.IMREAD_COLOR)
         assert png is not None and png.shape[2] == 3
         values = np.array(head["values"])
-        assert values.shape == (96, 96)
+        assert values.shape == (INPUT_SIZE, INPUT_SIZE)
         assert head["base_value"] + values.sum() == pytest.approx(head["output"], abs=1e-3)
     regions = body["regions"]
     assert set(regions["heads"]) == {"age", "gender", "ethnicity"} and "Exact Shapley" in regions["method"]

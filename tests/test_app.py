@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from face2data import paths
 from face2data.evaluation.metrics import Outcomes, RangeOutcomes, summarize, summarize_ranges
 from face2data.limits import MAX_FILE_BYTES
-from face2data.schema import AGE_BUCKETS, ETHNICITIES, GENDERS
+from face2data.schema import AGE_BUCKETS, ETHNICITIES, GENDERS, INPUT_SIZE
 from face2data.ui import artifacts, face_labels, figures, photo, photo_figure
 
 APP = str(paths.PROJECT_ROOT / "streamlit_app.py")
@@ -191,7 +191,7 @@ def test_explain_page_shows_the_global_maps_with_their_face_counts(tmp_path, mon
     from face2data.explanation.global_maps import MAP_NAMES
 
     rng = np.random.default_rng(0)
-    maps = {name: rng.random((96, 96)).astype(np.float32) for name in MAP_NAMES}
+    maps = {name: rng.random((INPUT_SIZE, INPUT_SIZE)).astype(np.float32) for name in MAP_NAMES}
     counts = {name: 40 for name in MAP_NAMES} | {"ethnicity:Others": 0}
     path = save_global_maps(GlobalMaps(maps, counts, 40, "mean |SHAP| over test faces", "face2data.keras"),
                             tmp_path / "shap_global.npz")  # fmt: skip
@@ -391,7 +391,7 @@ def test_group_heatmap_places_each_group_and_hides_small_cells():
 
 
 def test_shap_figure_colour_bar_is_symmetric_around_zero():
-    values = np.zeros((96, 96), np.float32)
+    values = np.zeros((INPUT_SIZE, INPUT_SIZE), np.float32)
     values[10, 10], values[50, 50] = 0.4, -0.1
     fig = figures.shap_figure(np.zeros((200, 200, 3), np.uint8), values, [[0, "blue"], [1, "red"]], "years")
     heatmap = fig.data[1]

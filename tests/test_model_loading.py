@@ -106,7 +106,7 @@ def test_model_is_loaded_once_and_returns_a_dict_of_heads(tmp_path):
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"input_size": 64}, r"input \(64, 64, 3\), expected \(96, 96, 3\)"),
+        ({"input_size": 64}, rf"input \(64, 64, 3\), expected \({INPUT_SIZE}, {INPUT_SIZE}, 3\)"),
         ({"gender_classes": 3}, r"outputs .*gender \(3\).*expected age \(117\), gender \(2\), ethnicity \(5\)"),
     ],
 )

@@ -107,3 +107,20 @@ def test_a_loss_weight_multiplies_its_heads_loss():
         losses[weight] = model.evaluate(faces, targets, verbose=0, return_dict=True)
     assert losses[3.0]["gender_loss"] == pytest.approx(losses[1.0]["gender_loss"])
     assert losses[3.0]["loss"] - losses[1.0]["loss"] == pytest.approx(2 * losses[1.0]["gender_loss"], rel=1e-3)
+
+
+def test_a_run_can_start_from_a_model_of_another_input_size(tmp_path):
+    from face2data import training
+    from face2data.model import build_model
+
+    earlier = build_model(input_size=64)
+    earlier.save(tmp_path / "earlier.keras")
+    model = training._weights_from(tmp_path / "earlier.keras")
+    assert tuple(model.inputs[0].shape[1:]) == (INPUT_SIZE, INPUT_SIZE, 3)
+    for carried, original in zip(model.get_weights(), earlier.get_weights(), strict=True):
+        np.testing.assert_array_equal(carried, original)
+
+    other = keras.Sequential([keras.Input((8,)), keras.layers.Dense(2)])
+    other.save(tmp_path / "other.keras")
+    with pytest.raises(ValueError, match="not a face2data network"):
+        training._weights_from(tmp_path / "other.keras")

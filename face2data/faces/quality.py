@@ -9,7 +9,7 @@ from face2data.faces.alignment import ReferenceLayout
 from face2data.schema import to_model_input
 
 # Below this box side the face is enlarged into the model input and its detail is mostly interpolated
-# (a UTKFace face box is ~160 px of the 200 px crop, ~77 px of the 96 px input).
+# (a UTKFace face box is ~160 px of the 200 px crop, ~77 px of a 96 px input).
 SMALL_FACE_PX = 48
 # YuNet reports faces from detection.SCORE_THRESHOLD; 99 % of the FairFace training crops score above this,
 # so a face scored lower is unusual enough to doubt.

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from face2data.schema import AGE_BUCKETS, ETHNICITIES, GENDERS
+from face2data.schema import AGE_BUCKETS, ETHNICITIES, GENDERS, INPUT_SIZE
 from face2data.ui import figures
 
 GROUP_COLUMNS = {
@@ -197,7 +197,7 @@ def region_panel(explanation, crop, key: str, ethnicity_class: str | None = None
     if ethnicity_class is not None:
         explanation = explanation.retarget(ethnicity_class=ethnicity_class)
     faithfulness = cache.faithfulness()
-    labels = region_labels(96)
+    labels = region_labels(INPUT_SIZE)
     for head in ("age", "gender", "ethnicity"):
         part = explanation[head]
         st.markdown(f"**{HEAD_TITLES[head]}**: {part.target}")
