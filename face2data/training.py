@@ -23,7 +23,7 @@ from face2data.evaluation.metrics import source_figures
 from face2data.model import build_model, compile_for_training
 from face2data.outputs import predict_probabilities
 from face2data.paths import TFLITE_PATH
-from face2data.schema import SOURCES
+from face2data.schema import INPUT_SIZE, SOURCES
 
 log = logging.getLogger(__name__)
 
@@ -174,8 +174,9 @@ def _schedule(
     )
 
 
-def _weights_from(init: Path) -> keras.Model:
-    """A fresh network at this code's input size holding the weights of an earlier face2data model.
+def _weights_from(init: Path) -> tuple[keras.Model, int]:
+    """A fresh network at this code's input size holding the weights of an earlier face2data model, and the
+    earlier model's input size.
 
     The trunk is convolutional with global pooling, so its weights carry over to another input size: a model
     trained at 96 px can start a run at 128 px.
@@ -186,7 +187,7 @@ def _weights_from(init: Path) -> keras.Model:
         model.set_weights(earlier.get_weights())
     except ValueError as error:
         raise ValueError(f"{init} is not a face2data network of this architecture: {error}") from error
-    return model
+    return model, int(earlier.inputs[0].shape[1])
 
 
 def train(config: TrainConfig) -> Path:
@@ -227,8 +228,8 @@ def train(config: TrainConfig) -> Path:
         (out / HISTORY_FILE).unlink(missing_ok=True)
         if config.init:
             # Our own earlier model (trained from scratch by this code), never a network trained elsewhere.
-            model = _weights_from(Path(config.init))
-            _record_lineage(Path(config.init), out)
+            model, earlier_size = _weights_from(Path(config.init))
+            _record_lineage(Path(config.init), out, earlier_size)
             log.info("starting from the weights of %s", config.init)
         else:
             model = build_model()
@@ -269,11 +270,13 @@ def _export_for_serving(model_path: Path) -> None:
 LINEAGE_FILE = "init.json"  # the starting model's own training.json, copied when a run begins from it
 
 
-def _record_lineage(init_model: Path, out: Path) -> None:
-    """Keep what the starting model's training.json says, since that file may be replaced before this run ends."""
+def _record_lineage(init_model: Path, out: Path, input_size: int) -> None:
+    """Keep what the starting model's training.json says, since that file may be replaced before this run ends,
+    with the starting model's input size (summaries written before it was recorded lack it)."""
     summary = init_model.with_name(SUMMARY_FILE)
     if summary.exists():
-        (out / LINEAGE_FILE).write_text(summary.read_text())
+        earlier = json.loads(summary.read_text())
+        (out / LINEAGE_FILE).write_text(json.dumps({**earlier, "input_size": input_size}, indent=2))
 
 
 def _lineage_text(out: Path) -> str:
@@ -284,9 +287,10 @@ def _lineage_text(out: Path) -> str:
     earlier = json.loads(lineage.read_text())
     sources = " and ".join(name for name in earlier.get("sources", {"utkface": None}))
     hours = earlier.get("training_seconds", 0) / 3600
+    size = f" at {earlier['input_size']} px" if "input_size" in earlier else ""
     text = (
         f"the weights of an earlier face2data model ({earlier.get('epochs_completed')} epochs on the training "
-        f"splits of {sources}, {hours:.2f} h on the same 2-core CPU), which itself started from "
+        f"splits of {sources}{size}, {hours:.2f} h on the same 2-core CPU), which itself started from "
         f"{earlier.get('initialised_from', 'random weights (from scratch)')}"
     )
     return text.replace("(from scratch)", "(from scratch); no network trained elsewhere, no validation or test face")
@@ -304,6 +308,7 @@ def _write_summary(out: Path, config: TrainConfig, seconds: float, n_train: int,
         "config": {k: v for k, v in asdict(config).items() if k not in ("data", "out", "stop_after", "workers")},
         "train_images": n_train,
         "val_images": n_val,
+        "input_size": INPUT_SIZE,
         "sources": sources,
         "mixing": MIXING,
         "initialised_from": _lineage_text(out) if config.init else "random weights (from scratch)",

@@ -51,7 +51,7 @@ def test_train_on_both_sources_stops_resumes_and_records(tmp_path):
     assert summary["epochs_completed"] == 2 and summary["train_images"] == 12 + wild_train
     assert summary["sources"]["utkface"]["skipped_files"] == ["39_1_20170116174525125.jpg.chip.jpg"]
     assert summary["sources"]["utkface"]["val_faces"] == 4 and "mixing" in summary
-    assert summary["config"]["loss_weights"] == {"gender": 2.0}
+    assert summary["config"]["loss_weights"] == {"gender": 2.0} and summary["input_size"] == INPUT_SIZE
 
     model = keras.models.load_model(out / MODEL_FILE)
     out_probs = model(np.zeros((1, INPUT_SIZE, INPUT_SIZE, 3), np.float32), training=False)
@@ -77,9 +77,9 @@ def test_a_run_from_an_earlier_model_records_that_models_own_history(tmp_path):
     )
     out = tmp_path / "run"
     out.mkdir()
-    training._record_lineage(earlier / training.MODEL_FILE, out)
+    training._record_lineage(earlier / training.MODEL_FILE, out, 96)
     text = training._lineage_text(out)
-    assert "10 epochs on the training splits of utkface and fairface, 1.50 h" in text
+    assert "10 epochs on the training splits of utkface and fairface at 96 px, 1.50 h" in text
     assert "random weights (from scratch); no network trained elsewhere" in text
 
 
@@ -115,7 +115,8 @@ def test_a_run_can_start_from_a_model_of_another_input_size(tmp_path):
 
     earlier = build_model(input_size=64)
     earlier.save(tmp_path / "earlier.keras")
-    model = training._weights_from(tmp_path / "earlier.keras")
+    model, earlier_size = training._weights_from(tmp_path / "earlier.keras")
+    assert earlier_size == 64
     assert tuple(model.inputs[0].shape[1:]) == (INPUT_SIZE, INPUT_SIZE, 3)
     for carried, original in zip(model.get_weights(), earlier.get_weights(), strict=True):
         np.testing.assert_array_equal(carried, original)
