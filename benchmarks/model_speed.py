@@ -4,7 +4,7 @@
 
 Part 1 (architectures) times, interleaved in one process and on the same thread budget, milliseconds per face
 at batch 1 and images per second at batch 32 for
-  * ours: the shipped face2data.keras (MobileNetV3Large trunk, 96x96 input, three softmax heads);
+  * ours: the shipped face2data.keras (MobileNetV3Large trunk at schema.INPUT_SIZE, three softmax heads);
   * Inception-ResNet-v2 at 160x160 with random weights (keras.applications, no top, average pooling) plus the
     same three heads as ours: a stand-in for the FaceNet Inception-ResNet backbone of the multi-task write-up;
   * the face2data Flask demo's small CNN, rebuilt from its description with random weights: 198x198 input, three

@@ -3,7 +3,7 @@
     python benchmarks/training_speed.py [--steps 20] [--warmup-steps 3] [--batch 64] [--quick]
 
 Builds and compiles the network exactly as ``face2data.training`` does (``build_model`` and
-``compile_for_training`` with the default learning rate and weight decay) and fits it on random 96x96 faces
+``compile_for_training`` with the default learning rate and weight decay) and fits it on random faces at the input size
 with random labels fed through the training data path (``FaceBatches``, which augments each batch), then once
 more without augmentation (the network's step alone). Each fit runs one warm-up epoch of ``--warmup-steps``
 (tracing) and one timed epoch of ``--steps``; the figure is batch / median step-to-step interval.
@@ -57,7 +57,7 @@ class StepClock(keras.callbacks.Callback):
 
 
 def random_faces(count: int, seed: int) -> FaceArrays:
-    """``count`` random 96x96 uint8 'faces' with random labels (throughput does not depend on the pixels)."""
+    """``count`` random uint8 'faces' at the input size with random labels (speed does not depend on pixels)."""
     rng = np.random.default_rng(seed)
     return FaceArrays(
         images=rng.integers(0, 256, (count, INPUT_SIZE, INPUT_SIZE, 3), dtype=np.uint8),
