@@ -43,7 +43,7 @@ AGE_RANGE_TOLERANCE = 5
 # The aligned face frame: UTKFace's "aligned & cropped" images are 200x200.
 CROP_SIZE = 200
 # The square side the network sees.
-INPUT_SIZE = 96
+INPUT_SIZE = 128
 # Central probability mass of the predicted age distribution reported as the age interval.
 AGE_INTERVAL_MASS = 0.8
 

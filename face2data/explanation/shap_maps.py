@@ -25,14 +25,16 @@ OUTPUTS = ("age", *(f"gender:{g}" for g in GENDERS), *(f"ethnicity:{e}" for e in
 # puts years on the scale of probabilities so that the age does not steer alone.
 AGE_SCALE = 20.0
 UNITS = {"age": "years", "gender": "probability", "ethnicity": "probability"}
+# Side, in model pixels, of the box blur that fills hidden parts of the face: a third of the face at any input size.
+HIDDEN_BLUR = INPUT_SIZE // 3
 
 
 @dataclass(frozen=True)
 class ExplainSettings:
     """The explainer's budget and masker."""
 
-    max_evals: int = 2000  # masked model evaluations per face (shared by all outputs); about 1.5 s on 2 cores
-    blur: int = 32  # side, in model pixels, of the box blur that fills hidden regions
+    max_evals: int = 2000  # masked model evaluations per face (shared by all outputs); about 2.4 s on 2 cores
+    blur: int = HIDDEN_BLUR
     batch_size: int = 100  # masks per model call
     # Averaging each masked face with its mirror image, as the shown predictions are, doubles the model calls;
     # the maps of the face as seen correlate with those closely (benchmarks/RESULTS.md) at half the time.
