@@ -277,7 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--learning-rate", type=float, default=2e-3)
     train.add_argument("--seed", type=int, default=1337)
     train.add_argument("--stop-after", type=int, help="run at most this many epochs now; run again to resume")
-    train.add_argument("--init", help="start a new run from this face2data .keras model instead of random weights")
+    train.add_argument("--init", help="start a new run from the weights of this face2data .keras model (of any "
+                       "input size) instead of random weights")  # fmt: skip
     train.add_argument("--workers", type=int, default=0, help="threads preparing batches (default: cores, max 8)")
     train.add_argument("--loss-weights", type=_loss_weights, metavar="HEAD=W,...",
                        help="multiply heads' losses, e.g. gender=2,ethnicity=1.5 (others keep 1)")  # fmt: skip

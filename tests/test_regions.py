@@ -22,6 +22,8 @@ from face2data.explanation.regions import RegionExplanation, explain_regions, sh
 from face2data.faces.regions import REGION_PHRASES, REGIONS, region_labels, region_masks, regions_picture
 from face2data.schema import CROP_SIZE, ETHNICITIES, GENDERS, HEADS, INPUT_SIZE, NUM_AGES
 
+GRID = INPUT_SIZE // 8  # the stand-in model's view: the face averaged in 8x8-pixel blocks
+
 
 class SoftmaxModel:
     """A fixed random projection of a downsampled face to three softmax heads: nonlinear, with interactions."""
@@ -29,10 +31,10 @@ class SoftmaxModel:
     def __init__(self, seed: int = 0) -> None:
         rng = np.random.default_rng(seed)
         sizes = {"age": NUM_AGES, "gender": len(GENDERS), "ethnicity": len(ETHNICITIES)}
-        self.weights = {head: rng.normal(0, 0.02, (12 * 12 * 3, n)) for head, n in sizes.items()}
+        self.weights = {head: rng.normal(0, 0.02, (GRID * GRID * 3, n)) for head, n in sizes.items()}
 
     def predict_on_batch(self, batch: np.ndarray) -> dict[str, np.ndarray]:
-        small = np.asarray(batch, np.float64).reshape(len(batch), 12, 8, 12, 8, 3).mean(axis=(2, 4)) / 32
+        small = np.asarray(batch, np.float64).reshape(len(batch), GRID, 8, GRID, 8, 3).mean(axis=(2, 4)) / 32
         features = small.reshape(len(batch), -1)
         return {head: _softmax(features @ w) for head, w in self.weights.items()}
 
@@ -122,7 +124,7 @@ def test_region_values_add_up_to_output_minus_the_blurred_face(face):
         part = explanation[head]
         assert part.values.shape == (len(REGIONS),) and np.all(np.isfinite(part.values))
         assert float(part.values.sum()) == pytest.approx(part.output_value - part.base_value, abs=1e-5)
-        assert abs(part.output_value - part.base_value) > 1e-3  # not trivially zero
+        assert np.abs(part.values).max() > 1e-3  # not trivially zero (their sum may be near 0 by chance)
     assert explanation["age"].unit == "years" and explanation["gender"].unit == "percentage points"
     # every class, not only the predicted one
     np.testing.assert_allclose(explanation.all_values.sum(axis=0), explanation.all_output - explanation.all_base,

@@ -21,7 +21,7 @@ from face2data.tflite_model import (
 
 
 def tiny_keras_model():
-    """A small network with the app's interface (one 96x96 input, three softmax heads)."""
+    """A small network with the app's interface (one INPUT_SIZE-square input, three softmax heads)."""
     import keras
     from keras import layers
 

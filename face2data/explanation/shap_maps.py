@@ -33,7 +33,7 @@ HIDDEN_BLUR = INPUT_SIZE // 3
 class ExplainSettings:
     """The explainer's budget and masker."""
 
-    max_evals: int = 2000  # masked model evaluations per face (shared by all outputs); about 2.4 s on 2 cores
+    max_evals: int = 2000  # masked model evaluations per face (shared by all outputs); about 2.3 s on 2 cores
     blur: int = HIDDEN_BLUR
     batch_size: int = 100  # masks per model call
     # Averaging each masked face with its mirror image, as the shown predictions are, doubles the model calls;
