@@ -240,6 +240,7 @@ def test_downloads_match_the_shown_results(browser, app_url):
     shown_age.wait_for(timeout=FIRST_PREDICTION_MS)
     taken = {}
     for name, label in (("CSV", "CSV"), ("JSON", "JSON"), ("PNG", "Annotated photo (PNG)")):
+        _wait_until_idle(page)  # a download reruns the script, and a rerun briefly shows the old buttons beside the new
         with page.expect_download() as download:
             page.get_by_test_id("stDownloadButton").get_by_role("button", name=label, exact=True).click()
         taken[name] = Path(download.value.path()).read_bytes()
