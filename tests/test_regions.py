@@ -18,7 +18,7 @@ from face2data.explanation.region_global import (
     load_region_global,
     save_region_global,
 )
-from face2data.explanation.regions import RegionExplanation, explain_regions, shapley_values
+from face2data.explanation.regions import RegionExplanation, RegionSettings, explain_regions, shapley_values
 from face2data.faces.regions import REGION_PHRASES, REGIONS, region_labels, region_masks, regions_picture
 from face2data.schema import CROP_SIZE, ETHNICITIES, GENDERS, HEADS, INPUT_SIZE, NUM_AGES
 
@@ -129,6 +129,14 @@ def test_region_values_add_up_to_output_minus_the_blurred_face(face):
     # every class, not only the predicted one
     np.testing.assert_allclose(explanation.all_values.sum(axis=0), explanation.all_output - explanation.all_base,
                                atol=1e-9)  # fmt: skip
+
+
+def test_the_batch_size_does_not_change_the_coalition_table(face):
+    model = SoftmaxModel()
+    default = explain_regions(model, face)
+    uneven = explain_regions(model, face, settings=RegionSettings(batch_size=100))  # last batch is partial
+    np.testing.assert_allclose(uneven.coalitions, default.coalitions, rtol=1e-12)
+    assert len({tuple(row) for row in np.round(default.coalitions, 9)}) > 1000  # each batch its own faces
 
 
 def test_a_model_that_looks_at_one_region_gets_all_its_attribution_there(face):

@@ -1,12 +1,12 @@
 """Exact Shapley values of the three heads over the named facial regions of one face.
 
 A region is hidden the way the pixel maps hide pixels: filled from a box-blurred copy of the face. With the ten
-regions of ``face2data.faces.regions`` every coalition (2^10 = 1024 masked faces) is run through the model in a
-few batched calls, and the Shapley values follow from the standard weighted sum over coalitions, in float64.
+regions of ``face2data.faces.regions`` every coalition (2^10 = 1024 masked faces) is run through the model in
+batches of 16, and the Shapley values follow from the standard weighted sum over coalitions, in float64.
 They are exact, not sampled: the same face always gets the same values, and the values of a head add up to its
 output minus the output for the fully hidden (blurred) face. Exhaustive enumeration costs 2^n model evaluations;
-ten regions take about 1.3 s on a 2-core CPU at 128 px (0.75 s at 96 px), where a dozen (4096 faces) would take
-four times as long.
+ten regions take about 0.9 s on a 2-core CPU at 128 px, where a dozen (4096 faces) would take four times as
+long.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ class RegionSettings:
     """How regions are hidden and how the masked faces are batched."""
 
     blur: int = HIDDEN_BLUR  # as the pixel maps
-    batch_size: int = 128  # masked faces per model call
+    # Masked faces per model call: on a 2-core CPU 16 were ~15 % quicker than 128 (the activations stay in cache).
+    batch_size: int = 16
     flip: bool = False  # average each masked face with its mirror image (twice the model calls)
 
     def describe(self) -> str:
@@ -204,9 +205,12 @@ def coalition_outputs(model, image: np.ndarray, settings: RegionSettings = DEFAU
     coalitions = np.arange(2**n)
     shown = ((coalitions[:, None] >> np.arange(n)) & 1).astype(bool)  # (2^n, n)
     parts = []
+    buffer = np.empty((settings.batch_size, *image.shape), np.float32)  # reused: the model copies its input
     for first in range(0, len(coalitions), settings.batch_size):
-        pixels_shown = shown[first : first + settings.batch_size][:, labels]  # (B, S, S)
-        batch = np.where(pixels_shown[..., None], image, blurred)
+        pixels_shown = shown[first : first + settings.batch_size][:, labels, None]  # (B, S, S, 1)
+        batch = buffer[: len(pixels_shown)]
+        np.copyto(batch, blurred)
+        np.copyto(batch, image, where=pixels_shown)
         parts.append(_outputs(model, batch, settings.flip))
     return np.concatenate(parts)
 
