@@ -352,12 +352,30 @@ LIVE_SAMPLES = 6
 MIN_LIVE_FPS = float(os.environ.get("FACE2DATA_MIN_LIVE_FPS", "15"))
 
 
+def _start_live_video(page):
+    """Press START and wait for the first labelled face; the readout's locator.
+
+    In one CI run the stream never delivered a labelled frame for 3 minutes (the page went back to "Press START")
+    and the same test passed when run again at once: a WebRTC connection without ICE servers that did not come
+    up. A person would press START again, so the test does that once, after a page reload, before it fails.
+    """
+    readout = page.get_by_test_id("stMarkdownContainer").filter(has_text="Faces now:")
+    for attempt in range(2):
+        page.frame_locator("iframe[title*='webrtc']").get_by_role("button", name="START").click(timeout=60_000)
+        try:
+            playwright_api.expect(readout).to_contain_text("·", timeout=FIRST_PREDICTION_MS // 2)
+            return readout
+        except AssertionError:
+            if attempt:
+                raise
+            page.reload()
+            page.get_by_test_id("stApp").wait_for()
+    return readout
+
+
 def test_live_video_labels_a_still_face_steadily(browser, app_url):
     page = _open(browser, f"{app_url}/live")
-    start = page.frame_locator("iframe[title*='webrtc']").get_by_role("button", name="START")
-    start.click(timeout=60_000)
-    readout = page.get_by_test_id("stMarkdownContainer").filter(has_text="Faces now:")
-    playwright_api.expect(readout).to_contain_text("·", timeout=FIRST_PREDICTION_MS)
+    readout = _start_live_video(page)
     # WebRTC starts at a low bit rate and sharpens over the first seconds; the frame rate settles over 30 frames.
     page.wait_for_timeout(6000)
     samples = []
