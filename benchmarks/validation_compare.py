@@ -4,8 +4,9 @@
 
 Each model runs every validation face of UTKFace and FairFace (the cached aligned crops, as training validates)
 with mirror TTA, as the app serves it; ``--soup`` adds the average of the models' weights (they must share one
-architecture); ``--more-views`` adds, for each model, the mean over four more views (zoom ±6 %, shifts of 3 px,
-each mirrored too); ``--gender-thresholds`` prints gender accuracy when "female" needs P(female) above 0.4 to 0.6.
+architecture); ``--ensemble`` adds the mean of the models' outputs (each model run as served); ``--more-views``
+adds, for each model, the mean over four more views (zoom ±6 %, shifts of 3 px, each mirrored too);
+``--gender-thresholds`` prints gender accuracy when "female" needs P(female) above 0.4 to 0.6.
 The test splits stay untouched, so choosing among the printed models does not tune on them.
 Prints markdown tables and one JSON line.
 """
@@ -63,6 +64,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", required=True, help="a .keras model (repeat for several)")
     parser.add_argument("--soup", action="store_true", help="also the average of the models' weights")
+    parser.add_argument("--ensemble", action="store_true", help="also the mean of the models' outputs")
     parser.add_argument("--more-views", action="store_true", help="also each model with four more test-time views")
     parser.add_argument("--gender-thresholds", action="store_true", help="gender accuracy at thresholds 0.4 to 0.6")
     parser.add_argument("--data", action="append", help="sources (default: UTKFace and FairFace in ../shared/data)")
@@ -78,11 +80,14 @@ def main() -> None:
         validation[crops.source] = crops.faces.of_splits("val")
 
     results: dict[str, dict[str, dict[str, float]]] = {}
+    outputs_of: dict[str, dict[str, dict[str, np.ndarray]]] = {}  # each given model's outputs, for --ensemble
     thresholds: dict[str, dict[str, list[float]]] = {}
     for name, model in models.items():
         results[name], thresholds[name] = {}, {}
         for source, faces in validation.items():
             probabilities = predict_probabilities(model, faces.images, flip=True, batch_size=256)
+            if name in args.model:
+                outputs_of.setdefault(name, {})[source] = probabilities
             results[name][source] = source_figures(faces, probabilities)
             p_female = probabilities["gender"][:, FEMALE]
             thresholds[name][source] = [float(((p_female > t) == (faces.genders == FEMALE)).mean()) for t in THRESHOLDS]
@@ -93,6 +98,14 @@ def main() -> None:
                 ]
                 mean = {head: np.mean([v[head] for v in views], axis=0) for head in probabilities}
                 results.setdefault(f"{name} + 4 more views", {})[source] = source_figures(faces, mean)
+    if args.ensemble:
+        outputs = list(outputs_of.values())
+        results["mean output of the models"] = {
+            source: source_figures(
+                faces, {head: np.mean([o[source][head] for o in outputs], axis=0) for head in outputs[0][source]}
+            )
+            for source, faces in validation.items()
+        }
 
     print(common.machine_line(info))
     print("validation faces: " + ", ".join(f"{source} {len(faces)}" for source, faces in validation.items()))

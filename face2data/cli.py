@@ -48,6 +48,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         data=args.data, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
         learning_rate=args.learning_rate, seed=args.seed, stop_after=args.stop_after, workers=args.workers,
         init=args.init, loss_weights=args.loss_weights,
+        **{k: v for k in ("dropout", "augment_strength") if (v := getattr(args, k)) is not None},
     )  # fmt: skip
     path = train(config)
     print(f"best model: {path}")
@@ -282,6 +283,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--workers", type=int, default=0, help="threads preparing batches (default: cores, max 8)")
     train.add_argument("--loss-weights", type=_loss_weights, metavar="HEAD=W,...",
                        help="multiply heads' losses, e.g. gender=2,ethnicity=1.5 (others keep 1)")  # fmt: skip
+    train.add_argument(
+        "--dropout",
+        type=float,
+        help="dropout before the heads, half of it inside each (default as in face2data/model.py)",
+    )
+    train.add_argument("--augment-strength", type=float,
+                       help="scale of the augmentation's ranges (default 1: as in face2data/data/augment.py); "
+                       "mirror flips at any strength")  # fmt: skip
     train.set_defaults(run=_cmd_train)
 
     crops = commands.add_parser(

@@ -8,9 +8,10 @@ from keras import layers, ops
 from face2data.schema import AGES, ETHNICITIES, GENDERS, HEADS, INPUT_SIZE, NUM_AGES
 
 BATCHNORM_MOMENTUM = 0.99  # Keras' 0.999 left inference-mode outputs constant after 5 epochs from scratch
+DROPOUT = 0.3  # before the heads; half of it inside each head
 
 
-def build_model(input_size: int = INPUT_SIZE, dropout: float = 0.3) -> keras.Model:
+def build_model(input_size: int = INPUT_SIZE, dropout: float = DROPOUT) -> keras.Model:
     """MobileNetV3Large trunk (from scratch) with an age, a gender and an ethnicity head.
 
     Input: float32 RGB pixels in 0..255 (the trunk rescales them itself).

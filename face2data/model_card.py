@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from face2data.data.augment import describe_augmentation
 from face2data.paths import (
     MODEL_CARD_PATH,
     MODEL_PATH,
@@ -73,6 +74,7 @@ def render_model_card(metrics: dict, wild: dict | None, summary: dict, model_byt
     ci = metrics.get("confidence_intervals", {})
     wci = (wild or {}).get("confidence_intervals", {})
     hours = summary["training_seconds"] / 3600
+    dropout = f", dropout {cfg['dropout']:g} before the heads" if "dropout" in cfg else ""
     sources = summary.get("sources", {})
     source_lines = "\n".join(
         f"- {name}: {entry['train_faces']:,} training and {entry['val_faces']:,} validation faces; no face found "
@@ -171,9 +173,10 @@ layout) before training or evaluation:
 Starting point: {summary.get("initialised_from", "random weights (from scratch)")}.
 {summary["epochs_completed"]} epochs ({hours:.1f} h on a 2-core CPU, {summary["train_images_per_second"]} images/s,
 backend {summary["keras_backend"]}), batch {cfg["batch_size"]}, AdamW (peak learning rate {cfg["learning_rate"]},
-weight decay {cfg["weight_decay"]}), one warm-up epoch then cosine decay; flips, rotations, zoom, shifts,
-brightness and contrast augmentation. Age loss: for an exact age, cross-entropy against a Gaussian around it plus
-an L1 term on the expected age; for an age range, the negative log of the predicted probability inside the range.
+weight decay {cfg["weight_decay"]}), one warm-up epoch then cosine decay{dropout}.
+Augmentation: {describe_augmentation(cfg.get("augment_strength", 1.0))}.
+Age loss: for an exact age, cross-entropy against a Gaussian around it plus an L1 term on the expected age; for an
+age range, the negative log of the predicted probability inside the range.
 {_loss_weights_text(cfg)}Best epoch by validation loss: {summary["best_epoch"]}. Seed {cfg["seed"]}.
 
 Mixing: {summary.get("mixing", "one source")}

@@ -20,7 +20,7 @@ from face2data.crops import load_crops
 from face2data.data.arrays import FaceArrays
 from face2data.data.batches import FaceBatches
 from face2data.evaluation.metrics import source_figures
-from face2data.model import build_model, compile_for_training
+from face2data.model import DROPOUT, build_model, compile_for_training
 from face2data.outputs import predict_probabilities
 from face2data.paths import TFLITE_PATH
 from face2data.schema import INPUT_SIZE, SOURCES
@@ -68,6 +68,8 @@ class TrainConfig:
     # Per-head multipliers of the loss (a head left out keeps 1); in Adam the heads' own updates do not depend on
     # them, so they steer what the shared trunk learns.
     loss_weights: dict[str, float] | None = None
+    dropout: float = DROPOUT
+    augment_strength: float = 1.0  # scales the augmentation's ranges (rotation, zoom, shift, brightness, contrast)
 
 
 class EpochRecorder(keras.callbacks.Callback):
@@ -174,7 +176,7 @@ def _schedule(
     )
 
 
-def _weights_from(init: Path) -> tuple[keras.Model, int]:
+def _weights_from(init: Path, dropout: float = DROPOUT) -> tuple[keras.Model, int]:
     """A fresh network at this code's input size holding the weights of an earlier face2data model, and the
     earlier model's input size.
 
@@ -182,7 +184,7 @@ def _weights_from(init: Path) -> tuple[keras.Model, int]:
     trained at 96 px can start a run at 128 px.
     """
     earlier = keras.models.load_model(init, compile=False)
-    model = build_model()
+    model = build_model(dropout=dropout)
     try:
         model.set_weights(earlier.get_weights())
     except ValueError as error:
@@ -204,7 +206,14 @@ def train(config: TrainConfig) -> Path:
         raise ValueError(f"{config.data}: need labelled images in both the train and the val split")
 
     workers = config.workers or min(8, os.cpu_count() or 1)
-    train_batches = FaceBatches(train_faces, config.batch_size, augment=True, seed=config.seed, workers=workers)
+    train_batches = FaceBatches(
+        train_faces,
+        config.batch_size,
+        augment=True,
+        seed=config.seed,
+        augment_strength=config.augment_strength,
+        workers=workers,
+    )
     val_batches = FaceBatches(val_faces, 2 * config.batch_size, augment=False)
     state_file = out / CHECKPOINT_DIR / "state.json"
     steps = len(train_batches)
@@ -228,11 +237,11 @@ def train(config: TrainConfig) -> Path:
         (out / HISTORY_FILE).unlink(missing_ok=True)
         if config.init:
             # Our own earlier model (trained from scratch by this code), never a network trained elsewhere.
-            model, earlier_size = _weights_from(Path(config.init))
+            model, earlier_size = _weights_from(Path(config.init), config.dropout)
             _record_lineage(Path(config.init), out, earlier_size)
             log.info("starting from the weights of %s", config.init)
         else:
-            model = build_model()
+            model = build_model(dropout=config.dropout)
         compile_for_training(model, _schedule(config, config.epochs, steps), config.weight_decay, config.loss_weights)
         log.info("new run: %s, %d parameters", model.name, model.count_params())
 

@@ -21,8 +21,9 @@ def test_train_on_both_sources_stops_resumes_and_records(tmp_path):
     wild = write_fairface_source(tmp_path / "wild", [("20-29", "Female", "Black")] * 24)  # 2 land in val
     out = tmp_path / "run"
     config = TrainConfig(
-        data=[str(data), str(wild)], out=str(out), epochs=2, batch_size=6, stop_after=1, loss_weights={"gender": 2.0}
-    )
+        data=[str(data), str(wild)], out=str(out), epochs=2, batch_size=6, stop_after=1, loss_weights={"gender": 2.0},
+        dropout=0.1, augment_strength=0.5,
+    )  # fmt: skip
 
     train(config)  # first "session": one epoch, then stop
     state = json.loads((out / CHECKPOINT_DIR / "state.json").read_text())
@@ -52,8 +53,10 @@ def test_train_on_both_sources_stops_resumes_and_records(tmp_path):
     assert summary["sources"]["utkface"]["skipped_files"] == ["39_1_20170116174525125.jpg.chip.jpg"]
     assert summary["sources"]["utkface"]["val_faces"] == 4 and "mixing" in summary
     assert summary["config"]["loss_weights"] == {"gender": 2.0} and summary["input_size"] == INPUT_SIZE
+    assert summary["config"]["dropout"] == 0.1 and summary["config"]["augment_strength"] == 0.5
 
     model = keras.models.load_model(out / MODEL_FILE)
+    assert model.get_layer("features_dropout").rate == 0.1
     out_probs = model(np.zeros((1, INPUT_SIZE, INPUT_SIZE, 3), np.float32), training=False)
     assert out_probs["age"].shape == (1, 117)
     # the completed run also wrote the file the app runs, with the same answers
@@ -107,6 +110,17 @@ def test_a_loss_weight_multiplies_its_heads_loss():
         losses[weight] = model.evaluate(faces, targets, verbose=0, return_dict=True)
     assert losses[3.0]["gender_loss"] == pytest.approx(losses[1.0]["gender_loss"])
     assert losses[3.0]["loss"] - losses[1.0]["loss"] == pytest.approx(2 * losses[1.0]["gender_loss"], rel=1e-3)
+
+
+def test_augmentation_strength_scales_the_ranges_and_zero_leaves_only_mirror_flips():
+    from face2data.data.augment import augment_batch, describe_augmentation
+
+    images = np.random.default_rng(0).integers(0, 256, (16, 32, 32, 3), dtype=np.uint8)
+    unchanged = augment_batch(images, np.random.default_rng(1), strength=0.0)
+    for image, out in zip(images, unchanged, strict=True):
+        assert min(np.abs(out - image).max(), np.abs(out - image[:, ::-1]).max()) < 1e-3
+    assert np.abs(augment_batch(images, np.random.default_rng(1)) - images).mean() > 10
+    assert "rotation ±6°" in describe_augmentation(0.5) and "rotation ±12°" in describe_augmentation()
 
 
 def test_a_run_can_start_from_a_model_of_another_input_size(tmp_path):

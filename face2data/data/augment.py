@@ -5,20 +5,37 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+# The ranges at strength 1: rotation in degrees; zoom, shift and contrast as fractions; brightness in grey levels.
+ROTATION = 12
+ZOOM = 0.1
+SHIFT = 0.06
+CONTRAST = 0.2
+BRIGHTNESS = 25
 
-def augment_batch(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Randomly flip, rotate (±12°), zoom (±10 %), shift (±6 %) and change brightness/contrast.
 
-    ``images`` are uint8 (N, S, S, 3); the result is float32 in 0..255.
+def describe_augmentation(strength: float = 1.0) -> str:
+    """The augmentation at ``strength`` in words, for the model card."""
+    return (
+        f"mirror flips, rotation ±{ROTATION * strength:g}°, zoom ±{ZOOM * strength:.0%}, "
+        f"shifts ±{SHIFT * strength:.0%}, contrast ±{CONTRAST * strength:.0%} "
+        f"and brightness ±{BRIGHTNESS * strength:g} grey levels"
+    )
+
+
+def augment_batch(images: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
+    """Randomly flip, rotate, zoom, shift and change contrast and brightness (``describe_augmentation``).
+
+    ``strength`` scales every range but the flip's. ``images`` are uint8 (N, S, S, 3); the result is float32 in
+    0..255.
     """
     n, size = len(images), images.shape[1]
     out = np.empty(images.shape, dtype=np.float32)
-    angles = rng.uniform(-12, 12, n)
-    scales = rng.uniform(0.9, 1.1, n)
-    shifts = rng.uniform(-0.06, 0.06, (n, 2)) * size
+    angles = rng.uniform(-ROTATION, ROTATION, n) * strength
+    scales = 1 + rng.uniform(-ZOOM, ZOOM, n) * strength
+    shifts = rng.uniform(-SHIFT, SHIFT, (n, 2)) * size * strength
     flips = rng.random(n) < 0.5
-    gains = rng.uniform(0.8, 1.2, n)  # contrast
-    biases = rng.uniform(-25, 25, n)  # brightness
+    gains = 1 + rng.uniform(-CONTRAST, CONTRAST, n) * strength
+    biases = rng.uniform(-BRIGHTNESS, BRIGHTNESS, n) * strength
     centre = (size / 2 - 0.5, size / 2 - 0.5)
     for i in range(n):
         image = images[i][:, ::-1] if flips[i] else images[i]

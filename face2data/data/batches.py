@@ -18,13 +18,17 @@ def targets_of(faces: FaceArrays) -> dict[str, np.ndarray]:
 
 
 class FaceBatches(keras.utils.PyDataset):
-    """Batches of faces; with ``augment`` the order is reshuffled every epoch from a fixed seed."""
+    """Batches of faces; with ``augment`` the order is reshuffled every epoch from a fixed seed and the faces are
+    augmented (``augment_strength`` scales the ranges, see ``augment_batch``)."""
 
-    def __init__(self, faces: FaceArrays, batch_size: int, augment: bool, seed: int = 0, **kwargs) -> None:
+    def __init__(
+        self, faces: FaceArrays, batch_size: int, augment: bool, seed: int = 0, augment_strength: float = 1.0, **kwargs
+    ) -> None:
         super().__init__(**kwargs)
         self.faces = faces
         self.batch_size = batch_size
         self.augment = augment
+        self.augment_strength = augment_strength
         self.seed = seed
         self.epoch = 0
         self.targets = targets_of(faces)
@@ -48,7 +52,7 @@ class FaceBatches(keras.utils.PyDataset):
         images = self.faces.images[rows]
         if self.augment:
             rng = np.random.default_rng([self.seed, self.epoch, index])
-            x = augment_batch(images, rng)
+            x = augment_batch(images, rng, self.augment_strength)
         else:
             x = images.astype(np.float32)
         return x, {head: target[rows] for head, target in self.targets.items()}
