@@ -283,11 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--workers", type=int, default=0, help="threads preparing batches (default: cores, max 8)")
     train.add_argument("--loss-weights", type=_loss_weights, metavar="HEAD=W,...",
                        help="multiply heads' losses, e.g. gender=2,ethnicity=1.5 (others keep 1)")  # fmt: skip
-    train.add_argument(
-        "--dropout",
-        type=float,
-        help="dropout before the heads, half of it inside each (default as in face2data/model.py)",
-    )
+    train.add_argument("--dropout", type=float,
+                       help="dropout before the heads, half inside each (default: face2data/model.py)")  # fmt: skip
     train.add_argument("--augment-strength", type=float,
                        help="scale of the augmentation's ranges (default 1: as in face2data/data/augment.py); "
                        "mirror flips at any strength")  # fmt: skip
