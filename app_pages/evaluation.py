@@ -1,10 +1,11 @@
-"""Evaluation: both held-out test sets (UTKFace's and FairFace's "in the wild"), from the shipped metrics files."""
+"""Evaluation: the held-out test sets (UTKFace's, FairFace's "in the wild" and All-Age-Faces'), from the shipped
+metrics files."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from face2data.evaluation.run import TEST_SET_NAMES
+from face2data.evaluation.run import RANGE_SOURCES, TEST_SET_NAMES
 from face2data.ui import cache, figures, views
 from face2data.ui.artifacts import per_group_table
 
@@ -23,7 +24,9 @@ source = (
         default="fairface",
         key="test_set",
         help="UTKFace: the split of the training source held out from training. In the wild: FairFace's Flickr "
-        "photos (many poses, lighting conditions and image qualities), a test split held out the same way.",
+        "photos (many poses, lighting conditions and image qualities), a test split held out the same way. "
+        "All-Age-Faces: mostly East Asian faces of every age from 2 to 80 with exact ages and gender (no "
+        "ethnicity labels), held out the same way.",
     )
     or "fairface"
 )
@@ -44,7 +47,8 @@ st.markdown(
     f"a face was found in **{metrics['faces_found']:.1%}** of {metrics['faces_total']:,} images"
     + (", predictions averaged with the mirrored face." if metrics.get("flip_tta") else ".")
 )
-ranged = metrics["source"] == "fairface"
+ranged = metrics["source"] in RANGE_SOURCES
+has_ethnicity = "ethnicity_accuracy" in metrics
 cols = st.columns(5)
 cols[0].metric("Faces found", f"{metrics['faces_found']:.1%}", help="Images whose face the detector found.")
 if ranged:
@@ -62,7 +66,10 @@ else:
         help="Share of test faces whose true age lies in the predicted interval.",
     )
 cols[3].metric("Gender accuracy", f"{metrics['gender_accuracy']:.1%}")
-cols[4].metric("Ethnicity accuracy", f"{metrics['ethnicity_accuracy']:.1%}", help="Five classes.")
+if has_ethnicity:
+    cols[4].metric("Ethnicity accuracy", f"{metrics['ethnicity_accuracy']:.1%}", help="Five classes.")
+else:
+    cols[4].metric("Ethnicity accuracy", "—", help="This test set has no ethnicity labels: not scored.")
 intervals = metrics.get("confidence_intervals") or {}
 formats = {"age_mae": "age MAE {:.2f}–{:.2f}", "age_in_range_5": "age within range ± 5 {:.1%}–{:.1%}"}
 formats.update({k: form for k, (form, _) in HIT_SHARES.items()})
@@ -79,6 +86,7 @@ confusion = metrics["confusion"]
 tabs = [("gender", "Gender"), ("ethnicity", "Ethnicity"), ("age_bucket", "Age bucket")]
 if ranged:
     tabs.append(("race_to_ethnicity", "FairFace race group → predicted ethnicity"))
+tabs = [(name, title) for name, title in tabs if name in confusion]
 for tab, (name, title) in zip(st.tabs([t for _, t in tabs]), tabs, strict=True):
     with tab:
         matrix = confusion[name]
@@ -93,17 +101,23 @@ for tab, (name, title) in zip(st.tabs([t for _, t in tabs]), tabs, strict=True):
             )
 
 st.header("Where is the model weaker?")
-group = "race" if ranged else "ethnicity"
-cells = per_group_table(metrics["per_group"][f"{group}_gender_age_bucket"])
-choices = ["age_in_range_5" if ranged else "age_mae", "gender_accuracy", "ethnicity_accuracy"]
+group = "race" if ranged else "ethnicity" if has_ethnicity else None
+cells_key = "gender_age_bucket" if group is None else f"{group}_gender_age_bucket"
+cells = per_group_table(metrics["per_group"][cells_key])
+choices = ["age_in_range_5" if ranged else "age_mae", "gender_accuracy", *(["ethnicity_accuracy"] * has_ethnicity)]
 choice = st.selectbox("Figure", choices, format_func=lambda m: figures.GROUP_METRICS[m][0], key=f"fig_{source}")
 min_n = st.slider("Hide cells with fewer faces than", 1, 50, 5, help="Small cells give noisy figures.")
 st.plotly_chart(figures.group_heatmap(cells, choice, min_n=min_n, group=group), key=f"groups_{source}")
 st.caption("Tables (click a column to sort):")
-keys = [f"{group}_gender_age_bucket", "gender", "ethnicity", *(["race"] if ranged else []), "age_bucket"]
-labels = [f"{group.capitalize()} × gender × age bucket", "By gender", "By ethnicity"]
-labels += ["By race group"] if ranged else []
-labels.append("By age bucket")
+tables = {
+    cells_key: f"{group.capitalize()} × gender × age bucket" if group else "Gender × age bucket",
+    "gender": "By gender",
+    "ethnicity": "By ethnicity",
+    "race": "By race group",
+    "age_bucket": "By age bucket",
+}
+keys = [key for key in tables if key in metrics["per_group"]]
+labels = [tables[key] for key in keys]
 for tab, key in zip(st.tabs(labels), keys, strict=True):
     with tab:
         views.group_table(per_group_table(metrics["per_group"][key]), key=f"table_{source}_{key}")

@@ -42,7 +42,7 @@ else:
     sizes = [summary.get(key) for key in ("train_images", "val_images")]
     facts[3].metric("Images (train / val)", " / ".join(f"{n:,}" if isinstance(n, int) else "—" for n in sizes))
     if summary.get("mixing"):
-        st.caption(f"**How the two sources are mixed.** {summary['mixing']}")
+        st.caption(f"**How the sources are mixed.** {summary['mixing']}")
     if summary.get("initialised_from"):
         st.caption(f"**Starting point.** {summary['initialised_from']}")
 
@@ -56,7 +56,8 @@ if per_source is not None:
     st.subheader("Validation figures per source")
     st.caption(
         "Each epoch's model on the validation faces of each source, in inference mode (as it is served): "
-        "UTKFace's exact ages and FairFace's real-world photos with age ranges."
+        "UTKFace's and All-Age-Faces' exact ages, FairFace's real-world photos with age ranges. All-Age-Faces "
+        "has no ethnicity labels; epochs before a source joined the training have no point for it."
     )
     st.plotly_chart(per_source, key="per_source")
 st.subheader("Learning rate")

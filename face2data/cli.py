@@ -11,6 +11,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from face2data.paths import MODEL_PATH, REGION_GLOBAL_PATH, SHAP_GLOBAL_PATH, TFLITE_PATH  # noqa: E402
+from face2data.schema import SOURCES  # noqa: E402
 
 
 def _setup_logging(log_file: Path | None = None) -> None:
@@ -47,7 +48,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     config = TrainConfig(
         data=args.data, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
         learning_rate=args.learning_rate, seed=args.seed, stop_after=args.stop_after, workers=args.workers,
-        init=args.init, loss_weights=args.loss_weights,
+        init=args.init, loss_weights=args.loss_weights, devices=args.devices,
         **{k: v for k in ("dropout", "augment_strength") if (v := getattr(args, k)) is not None},
     )  # fmt: skip
     path = train(config)
@@ -223,7 +224,7 @@ def _cmd_explain_global(args: argparse.Namespace) -> int:
 
 def _cmd_batch(args: argparse.Namespace) -> int:
     from face2data.batch.outputs import OutputError
-    from face2data.batch.run import run_batch
+    from face2data.batch.run import EngineUnavailable, run_batch
     from face2data.model_loading import ModelFileError
 
     try:
@@ -232,7 +233,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
             overwrite=args.overwrite, model=args.model, ray_address=args.ray_address, chunk_files=args.chunk_size,
             progress=not args.quiet,
         )  # fmt: skip
-    except (OutputError, ModelFileError) as error:
+    except (OutputError, ModelFileError, EngineUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"{summary.line()}; wrote {args.out}")
@@ -265,10 +266,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m face2data", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    train = commands.add_parser("train", help="train (or resume) the model on UTKFace and FairFace")
+    train = commands.add_parser("train", help="train (or resume) the model on UTKFace, FairFace and All-Age-Faces")
     train.add_argument(
         "--data", required=True, action="append",
-        help="a UTKFace or FairFace folder or archive, or a crops file; give --data once per source",
+        help="a UTKFace, FairFace or All-Age-Faces folder or archive, or a crops file; give --data once per source",
     )  # fmt: skip
     train.add_argument(
         "--epochs", type=int, help="total epochs (default 34; when resuming, a new total re-plans the schedule)"
@@ -288,6 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--augment-strength", type=float,
                        help="scale of the augmentation's ranges (default 1: as in face2data/data/augment.py); "
                        "mirror flips at any strength")  # fmt: skip
+    train.add_argument("--devices", type=int,
+                       help="split every batch over this many devices (default: all visible; more than one needs "
+                       "KERAS_BACKEND=jax, see README)")  # fmt: skip
     train.set_defaults(run=_cmd_train)
 
     crops = commands.add_parser(
@@ -304,10 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
     crops.set_defaults(run=_cmd_crops)
 
     evaluate = commands.add_parser("evaluate", help="evaluate the model on the UTKFace or FairFace test split")
-    evaluate.add_argument("--data", required=True, help="UTKFace or FairFace folder or archive")
-    evaluate.add_argument(
-        "--source", choices=("utkface", "fairface"), help="the kind of source (default: recognised from --data)"
-    )
+    evaluate.add_argument("--data", required=True, help="UTKFace, FairFace or All-Age-Faces folder or archive")
+    evaluate.add_argument("--source", choices=SOURCES, help="the kind of source (default: recognised from --data)")
     evaluate.add_argument(
         "--shipped", action="store_true", help="write the metrics and predictions to the source's files in weights/"
     )

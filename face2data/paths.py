@@ -15,6 +15,8 @@ TEST_METRICS_PATH = WEIGHTS_DIR / "test_metrics.json"
 TEST_PREDICTIONS_PATH = WEIGHTS_DIR / "test_predictions.csv"
 WILD_METRICS_PATH = WEIGHTS_DIR / "wild_test_metrics.json"  # the FairFace test split ("in the wild")
 WILD_PREDICTIONS_PATH = WEIGHTS_DIR / "wild_test_predictions.csv"
+ALL_AGES_METRICS_PATH = WEIGHTS_DIR / "allagefaces_test_metrics.json"  # the All-Age-Faces test split
+ALL_AGES_PREDICTIONS_PATH = WEIGHTS_DIR / "allagefaces_test_predictions.csv"
 
 
 def evaluation_paths(source: str) -> tuple[Path, Path]:
@@ -23,6 +25,8 @@ def evaluation_paths(source: str) -> tuple[Path, Path]:
         return TEST_METRICS_PATH, TEST_PREDICTIONS_PATH
     if source == "fairface":
         return WILD_METRICS_PATH, WILD_PREDICTIONS_PATH
+    if source == "allagefaces":
+        return ALL_AGES_METRICS_PATH, ALL_AGES_PREDICTIONS_PATH
     raise ValueError(f"unknown source {source!r}")
 
 

@@ -22,8 +22,11 @@ AGE_BUCKET_EDGES = (0, 3, 10, 20, 30, 40, 50, 60, 70)
 AGE_BUCKETS = ("0-2", "3-9", "10-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70+")
 
 # The labelled training sources. UTKFace gives exact ages and the five ethnicity classes; FairFace gives an
-# age range (one of AGE_BUCKETS, spelt as in FAIRFACE_AGE_LABELS) and one of seven race groups.
-SOURCES = ("utkface", "fairface")
+# age range (one of AGE_BUCKETS, spelt as in FAIRFACE_AGE_LABELS) and one of seven race groups; All-Age-Faces
+# gives exact ages and gender only (its faces carry NO_LABEL for ethnicity, which masks that head's loss).
+SOURCES = ("utkface", "fairface", "allagefaces")
+# The class index of a head whose label a face lacks: that head's loss and metrics leave the face out.
+NO_LABEL = -1
 FAIRFACE_AGE_LABELS = ("0-2", "3-9", "10-19", "20-29", "30-39", "40-49", "50-59", "60-69", "more than 70")
 RACES = ("White", "Black", "Indian", "East Asian", "Southeast Asian", "Middle Eastern", "Latino_Hispanic")
 # FairFace's race groups in the five ethnicity classes (UTKFace's "Others" covers Hispanic, Latino and

@@ -19,6 +19,7 @@ from keras import ops
 from face2data.crops import load_crops
 from face2data.data.arrays import FaceArrays
 from face2data.data.batches import FaceBatches
+from face2data.distribution import use_devices
 from face2data.evaluation.metrics import source_figures
 from face2data.model import DROPOUT, build_model, compile_for_training
 from face2data.outputs import predict_probabilities
@@ -39,14 +40,16 @@ HISTORY_COLUMNS = [
     "val_age_mae", "val_gender_accuracy", "val_ethnicity_accuracy",
     "val_utkface_age_mae", "val_utkface_gender_accuracy", "val_utkface_ethnicity_accuracy",
     "val_fairface_age_in_range", "val_fairface_age_in_range_5", "val_fairface_gender_accuracy",
-    "val_fairface_ethnicity_accuracy",
+    "val_fairface_ethnicity_accuracy", "val_allagefaces_age_mae", "val_allagefaces_gender_accuracy",
 ]  # fmt: skip
 # How the sources are mixed, recorded in training.json and the model card.
 MIXING = (
-    "Both sources' training splits are concatenated and shuffled together each epoch: every face is seen once per "
-    "epoch with equal loss weight (about one UTKFace face to two FairFace faces). FairFace brings real-world photos "
-    "and the balance over race groups that users' photos need; UTKFace brings exact ages (FairFace gives ranges "
-    "only), many young children and very old faces. The natural proportions keep the age head anchored on exact "
+    "The sources' training splits are concatenated and shuffled together each epoch: every face is seen once per "
+    "epoch with equal loss weight (with all three, about two UTKFace and one All-Age-Faces face to three FairFace "
+    "faces). FairFace brings real-world photos and the balance over race groups that users' photos need; UTKFace "
+    "brings exact ages (FairFace gives ranges only), many young children and very old faces; All-Age-Faces brings "
+    "exact ages and genders of mostly East Asian faces of every age from 2 to 80, and no ethnicity label, so its "
+    "faces add nothing to the ethnicity head's loss. The natural proportions keep the age head anchored on exact "
     "ages while most steps show in-the-wild faces; other mixes were not tried."
 )
 
@@ -70,16 +73,24 @@ class TrainConfig:
     loss_weights: dict[str, float] | None = None
     dropout: float = DROPOUT
     augment_strength: float = 1.0  # scales the augmentation's ranges (rotation, zoom, shift, brightness, contrast)
+    devices: int | None = None  # devices each batch is split over (None: all visible; more than one needs JAX)
 
 
 class EpochRecorder(keras.callbacks.Callback):
     """Per epoch: append the history row, keep the best model, save the resumable checkpoint."""
 
     def __init__(
-        self, out: Path, config: TrainConfig, best_val_loss: float, train_batches: FaceBatches, val_faces: FaceArrays
+        self,
+        out: Path,
+        config: TrainConfig,
+        best_val_loss: float,
+        train_batches: FaceBatches,
+        val_faces: FaceArrays,
+        devices: int = 1,
     ) -> None:
         super().__init__()
         self.val_faces = val_faces
+        self.devices = devices
         self.out = out
         self.config = config
         self.best_val_loss = best_val_loss
@@ -123,7 +134,12 @@ class EpochRecorder(keras.callbacks.Callback):
 
     def _per_source_figures(self) -> dict[str, float]:
         """Validation figures of each source, in inference mode (as the model is served, without mirroring)."""
-        probabilities = predict_probabilities(self.model, self.val_faces.images, flip=False, batch_size=256)
+        images = self.val_faces.images
+        batch = 256 * self.devices
+        if self.devices > 1:  # every batch split evenly over the devices: pad with blank faces, then drop them
+            images = np.concatenate([images, np.zeros((-len(images) % batch, *images.shape[1:]), images.dtype)])
+        probabilities = predict_probabilities(self.model, images, flip=False, batch_size=batch)
+        probabilities = {head: p[: len(self.val_faces)] for head, p in probabilities.items()}
         figures = {}
         for source in SOURCES:
             mask = self.val_faces.sources == source
@@ -205,6 +221,9 @@ def train(config: TrainConfig) -> Path:
     if len(train_faces) == 0 or len(val_faces) == 0:
         raise ValueError(f"{config.data}: need labelled images in both the train and the val split")
 
+    devices = use_devices(config.devices)
+    if config.batch_size % devices:
+        raise ValueError(f"the batch size {config.batch_size} must be a multiple of the {devices} devices")
     workers = config.workers or min(8, os.cpu_count() or 1)
     train_batches = FaceBatches(
         train_faces,
@@ -212,15 +231,16 @@ def train(config: TrainConfig) -> Path:
         augment=True,
         seed=config.seed,
         augment_strength=config.augment_strength,
+        pad_to=devices,
         workers=workers,
     )
-    val_batches = FaceBatches(val_faces, 2 * config.batch_size, augment=False)
+    val_batches = FaceBatches(val_faces, 2 * config.batch_size, augment=False, pad_to=devices)
     state_file = out / CHECKPOINT_DIR / "state.json"
     steps = len(train_batches)
     if state_file.exists():
         state = json.loads(state_file.read_text())
         stored = TrainConfig(**state["config"])
-        keep = ("data", "out", "stop_after", "workers")  # data may be the same sources at other paths
+        keep = ("data", "out", "stop_after", "workers", "devices")  # data may be the same sources at other paths
         config = TrainConfig(**{**asdict(stored), **{k: getattr(config, k) for k in keep}, "epochs": config.epochs})
         initial_epoch, best = state["epoch"], state["best_val_loss"]
         model = keras.models.load_model(out / CHECKPOINT_DIR / "model.keras")
@@ -245,7 +265,7 @@ def train(config: TrainConfig) -> Path:
         compile_for_training(model, _schedule(config, config.epochs, steps), config.weight_decay, config.loss_weights)
         log.info("new run: %s, %d parameters", model.name, model.count_params())
 
-    recorder = EpochRecorder(out, config, best, train_batches, val_faces)
+    recorder = EpochRecorder(out, config, best, train_batches, val_faces, devices)
     started = time.time()
     last_epoch = config.epochs if config.stop_after is None else min(config.epochs, initial_epoch + config.stop_after)
     if initial_epoch < last_epoch:
@@ -257,7 +277,7 @@ def train(config: TrainConfig) -> Path:
             callbacks=[recorder],
             verbose=1 if sys.stdout.isatty() else 2,
         )
-    _write_summary(out, config, time.time() - started, len(train_faces), len(val_faces), sources)
+    _write_summary(out, config, time.time() - started, len(train_faces), len(val_faces), sources, devices)
     if last_epoch == config.epochs:
         _export_for_serving(out / MODEL_FILE)
     return out / MODEL_FILE
@@ -305,7 +325,9 @@ def _lineage_text(out: Path) -> str:
     return text.replace("(from scratch)", "(from scratch); no network trained elsewhere, no validation or test face")
 
 
-def _write_summary(out: Path, config: TrainConfig, seconds: float, n_train: int, n_val: int, sources: dict) -> None:
+def _write_summary(
+    out: Path, config: TrainConfig, seconds: float, n_train: int, n_val: int, sources: dict, devices: int = 1
+) -> None:
     """Record how the shipped model was made (accumulated over resumed runs)."""
     summary_file = out / SUMMARY_FILE
     previous = json.loads(summary_file.read_text()) if summary_file.exists() else {}
@@ -314,7 +336,9 @@ def _write_summary(out: Path, config: TrainConfig, seconds: float, n_train: int,
     epoch_seconds = [float(r["seconds"]) for r in rows]
     val_losses = [float(r["val_loss"]) for r in rows]
     summary = {
-        "config": {k: v for k, v in asdict(config).items() if k not in ("data", "out", "stop_after", "workers")},
+        "config": {
+            k: v for k, v in asdict(config).items() if k not in ("data", "out", "stop_after", "workers", "devices")
+        },
         "train_images": n_train,
         "val_images": n_val,
         "input_size": INPUT_SIZE,
@@ -328,6 +352,7 @@ def _write_summary(out: Path, config: TrainConfig, seconds: float, n_train: int,
         "train_images_per_second": round(n_train / float(np.median(epoch_seconds)), 1) if rows else None,
         "wall_seconds_this_run": round(seconds, 1),
         "keras_backend": keras.backend.backend(),
+        "devices": devices,
         "previous_runs_wall_seconds": previous.get("previous_runs_wall_seconds", [])
         + ([previous["wall_seconds_this_run"]] if "wall_seconds_this_run" in previous else []),
     }

@@ -132,3 +132,19 @@ def write_fairface_source(root: Path, rows: list[tuple[str, str, str]], seed: in
         lines.append(f"train/{n}.jpg,{age},{gender},{race},False")
     (folder / "fairface_label_train.csv").write_text("\n".join(lines) + "\n")
     return folder
+
+
+def write_allagefaces_source(root: Path, rows: list[tuple[int, str]], seed: int = 0) -> Path:
+    """An All-Age-Faces-style folder: ``AllAgeFaces/labels.csv`` and face photos ``<n>A<age>.jpg``.
+
+    ``rows`` are (age, gender) with gender ``female``/``male``; returns the AllAgeFaces folder.
+    """
+    folder = root / "AllAgeFaces"
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = ["file,age,gender"]
+    for n, ((age, gender), image) in enumerate(zip(rows, face_images(len(rows), 144, seed), strict=True)):
+        name = f"{n:05d}A{age:02d}.jpg"
+        cv2.imwrite(str(folder / name), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        lines.append(f"{name},{age},{gender}")
+    (folder / "labels.csv").write_text("\n".join(lines) + "\n")
+    return folder

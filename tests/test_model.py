@@ -1,9 +1,10 @@
+import keras
 import numpy as np
 import pytest
 
-from face2data.model import SoftAgeLoss, build_model
+from face2data.model import SoftAgeLoss, build_model, compile_for_training
 from face2data.outputs import age_interval, expected_age, predict_probabilities
-from face2data.schema import AGES, INPUT_SIZE, NUM_AGES
+from face2data.schema import AGES, ETHNICITIES, GENDERS, INPUT_SIZE, NO_LABEL, NUM_AGES
 
 
 @pytest.fixture(scope="module")
@@ -86,3 +87,38 @@ def test_exact_and_range_labels_mix_in_one_batch():
     exact_alone = float(SoftAgeLoss()(labels[:1], probs[:1]))
     assert values[0] == pytest.approx(exact_alone, rel=1e-5)  # the soft-Gaussian loss of an exact age
     assert values[1] == pytest.approx(-np.log(probs[1, 30:40].sum()), rel=1e-4)  # -log(mass inside 30-39)
+
+
+def test_a_face_without_an_ethnicity_label_adds_nothing_to_that_heads_loss_or_metric():
+    """A batch of a UTKFace, a FairFace and an All-Age-Faces face through a compiled (tiny) network: changing the
+    All-Age-Faces face changes the age and gender losses but neither the ethnicity loss nor its accuracy."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 3))
+    features = keras.layers.Flatten()(keras.layers.AveragePooling2D(32)(keras.layers.Rescaling(1 / 255)(inputs)))
+    heads = {"age": NUM_AGES, "gender": len(GENDERS), "ethnicity": len(ETHNICITIES)}
+    outputs = {h: keras.layers.Dense(c, activation="softmax", name=h)(features) for h, c in heads.items()}
+    model = keras.Model(inputs, outputs)
+    compile_for_training(model, 1e-3, 0.0)
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, (3, INPUT_SIZE, INPUT_SIZE, 3)).astype(np.float32)
+    targets = {  # UTKFace: exact age, all labels; FairFace: a range; All-Age-Faces: exact age, no ethnicity
+        "age": np.array([[30, 30], [20, 29], [61, 61]], np.float32),
+        "gender": np.array([0, 1, 1], np.int32),
+        "ethnicity": np.array([2, 4, NO_LABEL], np.int32),
+    }
+
+    def scores(batch: np.ndarray) -> dict:
+        return model.evaluate(batch, targets, batch_size=3, verbose=0, return_dict=True)
+
+    before = scores(images)
+    changed = images.copy()
+    changed[2] = 255 - changed[2]
+    after = scores(changed)
+    assert after["ethnicity_loss"] == pytest.approx(before["ethnicity_loss"], abs=1e-6)
+    assert after["ethnicity_accuracy"] == before["ethnicity_accuracy"]
+    assert after["gender_loss"] != pytest.approx(before["gender_loss"], abs=1e-6)
+    assert after["age_loss"] != pytest.approx(before["age_loss"], abs=1e-6)
+    # the ethnicity loss is the mean over the two labelled faces, not diluted by the unlabelled one
+    probs = model.predict_on_batch(images)["ethnicity"]
+    expected = -np.mean(np.log([probs[0, 2], probs[1, 4]]))
+    assert before["ethnicity_loss"] == pytest.approx(expected, rel=1e-4)

@@ -1,4 +1,5 @@
-"""FairFace as a second labelled source: its labels, its split, and recognising which source a path holds."""
+"""FairFace and All-Age-Faces as labelled sources: their labels, their split, and recognising which source a
+path holds."""
 
 from __future__ import annotations
 
@@ -6,12 +7,12 @@ import tarfile
 from collections import Counter
 
 import pytest
-from conftest import write_fairface_source
+from conftest import write_allagefaces_source, write_fairface_source
 
-from face2data.data.labels import FaceLabel, parse_fairface_row
+from face2data.data.labels import FaceLabel, parse_allagefaces, parse_fairface_row
 from face2data.data.sources import scan_labels, source_kind
 from face2data.data.split import SPLITS, split_of
-from face2data.schema import AGE_MAX, ETHNICITIES, FAIRFACE_AGE_LABELS, RACES
+from face2data.schema import AGE_MAX, ETHNICITIES, FAIRFACE_AGE_LABELS, GENDERS, NO_LABEL, RACES
 
 EXPECTED_RANGES = {
     "0-2": (0, 2), "3-9": (3, 9), "10-19": (10, 19), "20-29": (20, 29), "30-39": (30, 39),
@@ -66,3 +67,40 @@ def test_a_fairface_folder_and_its_archive_read_alike(tmp_path):
 def test_a_utkface_folder_is_recognised(tmp_path):
     (tmp_path / "30_0_1_20170101000000001.jpg.chip.jpg").write_bytes(b"")
     assert source_kind(tmp_path) == "utkface"
+
+
+def test_an_all_age_faces_name_gives_the_exact_age_and_its_row_the_gender():
+    label = parse_allagefaces("AllAgeFaces/00123A35.jpg", "male")
+    assert label == FaceLabel(35, GENDERS.index("male"), NO_LABEL)
+    assert parse_allagefaces("07000A02.JPG", " Female ").gender == GENDERS.index("female")
+    for odd in ("00123B35.jpg", "00123A.jpg", "A35.jpg", "00123A35.png", "00123A999.jpg", "photo.jpg"):
+        assert parse_allagefaces(odd, "male") is None, odd
+    assert parse_allagefaces("00123A35.jpg", "unknown") is None
+
+
+def test_an_all_age_faces_folder_and_its_archive_read_alike_and_report_what_they_skip(tmp_path):
+    folder = write_allagefaces_source(tmp_path / "src", [(2, "female"), (35, "male"), (80, "female")])
+    (folder / "holiday snap.jpg").write_bytes((folder / "00000A02.jpg").read_bytes())  # an odd name, no row
+    with (folder / "labels.csv").open("a") as table:
+        table.write("00009A40.jpg,40,male\n")  # a row naming no file
+        table.write("00001A35.jpg,36,male\n")  # a second row for a file, disagreeing with its name
+    archive = tmp_path / "AllAgeFaces.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder, arcname="AllAgeFaces")
+    assert source_kind(folder) == source_kind(archive) == "allagefaces"
+    from_folder, from_archive = scan_labels(folder), scan_labels(archive)
+    assert from_folder.labelled == from_archive.labelled
+    assert from_folder.skipped == from_archive.skipped
+    labelled = dict(from_folder.labelled)
+    assert sorted(labelled) == ["00000A02.jpg", "00001A35.jpg", "00002A80.jpg"]
+    assert labelled["00002A80.jpg"] == FaceLabel(80, GENDERS.index("female"), NO_LABEL)
+    assert set(from_folder.skipped) == {"00009A40.jpg", "00001A35.jpg", "holiday snap.jpg"}
+
+
+def test_all_age_faces_names_split_deterministically_and_disjointly():
+    names = [f"{n:05d}A{2 + n % 79:02d}.jpg" for n in range(12000)]
+    splits = [split_of(n) for n in names]
+    assert splits == [split_of(f"AllAgeFaces/{n}") for n in names]
+    counts = Counter(splits)
+    assert set(counts) == set(SPLITS) and sum(counts.values()) == len(names)
+    assert abs(counts["test"] / len(names) - 0.1) < 0.01 and abs(counts["val"] / len(names) - 0.1) < 0.01

@@ -6,7 +6,7 @@ import json
 import keras
 import numpy as np
 import pytest
-from conftest import utkface_names, write_fairface_source, write_utkface_images
+from conftest import utkface_names, write_allagefaces_source, write_fairface_source, write_utkface_images
 
 from face2data.paths import TFLITE_PATH
 from face2data.schema import INPUT_SIZE
@@ -14,15 +14,16 @@ from face2data.tflite_model import largest_difference, load_tflite_model
 from face2data.training import CHECKPOINT_DIR, HISTORY_COLUMNS, HISTORY_FILE, MODEL_FILE, TrainConfig, train
 
 
-def test_train_on_both_sources_stops_resumes_and_records(tmp_path):
+def test_train_on_three_sources_stops_resumes_and_records(tmp_path):
     data = tmp_path / "faces"
     write_utkface_images(data, utkface_names({"train": 12, "val": 4, "test": 2}))
     (data / "39_1_20170116174525125.jpg.chip.jpg").write_bytes(b"a malformed name is skipped, not fatal")
     wild = write_fairface_source(tmp_path / "wild", [("20-29", "Female", "Black")] * 24)  # 2 land in val
+    all_ages = write_allagefaces_source(tmp_path / "aaf", [(4 + 3 * i, ("female", "male")[i % 2]) for i in range(20)])
     out = tmp_path / "run"
     config = TrainConfig(
-        data=[str(data), str(wild)], out=str(out), epochs=2, batch_size=6, stop_after=1, loss_weights={"gender": 2.0},
-        dropout=0.1, augment_strength=0.5,
+        data=[str(data), str(wild), str(all_ages)], out=str(out), epochs=2, batch_size=6, stop_after=1,
+        loss_weights={"gender": 2.0}, dropout=0.1, augment_strength=0.5,
     )  # fmt: skip
 
     train(config)  # first "session": one epoch, then stop
@@ -45,11 +46,15 @@ def test_train_on_both_sources_stops_resumes_and_records(tmp_path):
             "val_utkface_age_mae",
             "val_fairface_age_in_range_5",
             "val_fairface_ethnicity_accuracy",
+            "val_allagefaces_age_mae",
+            "val_allagefaces_gender_accuracy",
         ):
             assert np.isfinite(float(row[key]))  # fmt: skip
     summary = json.loads((out / "training.json").read_text())
     wild_train = summary["sources"]["fairface"]["train_faces"]
-    assert summary["epochs_completed"] == 2 and summary["train_images"] == 12 + wild_train
+    aaf_train = summary["sources"]["allagefaces"]["train_faces"]
+    assert aaf_train > 0 and summary["sources"]["allagefaces"]["val_faces"] > 0
+    assert summary["epochs_completed"] == 2 and summary["train_images"] == 12 + wild_train + aaf_train
     assert summary["sources"]["utkface"]["skipped_files"] == ["39_1_20170116174525125.jpg.chip.jpg"]
     assert summary["sources"]["utkface"]["val_faces"] == 4 and "mixing" in summary
     assert summary["config"]["loss_weights"] == {"gender": 2.0} and summary["input_size"] == INPUT_SIZE

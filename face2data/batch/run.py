@@ -111,8 +111,17 @@ def _run_local(inputs: list[str], out, done: set[str], model, workers: int | Non
     return summary
 
 
+class EngineUnavailable(RuntimeError):
+    """The batch engine asked for is not installed."""
+
+
 def _run_ray(inputs: list[str], out, done: set[str], model, address: str | None, workers: int | None) -> Summary:
-    from face2data.batch import ray_engine
+    try:
+        from face2data.batch import ray_engine
+    except ImportError as error:  # README's app install has no Ray
+        raise EngineUnavailable(
+            f"--engine ray needs Ray ({error}): pip install -r requirements-dev.txt, or use --engine local"
+        ) from error
 
     entries = list(iter_entries(inputs, skip=done))
     summary = Summary(skipped=len(done))

@@ -9,6 +9,7 @@ import numpy as np
 
 from face2data.data.arrays import FaceArrays
 from face2data.data.augment import augment_batch
+from face2data.schema import NO_LABEL
 
 
 def targets_of(faces: FaceArrays) -> dict[str, np.ndarray]:
@@ -19,12 +20,24 @@ def targets_of(faces: FaceArrays) -> dict[str, np.ndarray]:
 
 class FaceBatches(keras.utils.PyDataset):
     """Batches of faces; with ``augment`` the order is reshuffled every epoch from a fixed seed and the faces are
-    augmented (``augment_strength`` scales the ranges, see ``augment_batch``)."""
+    augmented (``augment_strength`` scales the ranges, see ``augment_batch``).
+
+    ``pad_to`` > 1 pads a short last batch to a multiple of it (data-parallel training splits every batch evenly
+    over the devices) with blank faces labelled NO_LABEL for every head, which add nothing to losses or metrics.
+    """
 
     def __init__(
-        self, faces: FaceArrays, batch_size: int, augment: bool, seed: int = 0, augment_strength: float = 1.0, **kwargs
+        self,
+        faces: FaceArrays,
+        batch_size: int,
+        augment: bool,
+        seed: int = 0,
+        augment_strength: float = 1.0,
+        pad_to: int = 1,
+        **kwargs,
     ) -> None:
         super().__init__(**kwargs)
+        self.pad_to = pad_to
         self.faces = faces
         self.batch_size = batch_size
         self.augment = augment
@@ -55,7 +68,12 @@ class FaceBatches(keras.utils.PyDataset):
             x = augment_batch(images, rng, self.augment_strength)
         else:
             x = images.astype(np.float32)
-        return x, {head: target[rows] for head, target in self.targets.items()}
+        y = {head: target[rows] for head, target in self.targets.items()}
+        missing = -len(rows) % self.pad_to
+        if missing:
+            x = np.concatenate([x, np.zeros((missing, *x.shape[1:]), x.dtype)])
+            y = {h: np.concatenate([t, np.full((missing, *t.shape[1:]), NO_LABEL, t.dtype)]) for h, t in y.items()}
+        return x, y
 
     def on_epoch_end(self) -> None:
         self.set_epoch(self.epoch + 1)

@@ -1,7 +1,8 @@
-"""Labels of the training sources: UTKFace file names and FairFace's label table."""
+"""Labels of the training sources: UTKFace file names, FairFace's label table, All-Age-Faces' names and table."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -11,6 +12,7 @@ from face2data.schema import (
     ETHNICITIES,
     FAIRFACE_AGE_LABELS,
     GENDERS,
+    NO_LABEL,
     RACE_TO_ETHNICITY,
     RACES,
     age_range_bounds,
@@ -23,7 +25,7 @@ class FaceLabel:
 
     age: int  # the exact age, or the first year of the range when ``age_high`` is set
     gender: int  # index into GENDERS
-    ethnicity: int  # index into ETHNICITIES
+    ethnicity: int  # index into ETHNICITIES, or NO_LABEL where the source has none
     age_high: int | None = None  # the last year of an age range (inclusive); None for an exact age
     race: int = -1  # index into RACES where the source has FairFace's seven groups, else -1
 
@@ -63,3 +65,23 @@ def parse_fairface_row(age: str, gender: str, race: str) -> FaceLabel | None:
     low, high = age_range_bounds(bucket)
     ethnicity = ETHNICITIES.index(RACE_TO_ETHNICITY[RACES[race_index]])
     return FaceLabel(low, gender_index, ethnicity, age_high=high, race=race_index)
+
+
+# All-Age-Faces names a photo ``<person number>A<age>.jpg`` (``00123A35.jpg``): the age is in the name.
+ALLAGEFACES_NAME = re.compile(r"^(\d+)A(\d+)\.jpg$", re.IGNORECASE)
+
+
+def parse_allagefaces(name: str, gender: str) -> FaceLabel | None:
+    """Labels of an All-Age-Faces photo: the exact age from its name, the gender from its table row
+    (``female``/``male``), no ethnicity; None for a name not of that form or an unknown gender."""
+    match = ALLAGEFACES_NAME.match(PurePosixPath(name.replace("\\", "/")).name)
+    if match is None:
+        return None
+    age = int(match.group(2))
+    try:
+        gender_index = GENDERS.index(gender.strip().lower())
+    except ValueError:
+        return None
+    if not AGE_MIN <= age <= AGE_MAX:
+        return None
+    return FaceLabel(age, gender_index, NO_LABEL)

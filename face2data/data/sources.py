@@ -1,23 +1,28 @@
-"""Where labelled faces come from: UTKFace or FairFace, as a folder (searched recursively) or a tar archive.
+"""Where labelled faces come from: UTKFace, FairFace or All-Age-Faces, as a folder (searched recursively) or a
+tar archive.
 
 UTKFace keeps its labels in the file names; FairFace in a label table (``fairface_label_*.csv``) beside its
-``train/`` (and ``val/``) folders. Either way a source is read as ``(name, FaceLabel)`` pairs and the bytes of
-those names; a UTKFace name is the file's base name, a FairFace name the table's ``file`` (``train/1.jpg``).
+``train/`` (and ``val/``) folders; All-Age-Faces the age in the file names (``00123A35.jpg``) and the gender in
+``AllAgeFaces/labels.csv``. Either way a source is read as ``(name, FaceLabel)`` pairs and the bytes of those
+names; a FairFace name is the table's ``file`` (``train/1.jpg``), any other the file's base name.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from face2data.data.labels import FaceLabel, parse_fairface_row, parse_name
+from face2data.data.labels import FaceLabel, parse_allagefaces, parse_fairface_row, parse_name
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 FAIRFACE_TABLE_PREFIX = "fairface_label_"
+ALLAGEFACES_FOLDER = "allagefaces"  # the folder holding All-Age-Faces' images and table (any case)
+ALLAGEFACES_TABLE = "labels.csv"
 
 
 @dataclass
@@ -42,6 +47,20 @@ def _is_fairface_table(name: str) -> bool:
     return base.startswith(FAIRFACE_TABLE_PREFIX) and base.endswith(".csv")
 
 
+def _is_allagefaces_table(name: str) -> bool:
+    path = PurePosixPath(name.replace("\\", "/"))
+    return path.name == ALLAGEFACES_TABLE and path.parent.name.lower() == ALLAGEFACES_FOLDER
+
+
+def _table_kind(name: str) -> str | None:
+    """The source a label table belongs to, or None for any other file."""
+    if _is_fairface_table(name):
+        return "fairface"
+    if _is_allagefaces_table(name):
+        return "allagefaces"
+    return None
+
+
 def _folder_images(path: Path) -> list[Path]:
     return sorted(p for p in path.rglob("*") if p.is_file() and _is_image_name(p.name))
 
@@ -53,19 +72,28 @@ def _key(member: str, source: str) -> str:
 
 
 def source_kind(path: str | Path) -> str:
-    """``"fairface"`` when the source holds a FairFace label table, else ``"utkface"``."""
+    """``"fairface"`` or ``"allagefaces"`` when the source holds that set's label table, else ``"utkface"``."""
     path = Path(path)
     if path.is_dir():
-        return "fairface" if any(path.rglob(f"{FAIRFACE_TABLE_PREFIX}*.csv")) else "utkface"
-    if _is_archive(path):
-        with tarfile.open(path, "r:*") as archive:
-            for member in archive:
-                if member.isfile() and _is_fairface_table(member.name):
-                    return "fairface"
-                if member.isfile() and _is_image_name(member.name):
-                    return "utkface"  # FairFace's table comes before its images
+        for table in sorted(path.rglob("*.csv")):
+            kind = _table_kind(str(table))
+            if kind is not None:
+                return kind
         return "utkface"
+    if _is_archive(path):
+        stat = path.stat()
+        return _archive_kind(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
     raise FileNotFoundError(f"{path} is neither a folder nor a tar archive of images")
+
+
+@functools.cache
+def _archive_kind(path: str, size: int, mtime_ns: int) -> str:
+    """The kind of a tar archive from the label tables anywhere in it (one pass, remembered per file version)."""
+    with tarfile.open(path, "r:*") as archive:
+        for member in archive:
+            if member.isfile() and (kind := _table_kind(member.name)) is not None:
+                return kind
+    return "utkface"
 
 
 def iter_image_bytes(path: str | Path, wanted: set[str] | None = None) -> Iterator[tuple[str, bytes]]:
@@ -103,15 +131,16 @@ def list_image_names(path: str | Path) -> list[str]:
         return sorted(_key(m.name, kind) for m in archive if m.isfile() and _is_image_name(m.name))
 
 
-def _fairface_tables(path: Path) -> Iterator[str]:
-    """The text of every FairFace label table of a source."""
+def _label_tables(path: Path, kind: str) -> Iterator[str]:
+    """The text of every label table of a source of this kind."""
     if path.is_dir():
-        for table in sorted(path.rglob(f"{FAIRFACE_TABLE_PREFIX}*.csv")):
-            yield table.read_text(encoding="utf-8")
+        for table in sorted(path.rglob("*.csv")):
+            if _table_kind(str(table)) == kind:
+                yield table.read_text(encoding="utf-8")
         return
     with tarfile.open(path, "r:*") as archive:
         for member in archive:
-            if member.isfile() and _is_fairface_table(member.name):
+            if member.isfile() and _table_kind(member.name) == kind:
                 handle = archive.extractfile(member)
                 if handle is not None:
                     yield handle.read().decode("utf-8")
@@ -120,8 +149,9 @@ def _fairface_tables(path: Path) -> Iterator[str]:
 def scan_labels(path: str | Path) -> LabelledFiles:
     """Labels of every image of a source; unlabelled images (or table rows) are skipped, not fatal."""
     path = Path(path)
+    kind = source_kind(path)
     found = LabelledFiles()
-    if source_kind(path) == "utkface":
+    if kind == "utkface":
         for name in list_image_names(path):
             label = parse_name(name)
             if label is None:
@@ -130,13 +160,25 @@ def scan_labels(path: str | Path) -> LabelledFiles:
                 found.labelled.append((name, label))
         return found
     images = set(list_image_names(path))
-    for table in _fairface_tables(path):
+    for table in _label_tables(path, kind):
         for row in csv.DictReader(io.StringIO(table)):
-            name = _key(row.get("file") or "", "fairface")
-            label = parse_fairface_row(row.get("age") or "", row.get("gender") or "", row.get("race") or "")
+            name = _key(row.get("file") or "", kind)
+            label = _table_row_label(kind, name, row)
             if label is None or name not in images:
                 found.skipped.append(name or "(a table row with no file)")
             else:
                 found.labelled.append((name, label))
+    labelled = {name for name, _ in found.labelled}
+    found.skipped += sorted(images - labelled - set(found.skipped))  # images the table does not label
     found.labelled.sort()
     return found
+
+
+def _table_row_label(kind: str, name: str, row: dict[str, str]) -> FaceLabel | None:
+    """The label of one row of a FairFace or All-Age-Faces table, or None when it cannot be labelled."""
+    if kind == "fairface":
+        return parse_fairface_row(row.get("age") or "", row.get("gender") or "", row.get("race") or "")
+    label = parse_allagefaces(name, row.get("gender") or "")
+    if label is None or (row.get("age") or "").strip() not in ("", str(label.age)):
+        return None  # the table's age must agree with the name's
+    return label

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from face2data.outputs import expected_age
-from face2data.schema import AGE_BUCKETS, AGE_RANGE_TOLERANCE, ETHNICITIES, GENDERS, RACES, age_bucket
+from face2data.schema import AGE_BUCKETS, AGE_RANGE_TOLERANCE, ETHNICITIES, GENDERS, NO_LABEL, RACES, age_bucket
 
 if TYPE_CHECKING:
     from face2data.data.arrays import FaceArrays
@@ -41,8 +41,10 @@ def root_mean_squared_error(true: np.ndarray, pred: np.ndarray) -> float:
 
 
 def accuracy(true: np.ndarray, pred: np.ndarray) -> float:
-    """Fraction of equal labels (NaN for no samples)."""
-    return float(np.mean(np.asarray(true) == np.asarray(pred))) if len(true) else float("nan")
+    """Fraction of equal labels among the labelled faces (true class not NO_LABEL; NaN for none)."""
+    true, pred = np.asarray(true), np.asarray(pred)
+    labelled = true != NO_LABEL
+    return float(np.mean(true[labelled] == pred[labelled])) if labelled.any() else float("nan")
 
 
 def inside_range(age: np.ndarray, low: np.ndarray, high: np.ndarray, tolerance: float = 0.0) -> np.ndarray:
@@ -66,15 +68,19 @@ def source_figures(faces: FaceArrays, probabilities: dict[str, np.ndarray]) -> d
         figures[f"age_in_range_{AGE_RANGE_TOLERANCE}"] = float(
             inside_range(ranged, low, high, AGE_RANGE_TOLERANCE).mean()
         )
-    figures["gender_accuracy"] = accuracy(faces.genders, probabilities["gender"].argmax(axis=1))
-    figures["ethnicity_accuracy"] = accuracy(faces.ethnicities, probabilities["ethnicity"].argmax(axis=1))
+    for head, truth in (("gender", faces.genders), ("ethnicity", faces.ethnicities)):
+        labelled = truth != NO_LABEL  # a source without this head's labels is not scored on it
+        if labelled.any():
+            figures[f"{head}_accuracy"] = accuracy(truth[labelled], probabilities[head][labelled].argmax(axis=1))
     return figures
 
 
 def confusion_matrix(true: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:
-    """Counts with rows = true class, columns = predicted class."""
+    """Counts with rows = true class, columns = predicted class (faces whose true class is NO_LABEL left out)."""
     matrix = np.zeros((n_classes, n_classes), dtype=np.int64)
-    np.add.at(matrix, (np.asarray(true, int), np.asarray(pred, int)), 1)
+    true, pred = np.asarray(true, int), np.asarray(pred, int)
+    labelled = true != NO_LABEL
+    np.add.at(matrix, (true[labelled], pred[labelled]), 1)
     return matrix
 
 
@@ -95,13 +101,20 @@ def _confusions(
     }
 
 
+def _has_ethnicity(o: Outcomes) -> bool:
+    """Whether any face of the set has an ethnicity label (All-Age-Faces has none)."""
+    return bool((o.ethnicity_true != NO_LABEL).any())
+
+
 def _group_figures(o: Outcomes, mask: np.ndarray) -> dict:
-    return {
+    figures = {
         "n": int(mask.sum()),
         "age_mae": mean_absolute_error(o.age_true[mask], o.age_pred[mask]),
         "gender_accuracy": accuracy(o.gender_true[mask], o.gender_pred[mask]),
-        "ethnicity_accuracy": accuracy(o.ethnicity_true[mask], o.ethnicity_pred[mask]),
     }
+    if _has_ethnicity(o):
+        figures["ethnicity_accuracy"] = accuracy(o.ethnicity_true[mask], o.ethnicity_pred[mask])
+    return figures
 
 
 def _by(o: Outcomes, keys: np.ndarray, names: Sequence[str]) -> list[dict]:
@@ -109,50 +122,67 @@ def _by(o: Outcomes, keys: np.ndarray, names: Sequence[str]) -> list[dict]:
 
 
 def summarize(o: Outcomes) -> dict:
-    """Headline metrics, confusion matrices and per-group figures, as JSON-ready values."""
+    """Headline metrics, confusion matrices and per-group figures, as JSON-ready values.
+
+    A set without ethnicity labels (every ``ethnicity_true`` NO_LABEL) gets no ethnicity figures, and its
+    per-cell table is by gender and age bucket (``gender_age_bucket``).
+    """
     true_bucket, pred_bucket = age_bucket(o.age_true), age_bucket(np.rint(o.age_pred))
     inside = (o.age_true >= o.age_low) & (o.age_true <= o.age_high)
+    has_ethnicity = _has_ethnicity(o)
     per_cell = []
-    for e, ethnicity in enumerate(ETHNICITIES):
+    for e, ethnicity in enumerate(ETHNICITIES if has_ethnicity else (None,)):
         for g, gender in enumerate(GENDERS):
             for b, bucket in enumerate(AGE_BUCKETS):
-                mask = (o.ethnicity_true == e) & (o.gender_true == g) & (true_bucket == b)
+                mask = (o.gender_true == g) & (true_bucket == b)
+                group = {"gender": gender, "age_bucket": bucket}
+                if ethnicity is not None:
+                    mask &= o.ethnicity_true == e
+                    group = {"ethnicity": ethnicity, **group}
                 if mask.any():
-                    per_cell.append({"ethnicity": ethnicity, "gender": gender, "age_bucket": bucket,
-                                     **_group_figures(o, mask)})  # fmt: skip
-    return {
+                    per_cell.append({**group, **_group_figures(o, mask)})
+    confusion = _confusions(o.gender_true, o.gender_pred, o.ethnicity_true, o.ethnicity_pred, true_bucket, pred_bucket)
+    per_group = {"gender": _by(o, o.gender_true, GENDERS)}
+    if has_ethnicity:
+        per_group["ethnicity"] = _by(o, o.ethnicity_true, ETHNICITIES)
+    else:
+        del confusion["ethnicity"]
+    per_group["age_bucket"] = _by(o, true_bucket, AGE_BUCKETS)
+    per_group["ethnicity_gender_age_bucket" if has_ethnicity else "gender_age_bucket"] = per_cell
+    headline = {
         "n": len(o.age_true),
         "age_mae": mean_absolute_error(o.age_true, o.age_pred),
         "age_rmse": root_mean_squared_error(o.age_true, o.age_pred),
         "gender_accuracy": accuracy(o.gender_true, o.gender_pred),
-        "ethnicity_accuracy": accuracy(o.ethnicity_true, o.ethnicity_pred),
+    }
+    if has_ethnicity:
+        headline["ethnicity_accuracy"] = accuracy(o.ethnicity_true, o.ethnicity_pred)
+    return {
+        **headline,
         "age_interval_coverage": float(inside.mean()) if len(inside) else float("nan"),
-        "confusion": _confusions(
-            o.gender_true, o.gender_pred, o.ethnicity_true, o.ethnicity_pred, true_bucket, pred_bucket
-        ),  # fmt: skip
-        "per_group": {
-            "gender": _by(o, o.gender_true, GENDERS),
-            "ethnicity": _by(o, o.ethnicity_true, ETHNICITIES),
-            "age_bucket": _by(o, true_bucket, AGE_BUCKETS),
-            "ethnicity_gender_age_bucket": per_cell,
-        },
+        "confusion": confusion,
+        "per_group": per_group,
     }
 
 
 def bootstrap_intervals(o: Outcomes, n_resamples: int = 2000, seed: int = 0, level: float = 0.95) -> dict:
-    """Percentile bootstrap confidence intervals of the four headline metrics."""
+    """Percentile bootstrap confidence intervals of the headline metrics (ethnicity only where labelled)."""
     rng = np.random.default_rng(seed)
     n = len(o.age_true)
-    samples: dict[str, list[float]] = {"age_mae": [], "age_rmse": [], "gender_accuracy": [], "ethnicity_accuracy": []}
+    samples: dict[str, list[float]] = {"age_mae": [], "age_rmse": [], "gender_accuracy": []}
     abs_err = np.abs(o.age_pred - o.age_true)
     gender_ok = o.gender_pred == o.gender_true
-    ethnicity_ok = o.ethnicity_pred == o.ethnicity_true
+    # NaN for faces without an ethnicity label, which the resampled means leave out
+    ethnicity_ok = np.where(o.ethnicity_true != NO_LABEL, o.ethnicity_pred == o.ethnicity_true, np.nan)
+    if _has_ethnicity(o):
+        samples["ethnicity_accuracy"] = []
     for _ in range(n_resamples):
         idx = rng.integers(0, n, n)
         samples["age_mae"].append(abs_err[idx].mean())
         samples["age_rmse"].append(np.sqrt((abs_err[idx] ** 2).mean()))
         samples["gender_accuracy"].append(gender_ok[idx].mean())
-        samples["ethnicity_accuracy"].append(ethnicity_ok[idx].mean())
+        if "ethnicity_accuracy" in samples:
+            samples["ethnicity_accuracy"].append(np.nanmean(ethnicity_ok[idx]))
     tail = (1 - level) / 2 * 100
     return {k: [float(np.percentile(v, tail)), float(np.percentile(v, 100 - tail))] for k, v in samples.items()}
 

@@ -1,4 +1,5 @@
-"""Evaluate a model on a test set (UTKFace or FairFace) through the serving path: metrics JSON and predictions.
+"""Evaluate a model on a test set (UTKFace, FairFace or All-Age-Faces) through the serving path: metrics JSON
+and predictions.
 
 Every test image is run through the same face detection and alignment as a served photo (the cached crops of
 ``face2data.crops``); images in which no face is found count as "not found" and are reported, not scored.
@@ -24,7 +25,7 @@ from face2data.evaluation.metrics import (
 )
 from face2data.outputs import age_interval, expected_age, predict_probabilities
 from face2data.paths import evaluation_paths
-from face2data.schema import ETHNICITIES, GENDERS, RACES
+from face2data.schema import ETHNICITIES, GENDERS, NO_LABEL, RACES
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +34,18 @@ COMMON_COLUMNS = ["age_pred", "age_low", "age_high", "gender_pred", *[f"p_{g}" f
 PREDICTION_COLUMNS = {
     "utkface": ["file", "age_true", "gender_true", "ethnicity_true", *COMMON_COLUMNS],
     "fairface": ["file", "age_range_true", "race_true", "gender_true", "ethnicity_true", *COMMON_COLUMNS],
+    "allagefaces": ["file", "age_true", "gender_true", *COMMON_COLUMNS],
 }
-TEST_SET_NAMES = {"utkface": "UTKFace test split", "fairface": "in the wild (FairFace test split)"}
+TEST_SET_NAMES = {
+    "utkface": "UTKFace test split",
+    "fairface": "in the wild (FairFace test split)",
+    "allagefaces": "All-Age-Faces test split",
+}
+RANGE_SOURCES = ("fairface",)  # sources whose age labels are ranges; the others give exact ages
 
 
 def evaluate(model: Any, data: str | Path, split: str = "test", source: str | None = None) -> tuple[dict, list[dict]]:
-    """Metrics and per-image prediction rows for the ``split`` (test or all) of a UTKFace or FairFace source."""
+    """Metrics and per-image prediction rows for the ``split`` (test or all) of a labelled source."""
     if split not in ("test", "all"):
         raise ValueError(f"unknown split {split!r}: use 'test' or 'all'")
     crops = load_crops(data)
@@ -59,7 +66,7 @@ def evaluate(model: Any, data: str | Path, split: str = "test", source: str | No
         "faces_found": len(faces) / (len(faces) + len(missed)),
         "not_found": sorted(str(n) for n in missed),
     }
-    if crops.source == "utkface":
+    if crops.source not in RANGE_SOURCES:
         outcomes = Outcomes(faces.age_low.astype(float), faces.genders, faces.ethnicities, age, low, high,
                             gender_pred, ethnicity_pred)  # fmt: skip
         figures, intervals = summarize(outcomes), bootstrap_intervals(outcomes)
@@ -81,14 +88,15 @@ def evaluate(model: Any, data: str | Path, split: str = "test", source: str | No
     }
     rows = []
     for i, name in enumerate(faces.names):
-        if crops.source == "utkface":
+        if crops.source not in RANGE_SOURCES:
             row: dict = {"file": str(name), "age_true": int(faces.age_low[i])}
         else:
             row = {"file": str(name), "age_range_true": f"{int(faces.age_low[i])}-{int(faces.age_high[i])}",
                    "race_true": RACES[faces.races[i]]}  # fmt: skip
+        row["gender_true"] = GENDERS[faces.genders[i]]
+        if faces.ethnicities[i] != NO_LABEL:
+            row["ethnicity_true"] = ETHNICITIES[faces.ethnicities[i]]
         row.update({
-            "gender_true": GENDERS[faces.genders[i]],
-            "ethnicity_true": ETHNICITIES[faces.ethnicities[i]],
             "age_pred": round(float(age[i]), 2),
             "age_low": int(low[i]),
             "age_high": int(high[i]),
@@ -118,10 +126,12 @@ def headline(report: dict) -> str:
     """The figures a person reads first, on one line."""
     start = (f"{report['test_set']}: n={report['n']} of {report['faces_total']} "
              f"(faces found {100 * report['faces_found']:.1f}%, skipped {len(report['skipped'])})")  # fmt: skip
-    if report["source"] == "utkface":
+    if report["source"] not in RANGE_SOURCES:
         age = f"age MAE {report['age_mae']:.2f}  RMSE {report['age_rmse']:.2f}"
     else:
         age = (f"age in range {100 * report['age_in_range']:.1f}%  "
                f"in range ±5 {100 * report['age_in_range_5']:.1f}%")  # fmt: skip
-    return (f"{start}  {age}  gender {100 * report['gender_accuracy']:.2f}%  "
-            f"ethnicity {100 * report['ethnicity_accuracy']:.2f}%")  # fmt: skip
+    line = f"{start}  {age}  gender {100 * report['gender_accuracy']:.2f}%"
+    if "ethnicity_accuracy" in report:
+        line += f"  ethnicity {100 * report['ethnicity_accuracy']:.2f}%"
+    return line

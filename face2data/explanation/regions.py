@@ -4,15 +4,17 @@ A region is hidden the way the pixel maps hide pixels: filled from a box-blurred
 regions of ``face2data.faces.regions`` every coalition (2^10 = 1024 masked faces) is run through the model in
 small batches, and the Shapley values follow from the standard weighted sum over coalitions, in float64.
 They are exact, not sampled: the same face always gets the same values, and the values of a head add up to its
-output minus the output for the fully hidden (blurred) face. Exhaustive enumeration costs 2^n model evaluations;
-ten regions take about 0.9 s on a 2-core CPU at 128 px, where a dozen (4096 faces) would take four times as
-long.
+output minus the output for the fully hidden (blurred) face. Each masked face is averaged with its mirror image,
+as the shown predictions are, so the explained output is the number on the face's card. Exhaustive enumeration
+costs 2^n masked faces (twice as many model runs with the mirror); a dozen regions would take four times as long
+as ten.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import cv2
@@ -36,7 +38,9 @@ class RegionSettings:
 
     blur: int = HIDDEN_BLUR  # as the pixel maps
     batch_size: int = MASKED_BATCH  # masked faces per model call, as the pixel maps
-    flip: bool = False  # average each masked face with its mirror image (twice the model calls)
+    # Each masked face is averaged with its mirror image, as the shown predictions are, so "this face" in an
+    # explanation is the card's number (twice the model calls of the face as seen).
+    flip: bool = True
 
     def describe(self) -> str:
         """One sentence saying how the region values were computed."""
@@ -171,18 +175,20 @@ def explain_regions(
     ethnicity_class: str | int | None = None,
     gender_class: str | int | None = None,
     settings: RegionSettings = DEFAULT_REGION_SETTINGS,
+    progress: Callable[[float], None] | None = None,
 ) -> RegionExplanation:
     """Exact Shapley values of the three heads over the named regions of one aligned RGB uint8 face crop.
 
     ``crop`` is a (CROP_SIZE, CROP_SIZE, 3) aligned face or one already at INPUT_SIZE. Gender and ethnicity
-    explain the probability of the predicted class unless a class (name or index) is given.
+    explain the probability of the predicted class unless a class (name or index) is given. ``progress``, when
+    given, is called with the share of the masked faces run so far (0..1).
     """
     image = to_model_input(_checked_crop(crop))
     for cls, labels in ((ethnicity_class, ETHNICITIES), (gender_class, GENDERS)):
         if cls is not None:  # a bad class fails before the model runs
             _class_index(cls, labels, np.zeros(len(labels)))
     start = time.perf_counter()
-    table = coalition_outputs(model, image, settings)
+    table = coalition_outputs(model, image, settings, progress)
     values = shapley_values(table)
     explanation = RegionExplanation(
         heads={},
@@ -196,7 +202,12 @@ def explain_regions(
     return explanation.retarget(ethnicity_class, gender_class)
 
 
-def coalition_outputs(model, image: np.ndarray, settings: RegionSettings = DEFAULT_REGION_SETTINGS) -> np.ndarray:
+def coalition_outputs(
+    model,
+    image: np.ndarray,
+    settings: RegionSettings = DEFAULT_REGION_SETTINGS,
+    progress: Callable[[float], None] | None = None,
+) -> np.ndarray:
     """Outputs (2^n, len(OUTPUTS)) float64 for every coalition of shown regions of a model-ready face."""
     labels = region_labels(image.shape[0])
     blurred = cv2.blur(image, (settings.blur, settings.blur))
@@ -211,6 +222,8 @@ def coalition_outputs(model, image: np.ndarray, settings: RegionSettings = DEFAU
         np.copyto(batch, blurred)
         np.copyto(batch, image, where=pixels_shown)
         parts.append(_outputs(model, batch, settings.flip))
+        if progress is not None:
+            progress(min(1.0, (first + len(batch)) / len(coalitions)))
     return np.concatenate(parts)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
@@ -36,21 +37,20 @@ MASKED_BATCH = 16
 class ExplainSettings:
     """The explainer's budget and masker."""
 
-    max_evals: int = 2000  # masked model evaluations per face (shared by all outputs); about 1.9 s on 2 cores
+    max_evals: int = 2000  # masked faces per face (shared by all outputs); timing in benchmarks/RESULTS.md
     blur: int = HIDDEN_BLUR
     # The explainer expands its partition batch by batch, so the batch size also shapes the maps slightly.
     batch_size: int = MASKED_BATCH
-    # Averaging each masked face with its mirror image, as the shown predictions are, doubles the model calls;
-    # the maps of the face as seen correlate with those closely (benchmarks/RESULTS.md) at half the time.
-    flip: bool = False
+    # Each masked face is averaged with its mirror image, as the shown predictions are, so the explained output
+    # is the card's number (twice the model calls of the face as seen).
+    flip: bool = True
 
     def describe(self) -> str:
         """One sentence saying how the maps were computed."""
         mirror = (
-            " (each averaged with its mirror image, as the predictions are)"
+            " (each averaged with its mirror image, as the shown predictions are)"
             if self.flip
-            else " of the face as seen (the shown prediction also averages its mirror image, so it can differ "
-            "slightly from the explained output)"
+            else " of the face as seen (not averaged with the mirror image as the shown predictions are)"
         )
         return (
             f"SHAP Partition explainer (Owen values over a hierarchy of image rectangles) with "
@@ -137,19 +137,21 @@ def explain_face(
     ethnicity_class: str | int | None = None,
     gender_class: str | int | None = None,
     settings: ExplainSettings = DEFAULT_SETTINGS,
+    progress: Callable[[float], None] | None = None,
 ) -> FaceExplanation:
     """SHAP maps of the age, gender and ethnicity heads for one aligned RGB uint8 face crop.
 
     ``crop`` is a (CROP_SIZE, CROP_SIZE, 3) aligned face or one already at INPUT_SIZE.
     The gender and ethnicity maps explain the probability of the predicted class unless a
     class (name or index) is given. Raises ValueError for an unusable crop or class.
+    ``progress``, when given, is called with the share of the masked faces run so far (0..1).
     """
     image = to_model_input(_checked_crop(crop))
     for cls, labels in ((ethnicity_class, ETHNICITIES), (gender_class, GENDERS)):
         if cls is not None:  # a bad class fails before the expensive part
             _class_index(cls, labels, np.zeros(len(labels)))
     start = time.perf_counter()
-    values, base, output = _run_partition(model, image, settings)
+    values, base, output = _run_partition(model, image, settings, progress)
     values.setflags(write=False)  # shared by the head views and often cached by the app
     explanation = FaceExplanation(
         heads={},
@@ -213,15 +215,22 @@ def _explainer_parts(blur: int, size: int):
     return shap.maskers.Image(f"blur({blur},{blur})", (size, size, 3))
 
 
-def _run_partition(model, image: np.ndarray, settings: ExplainSettings):
+def _run_partition(
+    model, image: np.ndarray, settings: ExplainSettings, progress: Callable[[float], None] | None = None
+):
     """Partition SHAP of all OUTPUTS for one model-ready image (S, S, 3) float32."""
     import shap
 
     size = image.shape[0]
     outputs = _output_function(model, settings.flip)
+    done = [0]
 
     def explained(flat: np.ndarray) -> np.ndarray:
-        return outputs(np.asarray(flat, np.float32).reshape(-1, size, size, 3))
+        result = outputs(np.asarray(flat, np.float32).reshape(-1, size, size, 3))
+        done[0] += len(result)
+        if progress is not None:
+            progress(min(1.0, done[0] / settings.max_evals))
+        return result
 
     with _LOCK:
         masker = _explainer_parts(settings.blur, size)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -99,19 +100,19 @@ def _load_quietly() -> None:
     from face2data.explanation import warm_up
 
     try:
-        # The first SHAP run of a process compiles SHAP's numba kernels (~18 s on 2 cores): paid here,
-        # the first face a user explains takes about a second like every later one.
+        # The first SHAP run of a process compiles SHAP's numba kernels: paid here, so that the first face a
+        # user explains takes as long as every later one.
         # The plain process-wide cache, not Streamlit's: this thread has no session (no ScriptRunContext).
         warm_up(_shared_predictor().model)
     except Exception:  # noqa: S110 - a broken model is reported by the page that needs it, with its message
         pass
 
 
-def explain_regions(crop):
+def explain_regions(crop, progress: Callable[[float], None] | None = None):
     """Region values of all heads for one aligned crop (see face2data.explanation.regions)."""
     from face2data.explanation import explain_regions as explain
 
-    return explain(predictor().model, crop)
+    return explain(predictor().model, crop, progress=progress)
 
 
 @st.cache_data(show_spinner=False, max_entries=2)
@@ -145,11 +146,11 @@ def region_global():
     return _region_global(str(paths.REGION_GLOBAL_PATH), _stamp(paths.REGION_GLOBAL_PATH))
 
 
-def explain(crop):
+def explain(crop, progress: Callable[[float], None] | None = None):
     """SHAP maps of all heads for one aligned crop, with the process's one model (see face2data.explanation)."""
     from face2data.explanation import explain_face
 
-    return explain_face(predictor().model, crop)
+    return explain_face(predictor().model, crop, progress=progress)
 
 
 @st.cache_data(show_spinner=False, max_entries=2)

@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from face2data.schema import AGE_BUCKETS, AGES, ETHNICITIES, GENDERS, RACES
+from face2data.schema import AGE_BUCKETS, AGE_RANGE_TOLERANCE, AGES, ETHNICITIES, GENDERS, RACES
 from face2data.ui.artifacts import best_epoch, normalise_rows
 
 TRAIN_COLOUR = "#2E6FBA"
@@ -104,28 +104,32 @@ def metrics_figure(history: pd.DataFrame) -> go.Figure:
 SOURCE_CURVES = (
     ("utkface", "UTKFace", "#1f77b4"),
     ("fairface", "in the wild (FairFace)", "#d62728"),
+    ("allagefaces", "All-Age-Faces", "#2ca02c"),
+)
+SOURCE_PANELS = (
+    ("age_mae", "age MAE (years; exact ages)"),
+    (f"age_in_range_{AGE_RANGE_TOLERANCE}", f"age within range ± {AGE_RANGE_TOLERANCE} (%; age ranges)"),
+    ("gender_accuracy", "gender accuracy (%)"),
+    ("ethnicity_accuracy", "ethnicity accuracy (%)"),
 )
 
 
 def per_source_figure(history: pd.DataFrame) -> go.Figure | None:
-    """Validation figures of each training source per epoch (inference mode); None for a one-source history."""
-    panels = [
-        ("age", "age: UTKFace MAE (years) · FairFace within range ± 5 (%)"),
-        ("gender_accuracy", "gender accuracy (%)"),
-        ("ethnicity_accuracy", "ethnicity accuracy (%)"),
-    ]
-    if "val_fairface_gender_accuracy" not in history or history["val_fairface_gender_accuracy"].isna().all():
+    """Validation figures of each training source per epoch (inference mode), a panel per figure, years and
+    percentages never on one axis; None for a one-source history."""
+    sources = [s for s, _, _ in SOURCE_CURVES if f"val_{s}_gender_accuracy" in history]
+    sources = [s for s in sources if not history[f"val_{s}_gender_accuracy"].isna().all()]
+    if len(sources) < 2:
         return None
-    fig = make_subplots(rows=1, cols=3, subplot_titles=[title for _, title in panels])
-    for i, (metric, _) in enumerate(panels):
+    fig = make_subplots(rows=2, cols=2, subplot_titles=[title for _, title in SOURCE_PANELS], vertical_spacing=0.18)
+    shown: set[str] = set()
+    for i, (metric, _) in enumerate(SOURCE_PANELS):
+        row, col = i // 2 + 1, i % 2 + 1
         for source, name, colour in SOURCE_CURVES:
-            if metric == "age":
-                column = "val_utkface_age_mae" if source == "utkface" else "val_fairface_age_in_range_5"
-            else:
-                column = f"val_{source}_{metric}"
-            if column not in history:
+            column = f"val_{source}_{metric}"
+            if source not in sources or column not in history or history[column].isna().all():
                 continue
-            scale = 1 if column.endswith("age_mae") else 100
+            scale = 1 if metric == "age_mae" else 100
             fig.add_trace(
                 go.Scatter(
                     x=history["epoch"],
@@ -135,14 +139,15 @@ def per_source_figure(history: pd.DataFrame) -> go.Figure | None:
                     line={"color": colour},
                     marker={"size": 4},
                     legendgroup=source,
-                    showlegend=i == 0,
+                    showlegend=source not in shown,
                     hovertemplate=f"epoch %{{x}}<br>{name}: %{{y:.2f}}<extra></extra>",
                 ),
-                row=1,
-                col=i + 1,
+                row=row,
+                col=col,
             )
-        fig.update_xaxes(title_text="epoch", dtick=max(1, -(-len(history) // 10)), row=1, col=i + 1)
-    _compact(fig, 340, top=60)
+            shown.add(source)
+        fig.update_xaxes(title_text="epoch", dtick=max(1, -(-len(history) // 10)), row=row, col=col)
+    _compact(fig, 560, top=70)
     fig.update_layout(legend={"yref": "container", "y": 1.0, "yanchor": "top"})
     return fig
 
@@ -204,18 +209,21 @@ GROUP_METRICS = {
 }
 
 
-def group_heatmap(table: pd.DataFrame, metric: str, min_n: int = 1, group: str = "ethnicity") -> go.Figure:
+def group_heatmap(table: pd.DataFrame, metric: str, min_n: int = 1, group: str | None = "ethnicity") -> go.Figure:
     """``metric`` per (group, gender) row and age-bucket column, with n per cell in the hover and text.
 
-    ``group`` is ``ethnicity`` (the five classes, UTKFace) or ``race`` (FairFace's seven groups).
+    ``group`` is ``ethnicity`` (the five classes, UTKFace), ``race`` (FairFace's seven groups) or None (rows by
+    gender alone, for a set without ethnicity labels).
     """
     title, colours, fmt = GROUP_METRICS[metric]
-    groups = RACES if group == "race" else ETHNICITIES
-    rows = [f"{e} · {g}" for e in groups for g in GENDERS]
+    if group is None:
+        rows = list(GENDERS)
+    else:
+        rows = [f"{e} · {g}" for e in (RACES if group == "race" else ETHNICITIES) for g in GENDERS]
     z = np.full((len(rows), len(AGE_BUCKETS)), np.nan)
     n = np.zeros_like(z)
     for record in table.itertuples(index=False):
-        i = rows.index(f"{getattr(record, group)} · {record.gender}")
+        i = rows.index(record.gender if group is None else f"{getattr(record, group)} · {record.gender}")
         j = AGE_BUCKETS.index(record.age_bucket)
         n[i, j] = record.n
         if record.n >= min_n:
@@ -245,9 +253,9 @@ def group_heatmap(table: pd.DataFrame, metric: str, min_n: int = 1, group: str =
     )
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_xaxes(title_text="true age bucket", type="category")
-    return _compact(
-        fig, 520 if group == "ethnicity" else 640, f"{title} per {group} × gender × age bucket (true labels)"
-    )
+    rows_by = "gender" if group is None else f"{group} × gender"
+    height = {None: 260, "ethnicity": 520}.get(group, 640)
+    return _compact(fig, height, f"{title} per {rows_by} × age bucket (true labels)")
 
 
 def age_scatter(predictions: pd.DataFrame) -> go.Figure:

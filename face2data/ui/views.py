@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from face2data.schema import AGE_BUCKETS, ETHNICITIES, GENDERS, INPUT_SIZE
+from face2data.schema import AGE_BUCKETS, AGE_RANGE_TOLERANCE, ETHNICITIES, GENDERS, INPUT_SIZE
 from face2data.ui import figures
 
 GROUP_COLUMNS = {
@@ -15,6 +15,10 @@ GROUP_COLUMNS = {
     "age_mae": st.column_config.NumberColumn("age MAE (years)", format="%.2f"),
     "gender_accuracy": st.column_config.NumberColumn("gender accuracy %", format="%.1f"),
     "ethnicity_accuracy": st.column_config.NumberColumn("ethnicity accuracy %", format="%.1f"),
+    "age_in_range": st.column_config.NumberColumn("age inside the range %", format="%.1f"),
+    f"age_in_range_{AGE_RANGE_TOLERANCE}": st.column_config.NumberColumn(
+        f"age within range ± {AGE_RANGE_TOLERANCE} %", format="%.1f"
+    ),
 }
 
 
@@ -98,7 +102,7 @@ GLOBAL_GROUPINGS = {
 }
 # Explanations kept per session (a face's maps are ~300 kB); the oldest go first.
 MAX_EXPLANATIONS = 24
-SHAP_SPINNER = "Computing per-pixel SHAP maps for this face (a few seconds on a laptop CPU)…"
+SHAP_PROGRESS = "Computing per-pixel SHAP maps: {evals:,} masked faces, each with its mirror image…"
 
 
 def _explanations() -> dict:
@@ -111,22 +115,26 @@ def cached_explanation(digest: str, face):
 
 
 def compute_explanation(digest: str, face):
-    """Compute (with a spinner) and keep this face's explanation in the session; returns it, or None on failure."""
+    """Compute (with a progress bar) and keep this face's explanation in the session; returns it, or None on failure."""
+    from face2data.explanation import DEFAULT_SETTINGS
     from face2data.ui import cache
 
-    return _kept(_explanations(), digest, face, SHAP_SPINNER, cache.explain)
+    message = SHAP_PROGRESS.format(evals=DEFAULT_SETTINGS.max_evals)
+    return _kept(_explanations(), digest, face, message, cache.explain)
 
 
-def _kept(store: dict, digest: str, face, spinner: str, explain: Callable):
-    """``store``'s explanation of this face, computed with a spinner the first time; None when it cannot be."""
+def _kept(store: dict, digest: str, face, message: str, explain: Callable):
+    """``store``'s explanation of this face, computed with a progress bar the first time; None when it cannot be."""
     key = (digest, face.index)
     if key not in store:
+        bar = st.progress(0.0, text=message)
         try:
-            with st.spinner(spinner):
-                store[key] = explain(face.crop)
+            store[key] = explain(face.crop, progress=lambda done: bar.progress(done, text=message))
         except ValueError as error:
             st.error(f"This face cannot be explained: {error}")
             return None
+        finally:
+            bar.empty()
         while len(store) > MAX_EXPLANATIONS:  # the oldest go first
             store.pop(next(iter(store)))
     return store[key]
@@ -157,7 +165,7 @@ def shap_panel(explanation, crop, key: str, ethnicity_class: str | None = None, 
     )
 
 
-REGION_SPINNER = "Measuring what each region of the face contributes (about a second)…"
+REGION_PROGRESS = "Measuring what each region of the face contributes: {n:,} masked faces, each with its mirror image…"
 
 
 def _region_store() -> dict:
@@ -165,10 +173,12 @@ def _region_store() -> dict:
 
 
 def compute_regions(digest: str, face):
-    """Compute (with a spinner) and keep this face's region explanation in the session; None on failure."""
+    """Compute (with a progress bar) and keep this face's region explanation in the session; None on failure."""
+    from face2data.faces.regions import REGIONS
     from face2data.ui import cache
 
-    return _kept(_region_store(), digest, face, REGION_SPINNER, cache.explain_regions)
+    message = REGION_PROGRESS.format(n=2 ** len(REGIONS))
+    return _kept(_region_store(), digest, face, message, cache.explain_regions)
 
 
 def _faithfulness_note(head: str, faithfulness) -> str | None:
@@ -234,7 +244,7 @@ def pixel_maps_toggle(analysis_digest: str, face, key: str, ethnicity_class: str
     """A switch that computes and shows the finer per-pixel SHAP maps of the face."""
     from face2data.explanation import DEFAULT_SETTINGS
 
-    label = f"Per-pixel SHAP maps (finer: {DEFAULT_SETTINGS.max_evals:,} model evaluations, a few seconds)"
+    label = f"Per-pixel SHAP maps (finer: {DEFAULT_SETTINGS.max_evals:,} masked faces, a few seconds)"
     if not st.toggle(label, key=f"{key}_pixels"):
         return
     from face2data.ui import cache
@@ -259,7 +269,10 @@ def shap_section(analysis, face) -> None:
     key = f"shap_{analysis.digest}_{face.index}"
     if explanation is None:
         slot = st.empty()
-        help_text = "How much each part of the face (eyes, mouth, hair …) moved each prediction (about a second)."
+        help_text = (
+            "How much each part of the face (eyes, mouth, hair …) moved each prediction shown on this card; a "
+            "progress bar shows how far the computation is."
+        )
         if not slot.button("Explain", key=key, icon=":material/insights:", help=help_text):
             return
         slot.empty()

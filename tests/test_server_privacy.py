@@ -1,0 +1,93 @@
+"""The app's server listens on this computer only and makes no network request at start-up."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Runs `streamlit run` in-process with an audit hook that reports every name lookup and connection the server
+# makes to anything but this computer.
+SERVE_AND_WATCH = """
+import sys
+
+LOCAL = {"127.0.0.1", "localhost", "::1", "0.0.0.0", "::", None, ""}
+
+def watch(event, args):
+    if event == "socket.getaddrinfo" and args[0] not in LOCAL:
+        print(f"OUTBOUND lookup {args[0]}", file=sys.stderr, flush=True)
+    if event == "socket.connect":
+        address = args[1]
+        if isinstance(address, tuple) and address[0] not in LOCAL:
+            print(f"OUTBOUND connect {address}", file=sys.stderr, flush=True)
+
+sys.addaudithook(watch)
+from streamlit.web import cli
+sys.argv = ["streamlit", "run", "streamlit_app.py", "--server.port", sys.argv[1]]
+cli.main()
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _listening_addresses(port: int) -> set[str]:
+    """Local addresses with a socket listening on ``port`` (from /proc/net/tcp and tcp6)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if not os.path.exists(table):
+            continue
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, port_hex = local.split(":")
+            if state == "0A" and int(port_hex, 16) == port:
+                found.add(address)
+    return found
+
+
+def test_the_config_binds_to_loopback_and_sends_no_usage_statistics():
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["address"] == "127.0.0.1"
+    assert config["browser"]["gatherUsageStats"] is False
+
+
+def test_the_server_listens_on_loopback_only_and_looks_nothing_up():
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVE_AND_WATCH, str(port)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as reply:
+                    assert reply.read() == b"ok"
+                    break
+            except OSError:
+                assert server.poll() is None and time.time() < deadline, "the server did not start"
+                time.sleep(0.5)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as reply:
+            assert reply.status == 200
+        time.sleep(2)  # anything the start-up would still look up
+        listening = _listening_addresses(port)
+        assert listening and listening <= {"0100007F"}, listening  # 127.0.0.1, not 0.0.0.0 or ::
+    finally:
+        server.terminate()
+        out, err = server.communicate(timeout=30)
+    assert "OUTBOUND" not in err, err
+    assert "External URL" not in out and "Did not auto detect external IP" not in err + out
+    assert f"http://127.0.0.1:{port}" in out
