@@ -74,7 +74,10 @@ analysis = st.session_state.get("analysis")
 if data is None and analysis is None:
     st.info("Upload a photo, take a webcam snapshot or try the sample to start.")
     st.stop()
-if data is not None and (analysis is None or analysis.digest != digest_of(data)):
+read_possible = data is not None and st.session_state.get("read_possible") == digest_of(data)
+if data is not None and (
+    analysis is None or analysis.digest != digest_of(data) or analysis.read_possible != read_possible
+):
     try:
         with st.status("Finding faces…", expanded=False) as status:
             bar = st.progress(0.0)
@@ -83,9 +86,12 @@ if data is not None and (analysis is None or analysis.digest != digest_of(data))
                 status.update(label=f"{found} face{'s' if found != 1 else ''} found; reading them…")
                 bar.progress(read / found if found else 1.0, text=f"Read {read} of {found} faces")
 
-            analysis = analyze(data, cache.predictor, source, _progress)
+            analysis = analyze(data, cache.predictor, source, _progress, read_possible)
             found = len(analysis.faces)
-            status.update(label=f"{found} face{'s' if found != 1 else ''} found and read", state="complete")
+            if analysis.ok:
+                status.update(label=f"{found} face{'s' if found != 1 else ''} found and read", state="complete")
+            else:
+                status.update(label="The file could not be read", state="error")
     except ModelFileError as error:
         st.error(f"The model could not be loaded: {error}", icon=":material/error:")
         st.stop()
@@ -111,12 +117,24 @@ st.plotly_chart(
 )
 hint = "Hover over a face to read it, click it to open its card; drag to zoom in, double-click to zoom out."
 st.caption(f"{SAMPLE_CAPTION} {hint}" if analysis.source == "sample" else hint)
-if not analysis.faces:
-    st.warning(
-        "No face found in this photo. Faces should be upright, roughly frontal, well lit and at least "
-        f"{MIN_FACE_PX} pixels wide.",
-        icon=":material/face_retouching_off:",
+if analysis.possible:
+    n = len(analysis.possible)
+    st.info(
+        f"{n} possible face{'s' if n > 1 else ''} (faint corners on the photo): the face detector was not sure "
+        f"{'these are faces' if n > 1 else 'this is a face'}, so {'they were' if n > 1 else 'it was'} not read "
+        "and {} left out of the table and the downloads.".format("are" if n > 1 else "is"),
+        icon=":material/help:",
     )
+    if st.button(f"Read {'them' if n > 1 else 'it'} anyway", key="read_possible_button"):
+        st.session_state["read_possible"] = analysis.digest
+        st.rerun()
+if not analysis.faces:
+    if not analysis.possible:
+        st.warning(
+            "No face found in this photo. Faces should be upright, roughly frontal, well lit and at least "
+            f"{MIN_FACE_PX} pixels wide.",
+            icon=":material/face_retouching_off:",
+        )
     st.stop()
 
 st.subheader(f"{len(analysis.faces)} face{'s' if len(analysis.faces) != 1 else ''} found")

@@ -116,7 +116,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     predictor = _load_predictor(args.model)
     if predictor is None:
         return 2
-    reports = predict_files(args.images, predictor)
+    reports = predict_files(args.images, predictor, read_possible=args.read_possible)
     print(json.dumps(reports, ensure_ascii=False) if args.json else format_table(reports))
     return 0 if any(report["error"] is None for report in reports) else 1
 
@@ -331,6 +331,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("images", nargs="+", help="image files (JPEG, PNG, ...)")
     predict.add_argument("--json", action="store_true", help="print one JSON array, one object per file")
     predict.add_argument("--model", default=str(TFLITE_PATH), help="the .tflite (or .keras) model to use")
+    predict.add_argument("--read-possible", action="store_true",
+                         help="also read possible faces (boxes the detector is not sure are faces; listed with "
+                         '"possible_face": true and no attributes otherwise)')  # fmt: skip
     predict.set_defaults(run=_cmd_predict)
 
     explain = commands.add_parser(

@@ -3,13 +3,16 @@
 Keras distributes only on the JAX backend (``KERAS_BACKEND=jax``): ``keras.distribution.DataParallel`` keeps one
 copy of the weights on every device, hands each device its slice of the global batch and averages the
 gradients, so a run on N devices follows the same steps as on one, up to floating-point noise. Across machines,
-``keras.distribution.initialize`` (``jax.distributed.initialize``) must run in every process first; every
-process then sees all devices of the run (README, "Training on several devices").
+``keras.distribution.initialize`` (``jax.distributed.initialize``) must run in every process first: it does here
+when ``KERAS_DISTRIBUTION_NUM_PROCESSES`` is set (with ``KERAS_DISTRIBUTION_JOB_ADDRESSES`` and
+``KERAS_DISTRIBUTION_PROCESS_ID``), and every process then sees all devices of the run (README, "Training on
+several devices"; not tried on real machines).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 
 import keras
 
@@ -28,6 +31,8 @@ def use_devices(count: int | None = None) -> int:
 
     More than one device needs the JAX backend; asking for more than there are is an error.
     """
+    if keras.backend.backend() == "jax" and int(os.environ.get("KERAS_DISTRIBUTION_NUM_PROCESSES", "1")) > 1:
+        keras.distribution.initialize()  # one process of a multi-host job: addresses and ids from the environment
     devices = visible_devices()
     wanted = len(devices) if count is None else count
     if wanted < 1:

@@ -25,23 +25,38 @@ class Predictor:
         self.model = model if model is not None else load_inference_model(model_path)
         self.detector = detector or default_detector()
 
-    def predict_bytes(self, data: bytes) -> list[FaceResult]:
+    def predict_bytes(self, data: bytes, read_possible: bool = False) -> list[FaceResult]:
         """Predictions for every face of an encoded image; raises ImageLoadError for unusable bytes."""
-        return self.predict_image(load_rgb(data))
+        return self.predict_image(load_rgb(data), read_possible=read_possible)
 
-    def predict_image(self, rgb: np.ndarray, progress: Progress | None = None) -> list[FaceResult]:
+    def predict_image(
+        self, rgb: np.ndarray, progress: Progress | None = None, read_possible: bool = False
+    ) -> list[FaceResult]:
         """Predictions for every face of an RGB uint8 photo (EXIF already applied), largest face first.
 
-        ``progress(read, found)``, when given, hears once the faces are found and after each batch of faces read.
+        Possible faces (``FoundFace.doubtful``) come after the faces read, unread (``FaceResult.read`` False)
+        unless ``read_possible``. ``progress(read, found)``, when given, hears once the faces are found and after
+        each batch of faces read.
         """
-        return self.predict_faces(find_faces(rgb, self.detector), progress)
+        return self.predict_faces(find_faces(rgb, self.detector), progress, read_possible)
 
-    def predict_faces(self, faces: list[FoundFace], progress: Progress | None = None) -> list[FaceResult]:
-        """Predictions for already found and aligned faces: one batched model call, or batches when followed."""
+    def predict_faces(
+        self, found: list[FoundFace], progress: Progress | None = None, read_possible: bool = False
+    ) -> list[FaceResult]:
+        """Predictions for already found and aligned faces: one batched model call, or batches when followed.
+
+        The faces read come first, largest first; possible faces left unread follow, with no attributes.
+        """
+        faces = [face for face in found if read_possible or not face.doubtful]
+        unread = [face for face in found if face.doubtful and not read_possible]
+        possible = [
+            FaceResult.unread(len(faces) + i, face.box, face.score, face.crop, face.quality_notes)
+            for i, face in enumerate(unread)
+        ]
         if not faces:
             if progress is not None:
                 progress(0, 0)
-            return []
+            return possible
         crops = np.stack([face.crop for face in faces])
         if progress is None:
             probabilities = self.predict_crops(crops)
@@ -52,26 +67,24 @@ class Predictor:
                 parts.append(self.predict_crops(crops[start : start + PROGRESS_BATCH]))
                 progress(min(start + PROGRESS_BATCH, len(faces)), len(faces))
             probabilities = {head: np.concatenate([part[head] for part in parts]) for head in parts[0]}
-        return [
-            _result(i, face.box, face.score, face.crop, face.quality_notes, {h: p[i] for h, p in probabilities.items()})
-            for i, face in enumerate(faces)
-        ]
+        read = [_result(i, face, {h: p[i] for h, p in probabilities.items()}) for i, face in enumerate(faces)]
+        return read + possible
 
     def predict_crops(self, crops: np.ndarray) -> dict[str, np.ndarray]:
         """Per-head probabilities (mirror-averaged) for aligned uint8 crops (N, H, W, 3)."""
         return predict_probabilities(self.model, to_model_input(crops), flip=True)
 
 
-def _result(index: int, box, score: float, crop: np.ndarray, notes: list[str], probs: dict) -> FaceResult:
-    age_probs = probs["age"]
+def _result(index: int, face: FoundFace, probs: dict) -> FaceResult:
+    box, age_probs = face.box, probs["age"]
     low, high = age_interval(age_probs)
     gender = int(np.argmax(probs["gender"]))
     ethnicity = int(np.argmax(probs["ethnicity"]))
     return FaceResult(
         index=index,
         box=(int(box[0]), int(box[1]), int(box[2]), int(box[3])),
-        score=float(score),
-        crop=crop,
+        score=float(face.score),
+        crop=face.crop,
         age=float(expected_age(age_probs)),
         age_low=float(low[0]),
         age_high=float(high[0]),
@@ -80,16 +93,17 @@ def _result(index: int, box, score: float, crop: np.ndarray, notes: list[str], p
         gender_probability=float(probs["gender"][gender]),
         ethnicity=ETHNICITIES[ethnicity],
         ethnicity_probabilities={name: float(p) for name, p in zip(ETHNICITIES, probs["ethnicity"], strict=True)},
-        quality_notes=list(notes),
+        quality_notes=list(face.quality_notes),
+        doubtful=face.doubtful,
     )
 
 
-def predict_files(paths: list[str | Path], predictor: Predictor) -> list[dict]:
+def predict_files(paths: list[str | Path], predictor: Predictor, read_possible: bool = False) -> list[dict]:
     """One JSON-ready report per file: ``{"file", "faces", "error"}``; unreadable files get an error string."""
     reports: list[dict] = []
     for path in paths:
         try:
-            faces = predictor.predict_image(load_rgb_file(path))
+            faces = predictor.predict_image(load_rgb_file(path), read_possible=read_possible)
         except ImageLoadError as error:
             reports.append({"file": str(path), "faces": [], "error": str(error)})
             continue

@@ -29,9 +29,28 @@ class FaceResult:
     ethnicity: str
     ethnicity_probabilities: dict[str, float]
     quality_notes: list[str] = field(default_factory=list)
+    doubtful: bool = False  # a possible face (the detector is not sure); see ``read``
+    read: bool = True  # False for a possible face left unread: it has a box and notes, no age, gender or ethnicity
+
+    @classmethod
+    def unread(cls, index: int, box, score: float, crop: np.ndarray, notes: list[str]) -> FaceResult:
+        """A possible face that was not read: no attribute is given for it (NaN ages, empty classes)."""
+        nan = float("nan")
+        return cls(index, tuple(int(v) for v in box), float(score), crop, nan, nan, nan, np.zeros(0), "", nan, "", {},
+                   list(notes), doubtful=True, read=False)  # fmt: skip
 
     def to_dict(self) -> dict:
-        """The JSON object of ``python -m face2data predict --json`` (no image or age distribution)."""
+        """The JSON object of ``python -m face2data predict --json`` (no image or age distribution).
+
+        A possible face carries ``"possible_face": true``; one left unread has its box, score and notes only.
+        """
+        if not self.read:
+            return {
+                "box": [int(v) for v in self.box],
+                "score": round(float(self.score), 3),
+                "possible_face": True,
+                "quality_notes": list(self.quality_notes),
+            }
         return {
             "box": [int(v) for v in self.box],
             "score": round(float(self.score), 3),
@@ -43,7 +62,7 @@ class FaceResult:
             "ethnicity": self.ethnicity,
             "ethnicity_probabilities": {k: round(float(p), 3) for k, p in self.ethnicity_probabilities.items()},
             "quality_notes": list(self.quality_notes),
-        }
+        } | ({"possible_face": True} if self.doubtful else {})
 
 
 def format_table(reports: list[dict]) -> str:
@@ -61,11 +80,15 @@ def format_table(reports: list[dict]) -> str:
             continue
         for i, face in enumerate(report["faces"], start=1):
             x, y, w, h = face["box"]
+            box = f"{x},{y} {w}×{h}"
+            if "age" not in face:  # a possible face, not read
+                notes = "; ".join(face["quality_notes"])
+                lines.append(f"{name if i == 1 else '':<28} " + _row(str(i), box, "—", "—", "—", notes))
+                continue
             age = f"{face['age']:.0f} ({face['age_low']}-{face['age_high']})"
             gender = f"{face['gender']} {face['gender_probability']:.0%}"
             ethnicity = f"{face['ethnicity']} {face['ethnicity_probabilities'][face['ethnicity']]:.0%}"
             notes = "; ".join(face["quality_notes"])
-            box = f"{x},{y} {w}×{h}"
             lines.append(f"{name if i == 1 else '':<28} " + _row(str(i), box, age, gender, ethnicity, notes))
     return "\n".join(lines)
 

@@ -158,11 +158,17 @@ def create_app(predictor_factory: Callable[[], Predictor] = Predictor, model_pat
             raise HTTPException(status_of(error), str(error)) from None
 
     @app.post("/v1/predict", dependencies=guarded)
-    async def predict(request: Request) -> dict:
-        """Every face of the photo (the body, or the multipart field ``file``), largest first."""
+    async def predict(
+        request: Request,
+        read_possible: Annotated[
+            bool, Query(description='also read possible faces (listed with "possible_face": true either way)')
+        ] = False,
+    ) -> dict:
+        """Every face of the photo (the body, or the multipart field ``file``), largest first; then the possible
+        faces (boxes the detector is not sure are faces), without attributes unless ``read_possible``."""
         model = predictor()
         rgb, name = await read_image(request)
-        faces = await _in_worker(model.predict_image, rgb)
+        faces = await _in_worker(functools.partial(model.predict_image, rgb, read_possible=read_possible))
         return {"file": name, "faces": [face.to_dict() for face in faces], "error": None}
 
     @app.post("/v1/explain", dependencies=guarded)
@@ -176,7 +182,7 @@ def create_app(predictor_factory: Callable[[], Predictor] = Predictor, model_pat
         ``pixels=false``, the per-pixel SHAP maps: PNG overlays (base64), base values and outputs."""
         model = predictor()
         rgb, name = await read_image(request)
-        faces = await _in_worker(model.predict_image, rgb)
+        faces = [found for found in await _in_worker(model.predict_image, rgb) if found.read]
         if face > len(faces):
             found = f"{len(faces)} face{'s' if len(faces) != 1 else ''}"
             raise HTTPException(404, f"no face number {face}: the photo has {found}")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from face2data.batch.inputs import iter_entries
 from face2data.batch.outputs import OutputError, RowWriter, exists, output_format, prepare_resume, read_rows
+from face2data.batch.rows import is_read_face
 from face2data.paths import TFLITE_PATH
 
 CHUNK_FILES = 256  # files per durable write
@@ -25,19 +26,21 @@ class Summary:
     with_faces: int = 0
     without_face: int = 0
     errors: int = 0
-    faces: int = 0
+    faces: int = 0  # faces read
+    possible_faces: int = 0  # boxes the detector was not sure of, not read
     skipped: int = 0
     seconds: float = 0.0
 
     def add(self, rows: list[dict]) -> None:
         """Count the rows of one file."""
         self.files += 1
-        first = rows[0]
+        first, read = rows[0], sum(is_read_face(row) for row in rows)
+        self.possible_faces += sum(bool(row.get("possible_face")) for row in rows)
         if first["error"] is not None:
             self.errors += 1
-        elif first["faces"]:
+        elif read:
             self.with_faces += 1
-            self.faces += first["faces"]
+            self.faces += read
         else:
             self.without_face += 1
 
@@ -45,8 +48,9 @@ class Summary:
         """One line for people."""
         rate = f", {self.files / self.seconds:.1f} photos/s" if self.seconds > 0 and self.files else ""
         skipped = f"; {self.skipped} already done, skipped" if self.skipped else ""
+        possible = f", {self.possible_faces} possible faces not read" if self.possible_faces else ""
         return (f"{self.files} files in {self.seconds:.1f} s{rate}: {self.faces} faces in {self.with_faces} photos, "
-                f"{self.without_face} without a face, {self.errors} unreadable{skipped}")  # fmt: skip
+                f"{self.without_face} without a face, {self.errors} unreadable{possible}{skipped}")  # fmt: skip
 
 
 def run_batch(

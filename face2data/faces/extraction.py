@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from face2data.faces.alignment import align_face, reference_layout
-from face2data.faces.detection import FaceDetector, default_detector
-from face2data.faces.quality import quality_notes
+from face2data.faces.detection import TIGHT_CROP_BORDER, FaceDetector, default_detector
+from face2data.faces.quality import CONFIRM_SCORE, DOUBTFUL_SCORE, POSSIBLE_FACE_NOTE, quality_notes
 
 
 @dataclass
@@ -20,15 +20,28 @@ class FoundFace:
     keypoints: np.ndarray  # (5, 2) in photo pixels
     crop: np.ndarray  # (CROP_SIZE, CROP_SIZE, 3) uint8 RGB, framed like a UTKFace crop
     quality_notes: list[str] = field(default_factory=list)
+    doubtful: bool = False  # a possible face: not read unless asked (see second_look)
+
+
+def second_look(crop: np.ndarray, detector: FaceDetector) -> float:
+    """The detector's best score on an aligned crop, searched like a training crop (0 when it finds nothing)."""
+    return max((found.score for found in detector.detect(crop, border=TIGHT_CROP_BORDER)), default=0.0)
 
 
 def find_faces(rgb: np.ndarray, detector: FaceDetector | None = None) -> list[FoundFace]:
-    """Detect, align and check every face of an RGB uint8 photo (EXIF already applied), largest first."""
+    """Detect, align and check every face of an RGB uint8 photo (EXIF already applied), largest first.
+
+    A detection scored below DOUBTFUL_SCORE whose aligned crop the detector does not confirm (CONFIRM_SCORE)
+    is marked ``doubtful``: a possible face, which predictions leave unread unless asked.
+    """
     detector = detector or default_detector()
     layout = reference_layout()
     faces = []
     for detection in detector.detect(rgb):
         crop = align_face(rgb, detection.keypoints, layout)
         notes = quality_notes(detection.size, detection.score, detection.keypoints, crop, layout)
-        faces.append(FoundFace(detection.box, detection.score, detection.keypoints, crop, notes))
+        doubtful = detection.score < DOUBTFUL_SCORE and second_look(crop, detector) < CONFIRM_SCORE
+        if doubtful:
+            notes.insert(0, POSSIBLE_FACE_NOTE.format(score=detection.score))
+        faces.append(FoundFace(detection.box, detection.score, detection.keypoints, crop, notes, doubtful))
     return faces

@@ -14,6 +14,13 @@ SMALL_FACE_PX = 48
 # YuNet reports faces from detection.SCORE_THRESHOLD; 99 % of the FairFace training crops score above this,
 # so a face scored lower is unusual enough to doubt.
 LOW_CONFIDENCE = 0.8
+# A detection scored below DOUBTFUL_SCORE gets a second look: the detector runs again on its aligned crop (as on
+# a training crop). Unless that finds a face scored at least CONFIRM_SCORE, it is a "possible face": drawn, not
+# read. On the 24 group photos of ../shared/data/scenes this marks 5 of 528 boxes, none of them a face of 40 px
+# or more, and leaves every clear face read (benchmarks/possible_faces.py, benchmarks/RESULTS.md).
+DOUBTFUL_SCORE = 0.65
+CONFIRM_SCORE = 0.8
+POSSIBLE_FACE_NOTE = "possible face: the detector is not sure this is a face ({score:.2f})"
 
 
 def pose_ratios(keypoints: np.ndarray) -> tuple[float, float]:

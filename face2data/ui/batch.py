@@ -19,7 +19,7 @@ import pandas as pd
 
 from face2data.batch.inputs import iter_upload_entries
 from face2data.batch.outputs import encode_csv
-from face2data.batch.rows import score
+from face2data.batch.rows import is_read_face, score
 from face2data.limits import MAX_BATCH_BYTES, MAX_BATCH_FILES
 from face2data.schema import ETHNICITIES, GENDERS
 
@@ -37,15 +37,21 @@ class BatchResult:
     seconds: float = 0.0
 
     def count(self, kind: str) -> int:
-        """Photos ``with_faces``, ``without_face`` or ``unreadable``, or ``faces`` in all."""
-        firsts = [row for row in self.rows if row["face"] in (None, 1)]
+        """Photos ``with_faces``, ``without_face`` or ``unreadable``, or ``faces`` (read) or ``possible_faces``
+        (not read: the detector was not sure) in all."""
         if kind == "faces":
-            return sum(1 for row in self.rows if row["face"] is not None)
+            return sum(is_read_face(row) for row in self.rows)
+        if kind == "possible_faces":
+            return sum(bool(row.get("possible_face")) for row in self.rows)
+        photos: dict[str, list[dict]] = {}
+        for row in self.rows:
+            photos.setdefault(row["file"], []).append(row)
         if kind == "unreadable":
-            return sum(row["error"] is not None for row in firsts)
+            return sum(rows[0]["error"] is not None for rows in photos.values())
+        with_faces = sum(any(is_read_face(row) for row in rows) for rows in photos.values())
         if kind == "without_face":
-            return sum(row["faces"] == 0 for row in firsts)
-        return sum(bool(row["faces"]) for row in firsts)
+            return sum(rows[0]["error"] is None for rows in photos.values()) - with_faces
+        return with_faces
 
 
 def digest_of_uploads(files: Sequence[tuple[str, bytes]]) -> str:
@@ -100,9 +106,23 @@ def thumbnail_uri(rgb: np.ndarray, side: int = THUMBNAIL_SIDE) -> str:
 
 
 def results_table(result: BatchResult) -> pd.DataFrame:
-    """One line per row of the batch, for people: thumbnail, file, face, age and range, gender, ethnicity, notes."""
+    """One line per row of the batch, for people: thumbnail, file, face, age and range, gender, ethnicity, notes.
+
+    Possible faces (not read) are left out; a photo with nothing else says so in its notes.
+    """
     lines = []
+    read_files = {row["file"] for row in result.rows if is_read_face(row)}
+    possible = Counter(row["file"] for row in result.rows if row.get("possible_face") and not is_read_face(row))
+    noted: set[str] = set()
     for row, thumbnail in zip(result.rows, result.thumbnails, strict=True):
+        if row.get("possible_face") and not is_read_face(row):
+            if row["file"] in read_files or row["file"] in noted:
+                continue
+            noted.add(row["file"])
+            n = possible[row["file"]]
+            notes = f"no face read ({n} possible face{'s' if n > 1 else ''}: the detector was not sure)"
+            lines.append({"thumbnail": None, "file": row["file"], "face": None, "notes": notes})
+            continue
         face = row["face"] is not None
         lines.append({
             "thumbnail": thumbnail,
@@ -126,10 +146,12 @@ def results_csv(result: BatchResult) -> str:
 
 def summary_counts(result: BatchResult) -> dict[str, dict[str, int]]:
     """Faces per gender and per ethnicity (every class, in the schema's order) and photos per face count."""
-    faces = [row for row in result.rows if row["face"] is not None]
+    faces = [row for row in result.rows if is_read_face(row)]
     genders = Counter(row["gender"] for row in faces)
     ethnicities = Counter(row["ethnicity"] for row in faces)
-    per_photo = Counter(row["faces"] for row in result.rows if row["face"] in (None, 1) and row["faces"] is not None)
+    read_per_file = Counter(row["file"] for row in faces)
+    files = {row["file"] for row in result.rows if row["error"] is None}
+    per_photo = Counter(read_per_file[file] for file in files)
     return {
         "gender": {name: genders[name] for name in GENDERS},
         "ethnicity": {name: ethnicities[name] for name in ETHNICITIES},
@@ -139,4 +161,4 @@ def summary_counts(result: BatchResult) -> dict[str, dict[str, int]]:
 
 def ages(result: BatchResult) -> list[float]:
     """The predicted age of every face."""
-    return [row["age"] for row in result.rows if row["face"] is not None]
+    return [row["age"] for row in result.rows if is_read_face(row)]

@@ -387,7 +387,7 @@ def shap_figure(
                 "title": {"text": unit, "side": "right"},
                 "tickvals": [-limit, 0, limit],
                 "thickness": 12,
-                "ticktext": [f"−{limit:.2g}<br>pushed down", "0", f"+{limit:.2g}<br>pushed up"],
+                "ticktext": [f"-{limit:.2g}<br>pushed down", "0", f"+{limit:.2g}<br>pushed up"],
                 "len": 0.9,
             },
         )
@@ -502,22 +502,28 @@ def region_waterfall_figure(head, title: str | None = None) -> go.Figure:
             totals={"marker": {"color": LEVEL_COLOUR}},
             connector={"line": {"color": "#bbbbbb", "width": 1}},
             hovertemplate="%{y}: %{text}" + f" {unit}" + "<extra></extra>",
+            cliponaxis=False,  # a label beside a bar at the axis' end is drawn whole, not cut
         )
     )
     low = min(0.0, *np.cumsum(values[:-1]))
     high = max(*np.cumsum(values[:-1]), head.output_value)
-    pad = 0.18 * (high - low or 1.0)
-    fig.update_xaxes(title_text=_level_axis(head), range=[low - (pad if low < 0 else 0), high + pad])
+    if head.head == "age":
+        pad = 0.18 * (high - low or 1.0)
+        axis = [low - (pad if low < 0 else 0), high + pad]
+    else:  # a probability: the axis is 0-100 %, wider only if the path between regions leaves it
+        axis = [min(low, 0.0), max(high, 100.0)]
+    fig.update_xaxes(title_text=_level_axis(head), range=axis)
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_layout(showlegend=False)
     return _compact(fig, 380, title)
 
 
 def region_map_figure(crop: np.ndarray, labels: np.ndarray, values: np.ndarray, unit: str, names: Sequence[str],
-                      colorscale: list) -> go.Figure:  # fmt: skip
+                      colorscale: list, limit: float | None = None) -> go.Figure:  # fmt: skip
     """The colour crop with each region tinted by its value (red added, blue took away) and a colour bar in ``unit``.
 
     ``labels`` (the region label image, any size) picks each pixel's region; hovering names the region and value.
+    ``limit`` is the value drawn at full colour (default: this head's largest); heads in one unit share one.
     """
     import cv2
 
@@ -525,7 +531,7 @@ def region_map_figure(crop: np.ndarray, labels: np.ndarray, values: np.ndarray, 
     face = cv2.resize(np.asarray(crop, np.uint8), (side, side), interpolation=cv2.INTER_CUBIC).astype(np.float32)
     big = cv2.resize(np.asarray(labels, np.uint8), (side, side), interpolation=cv2.INTER_NEAREST)
     values = np.asarray(values, np.float64)
-    limit = float(np.max(np.abs(values))) or 1e-12
+    limit = (limit or float(np.max(np.abs(values)))) or 1e-12
     scaled = values[big] / limit
     positions = np.array([p for p, _ in colorscale], np.float64) * 2 - 1
     rgb = np.array([[int(c) for c in colour[4:-1].split(",")] for _, colour in colorscale], np.float64)
@@ -553,7 +559,7 @@ def region_map_figure(crop: np.ndarray, labels: np.ndarray, values: np.ndarray, 
             colorbar={
                 "title": {"text": unit, "side": "right"},
                 "tickvals": [-limit, 0, limit],
-                "ticktext": [f"−{limit:.1f}<br>took away", "0", f"+{limit:.1f}<br>added"],
+                "ticktext": [f"-{limit:.1f}<br>took away", "0", f"+{limit:.1f}<br>added"],
                 "thickness": 12,
                 "len": 0.9,
             },

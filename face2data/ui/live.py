@@ -22,6 +22,7 @@ from face2data.schema import ETHNICITIES, GENDERS
 from face2data.structures import FaceResult
 
 BOX_COLOUR = (46, 111, 186)  # the app's primary colour, RGB
+POSSIBLE_COLOUR = (200, 200, 200)  # a thin light box: a possible face, not read
 FPS_WINDOW = 30  # frames over which the frame rate is measured
 
 
@@ -89,7 +90,8 @@ class LiveAnnotator:
 
     def annotate(self, rgb: np.ndarray) -> np.ndarray:
         """The frame with a box and a steady label on every face, and the frame rate in a corner."""
-        results = self.predictor.predict_faces(find_faces(rgb, self.predictor.detector))
+        found = self.predictor.predict_faces(find_faces(rgb, self.predictor.detector))
+        results = [face for face in found if face.read]  # possible faces get a faint box, no label
         tracks = self.tracker.update([r.box for r in results], [_probabilities(r) for r in results])
         labels = []
         for track in tracks:
@@ -105,13 +107,17 @@ class LiveAnnotator:
         out = rgb.copy()
         for result, label in zip(results, labels, strict=True):
             _draw_box(out, result.box, label)
+        for possible in found[len(results) :]:
+            x, y, w, h = possible.box
+            cv2.rectangle(out, (x, y), (x + w, y + h), POSSIBLE_COLOUR, 1, cv2.LINE_AA)
         with self._lock:
             self._ends.append(time.perf_counter())
             fps = self._fps()
             self._latest, self._labels = rgb, labels
             self._frames += 1
-        cv2.putText(out, f"{fps:.1f} fps", (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 3, cv2.LINE_AA)
-        cv2.putText(out, f"{fps:.1f} fps", (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7, BOX_COLOUR, 2, cv2.LINE_AA)
+        # white on a dark outline: readable on any video
+        cv2.putText(out, f"{fps:.1f} fps", (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 0, 0), 4, cv2.LINE_AA)
+        cv2.putText(out, f"{fps:.1f} fps", (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 2, cv2.LINE_AA)
         return out
 
     def _fps(self) -> float:

@@ -30,12 +30,13 @@ DISPLAY_SIDE = 1400
 # Smaller photos are shown enlarged to about this side, so faces, boxes and labels stay readable.
 MIN_DISPLAY_SIDE = 640
 BOX_COLOURS = ((46, 111, 186), (217, 130, 43), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75))
+POSSIBLE_COLOUR = (235, 235, 235)  # the faint corners of a possible face, not read
 
 
 class FacePredictor(Protocol):
     """What the page needs of ``face2data.predictor.Predictor``."""
 
-    def predict_image(self, rgb: np.ndarray, progress: Progress | None = None) -> list: ...
+    def predict_image(self, rgb: np.ndarray, progress: Progress | None = None, read_possible: bool = False) -> list: ...
 
 
 @dataclass
@@ -44,7 +45,9 @@ class Analysis:
 
     digest: str
     source: str
-    faces: list = field(default_factory=list)
+    faces: list = field(default_factory=list)  # the faces read
+    possible: list = field(default_factory=list)  # possible faces, not read (the detector was not sure)
+    read_possible: bool = False  # whether possible faces were read on request (then they are in ``faces``)
     photo: np.ndarray | None = None
     scale: float = 1.0  # shown photo pixels per original photo pixel
     error: str | None = None
@@ -74,25 +77,32 @@ def size_error(size: int) -> str | None:
 
 
 def analyze(
-    data: bytes, predictor: Callable[[], FacePredictor], source: str = "upload", progress: Progress | None = None
+    data: bytes,
+    predictor: Callable[[], FacePredictor],
+    source: str = "upload",
+    progress: Progress | None = None,
+    read_possible: bool = False,
 ) -> Analysis:
     """Check, decode and predict one photo; every failure of the input becomes a message in ``Analysis.error``.
 
     ``predictor`` is called only once the photo has been decoded, so a bad file is answered without a model.
-    ``progress(read, found)`` is told how far the reading of the faces has come.
+    ``progress(read, found)`` is told how far the reading of the faces has come. Possible faces are kept apart,
+    unread, unless ``read_possible``.
     """
-    result = Analysis(digest=digest_of(data), source=source)
+    result = Analysis(digest=digest_of(data), source=source, read_possible=read_possible)
     result.error = size_error(len(data))
     if result.error:
         return result
     try:
         rgb = load_rgb(data)
-        result.faces = list(predictor().predict_image(rgb, progress))
+        found = list(predictor().predict_image(rgb, progress, read_possible=read_possible))
     except ImageLoadError as error:
         result.error = f"This file cannot be used as a photo — {error}."
         return result
+    result.faces = [face for face in found if face.read]
+    result.possible = [face for face in found if not face.read]
     result.scale = display_scale(*rgb.shape[:2])
-    result.photo = annotate(rgb, result.faces, result.scale)
+    result.photo = annotate(rgb, result.faces, result.scale, result.possible)
     return result
 
 
@@ -107,8 +117,9 @@ def display_scale(height: int, width: int) -> float:
     return float(max(1, MIN_DISPLAY_SIDE // side))
 
 
-def annotate(rgb: np.ndarray, faces: list, scale: float | None = None) -> np.ndarray:
-    """A display copy of the photo with a box per face and, beside it, a label that covers no other label."""
+def annotate(rgb: np.ndarray, faces: list, scale: float | None = None, possible: list = ()) -> np.ndarray:
+    """A display copy of the photo with a box per face and, beside it, a label that covers no other label; possible
+    faces (not read) get faint corners and no label."""
     scale = display_scale(*rgb.shape[:2]) if scale is None else scale
     if scale == 1:
         out = rgb.copy()
@@ -116,6 +127,8 @@ def annotate(rgb: np.ndarray, faces: list, scale: float | None = None) -> np.nda
         interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
         out = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=interpolation)
     height, width = out.shape[:2]
+    for face in possible:
+        _corners(out, Rect(*(round(v * scale) for v in face.box)))
     boxes = [Rect(*(round(v * scale) for v in face.box)) for face in faces]
     for face, box in zip(faces, boxes, strict=True):
         thickness = max(1, min(3, round(box.width / 60)))
@@ -132,6 +145,15 @@ def annotate(rgb: np.ndarray, faces: list, scale: float | None = None) -> np.nda
         origin = (r.x + (r.height - label.baseline) // 2 + 1, r.y + label.baseline)
         cv2.putText(out, label.text, origin, FONT, label.font_scale, (255, 255, 255), label.thickness, cv2.LINE_AA)
     return out
+
+
+def _corners(out: np.ndarray, box: Rect) -> None:
+    """Faint corner marks around a box: something was seen there, nothing is claimed about it."""
+    arm = max(3, min(box.width, box.height) // 4)
+    x0, y0, x1, y1 = box.x, box.y, box.x + box.width, box.y + box.height
+    for (x, y), (dx, dy) in (((x0, y0), (1, 1)), ((x1, y0), (-1, 1)), ((x0, y1), (1, -1)), ((x1, y1), (-1, -1))):
+        cv2.line(out, (x, y), (x + dx * arm, y), POSSIBLE_COLOUR, 1, cv2.LINE_AA)
+        cv2.line(out, (x, y), (x, y + dy * arm), POSSIBLE_COLOUR, 1, cv2.LINE_AA)
 
 
 def results_json(analysis: Analysis) -> str:

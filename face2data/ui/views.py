@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import streamlit as st
 
 from face2data.schema import AGE_BUCKETS, AGE_RANGE_TOLERANCE, ETHNICITIES, GENDERS, INPUT_SIZE
@@ -40,7 +41,7 @@ def faces_table(faces: list, on_select: Callable[[], None]) -> None:
             "age": f"{face.age:.0f} ({face.age_low:.0f}–{face.age_high:.0f})",
             "gender": f"{face.gender} {face.gender_probability:.0%}",
             "ethnicity": f"{face.ethnicity} {face.ethnicity_probabilities[face.ethnicity]:.0%}",
-            "notes": len(face.quality_notes),
+            "notes": "; ".join(face.quality_notes),
         }
         for face in faces
     ]
@@ -208,12 +209,19 @@ def region_panel(explanation, crop, key: str, ethnicity_class: str | None = None
         explanation = explanation.retarget(ethnicity_class=ethnicity_class)
     faithfulness = cache.faithfulness()
     labels = region_labels(INPUT_SIZE)
+    # One colour scale per unit: gender's ±2 points must not look as strong as ethnicity's ±30
+    limits: dict[str, float] = {}
+    for head in ("age", "gender", "ethnicity"):
+        unit = explanation[head].unit
+        limits[unit] = max(limits.get(unit, 0.0), float(np.max(np.abs(explanation[head].values))))
     for head in ("age", "gender", "ethnicity"):
         part = explanation[head]
         st.markdown(f"**{HEAD_TITLES[head]}**: {part.target}")
         map_col, chart_col = st.columns([2, 3])
         with map_col:
-            figure = figures.region_map_figure(crop, labels, part.values, part.unit, REGIONS, plotly_colorscale())
+            figure = figures.region_map_figure(
+                crop, labels, part.values, part.unit, REGIONS, plotly_colorscale(), limits[part.unit]
+            )
             st.plotly_chart(figure, key=f"{key}_{head}_regions", config={"displayModeBar": False})
         with chart_col:
             st.plotly_chart(
