@@ -122,6 +122,22 @@ for tab, key in zip(st.tabs(labels), keys, strict=True):
     with tab:
         views.group_table(per_group_table(metrics["per_group"][key]), key=f"table_{source}_{key}")
 
+st.header("Can its probabilities be trusted?")
+calibration = metrics.get("calibration")
+if calibration is None:
+    st.info(f"This metrics file predates the calibration figures: `{EVALUATE_COMMAND}` writes them.")
+else:
+    st.caption(
+        "Faces grouped by how sure the model was of its answer: where the bars meet the dotted diagonal, an answer "
+        "given with 90 % is right 90 % of the time. The expected calibration error is the average gap, weighted "
+        "by the faces in each bin."
+    )
+    heads = [(head, title) for head, title in (("gender", "Gender"), ("ethnicity", "Ethnicity")) if head in calibration]
+    for column, (head, title) in zip(st.columns(len(heads)), heads, strict=True):
+        column.plotly_chart(figures.reliability_figure(calibration[head], title), key=f"reliability_{source}_{head}")
+    if "age_interval" in calibration:
+        st.plotly_chart(figures.interval_coverage_figure(calibration["age_interval"]), key=f"coverage_{source}")
+
 if not ranged:
     st.header("Age: predicted vs true")
     predictions = cache.test_predictions(source)

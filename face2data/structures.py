@@ -36,7 +36,8 @@ class FaceResult:
     def unread(cls, index: int, box, score: float, crop: np.ndarray, notes: list[str]) -> FaceResult:
         """A possible face that was not read: no attribute is given for it (NaN ages, empty classes)."""
         nan = float("nan")
-        return cls(index, tuple(int(v) for v in box), float(score), crop, nan, nan, nan, np.zeros(0), "", nan, "", {},
+        x, y, width, height = (int(v) for v in box)
+        return cls(index, (x, y, width, height), float(score), crop, nan, nan, nan, np.zeros(0), "", nan, "", {},
                    list(notes), doubtful=True, read=False)  # fmt: skip
 
     def to_dict(self) -> dict:

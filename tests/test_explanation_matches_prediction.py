@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import cv2
-import numpy as np
 import pytest
 from conftest import ASTRONAUT, crowd_photo
 from fastapi.testclient import TestClient

@@ -5,11 +5,14 @@ from face2data.evaluation.metrics import (
     Outcomes,
     accuracy,
     bootstrap_intervals,
+    calibration,
     confusion_matrix,
     mean_absolute_error,
+    reliability,
     root_mean_squared_error,
     summarize,
 )
+from face2data.schema import NO_LABEL
 
 
 def _outcomes() -> Outcomes:
@@ -72,3 +75,53 @@ def test_bootstrap_interval_contains_the_estimate():
     for key in ("age_mae", "gender_accuracy"):
         assert ci[key][0] <= report[key] <= ci[key][1]
     assert ci["ethnicity_accuracy"] == [1.0, 1.0]
+
+
+def test_a_perfectly_calibrated_head_has_an_expected_calibration_error_near_zero():
+    rng = np.random.default_rng(0)
+    confidence = rng.uniform(0.5, 1.0, 200_000)
+    report = reliability(confidence, rng.random(confidence.size) < confidence)
+    assert report["ece"] < 0.005
+    assert sum(b["n"] for b in report["bins"]) == confidence.size and len(report["bins"]) == 5
+
+
+def test_the_calibration_error_is_the_weighted_gap_between_confidence_and_accuracy():
+    # 100 answers at 90 % of which 60 are right, 100 at 55 % of which 55 are right
+    confidence = np.r_[np.full(100, 0.9), np.full(100, 0.55)]
+    correct = np.r_[np.arange(100) < 60, np.arange(100) < 55]
+    report = reliability(confidence, correct)
+    assert report["ece"] == pytest.approx(0.5 * 0.3 + 0.5 * 0.0)
+    assert [(b["low"], b["n"], b["accuracy"]) for b in report["bins"]] == [(0.5, 100, 0.55), (0.9, 100, 0.6)]
+
+
+def test_calibration_skips_faces_without_a_label_and_measures_interval_coverage_by_age():
+    probabilities = {
+        "gender": np.array([[0.8, 0.2], [0.3, 0.7], [0.6, 0.4]]),
+        "ethnicity": np.eye(5)[[0, 1, 2]] * 0.9 + 0.02,
+    }
+    ages = np.array([5.0, 35.0, 36.0])
+    report = calibration(probabilities, np.array([0, 1, 1]), np.array([0, NO_LABEL, NO_LABEL]), ages,
+                         (np.array([3.0, 30.0, 40.0]), np.array([8.0, 40.0, 50.0])))  # fmt: skip
+    assert sum(b["n"] for b in report["gender"]["bins"]) == 3
+    assert sum(b["n"] for b in report["ethnicity"]["bins"]) == 1  # the two unlabelled faces left out
+    coverage = report["age_interval"]
+    assert coverage["coverage"] == pytest.approx(2 / 3) and coverage["nominal"] == 0.8
+    assert [(row["group"], row["n"], row["coverage"]) for row in coverage["by_age_bucket"]] == [
+        ("3-9", 1, 1.0),
+        ("30-39", 2, 0.5),
+    ]
+    no_ages = calibration(probabilities, np.array([0, 1, 1]), np.full(3, NO_LABEL), None, (ages, ages))
+    assert set(no_ages) == {"gender"}
+
+
+def test_a_set_without_ethnicity_labels_is_scored_on_age_and_gender_only():
+    n = 40
+    rng = np.random.default_rng(1)
+    truth = rng.integers(2, 80, n).astype(float)
+    outcomes = Outcomes(truth, rng.integers(0, 2, n), np.full(n, NO_LABEL), truth + 2, truth - 5, truth + 5,
+                        rng.integers(0, 2, n), rng.integers(0, 5, n))  # fmt: skip
+    report = summarize(outcomes)
+    assert "ethnicity_accuracy" not in report and "ethnicity" not in report["confusion"]
+    assert report["age_mae"] == pytest.approx(2.0) and "gender_age_bucket" in report["per_group"]
+    assert all("ethnicity_accuracy" not in row for row in report["per_group"]["gender_age_bucket"])
+    assert "ethnicity_accuracy" not in bootstrap_intervals(outcomes, n_resamples=50)

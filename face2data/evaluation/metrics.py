@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from face2data.outputs import expected_age
-from face2data.schema import AGE_BUCKETS, AGE_RANGE_TOLERANCE, ETHNICITIES, GENDERS, NO_LABEL, RACES, age_bucket
+from face2data.schema import (
+    AGE_BUCKETS,
+    AGE_INTERVAL_MASS,
+    AGE_RANGE_TOLERANCE,
+    ETHNICITIES,
+    GENDERS,
+    NO_LABEL,
+    RACES,
+    age_bucket,
+)
 
 if TYPE_CHECKING:
     from face2data.data.arrays import FaceArrays
@@ -182,7 +191,7 @@ def bootstrap_intervals(o: Outcomes, n_resamples: int = 2000, seed: int = 0, lev
         samples["age_rmse"].append(np.sqrt((abs_err[idx] ** 2).mean()))
         samples["gender_accuracy"].append(gender_ok[idx].mean())
         if "ethnicity_accuracy" in samples:
-            samples["ethnicity_accuracy"].append(np.nanmean(ethnicity_ok[idx]))
+            samples["ethnicity_accuracy"].append(float(np.nanmean(ethnicity_ok[idx])))
     tail = (1 - level) / 2 * 100
     return {k: [float(np.percentile(v, tail)), float(np.percentile(v, 100 - tail))] for k, v in samples.items()}
 
@@ -268,3 +277,56 @@ def bootstrap_range_intervals(o: RangeOutcomes, n_resamples: int = 2000, seed: i
             samples[k].append(v[idx].mean())
     tail = (1 - level) / 2 * 100
     return {k: [float(np.percentile(v, tail)), float(np.percentile(v, 100 - tail))] for k, v in samples.items()}
+
+
+RELIABILITY_BINS = 10
+
+
+def reliability(confidence: np.ndarray, correct: np.ndarray, bins: int = RELIABILITY_BINS) -> dict:
+    """How far a head's confidence can be trusted: per confidence bin (equal widths over 0..1) the faces, their
+    mean confidence and their accuracy, and the expected calibration error (the bins' |accuracy - confidence|
+    weighted by their share of the faces; 0 for perfectly calibrated probabilities)."""
+    confidence, correct = np.asarray(confidence, np.float64), np.asarray(correct, np.float64)
+    which = np.clip((confidence * bins).astype(int), 0, bins - 1)  # [0, 0.1), [0.1, 0.2) … [0.9, 1.0]
+    rows, error = [], 0.0
+    for b in range(bins):
+        members = which == b
+        if not members.any():
+            continue
+        mean_confidence, hits = float(confidence[members].mean()), float(correct[members].mean())
+        error += members.sum() / len(confidence) * abs(hits - mean_confidence)
+        rows.append({"low": b / bins, "high": (b + 1) / bins, "n": int(members.sum()),
+                     "confidence": mean_confidence, "accuracy": hits})  # fmt: skip
+    return {"bins": rows, "ece": float(error) if len(confidence) else float("nan")}
+
+
+def calibration(
+    probabilities: dict[str, np.ndarray],
+    genders: np.ndarray,
+    ethnicities: np.ndarray,
+    age_true: np.ndarray | None,
+    interval: tuple[np.ndarray, np.ndarray],
+) -> dict:
+    """Reliability of the gender and ethnicity probabilities (faces with that label), and, where ages are exact
+    (``age_true`` not None), how often the predicted age interval holds the true age, by true age bucket, against
+    its nominal AGE_INTERVAL_MASS."""
+    report: dict = {}
+    for head, truth in (("gender", np.asarray(genders)), ("ethnicity", np.asarray(ethnicities))):
+        labelled = truth != NO_LABEL
+        if labelled.any():
+            probs = probabilities[head][labelled]
+            report[head] = reliability(probs.max(axis=1), probs.argmax(axis=1) == truth[labelled])
+    if age_true is not None:
+        low, high = interval
+        inside = (age_true >= low) & (age_true <= high)
+        buckets = age_bucket(age_true)
+        report["age_interval"] = {
+            "nominal": AGE_INTERVAL_MASS,
+            "coverage": float(inside.mean()) if len(inside) else float("nan"),
+            "by_age_bucket": [
+                {"group": name, "n": int((buckets == b).sum()), "coverage": float(inside[buckets == b].mean())}
+                for b, name in enumerate(AGE_BUCKETS)
+                if (buckets == b).any()
+            ],
+        }
+    return report

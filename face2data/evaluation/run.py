@@ -20,6 +20,7 @@ from face2data.evaluation.metrics import (
     RangeOutcomes,
     bootstrap_intervals,
     bootstrap_range_intervals,
+    calibration,
     summarize,
     summarize_ranges,
 )
@@ -74,6 +75,7 @@ def evaluate(model: Any, data: str | Path, split: str = "test", source: str | No
         ranges = RangeOutcomes(faces.age_low, faces.age_high, faces.races, faces.genders, faces.ethnicities, age,
                                gender_pred, ethnicity_pred)  # fmt: skip
         figures, intervals = summarize_ranges(ranges), bootstrap_range_intervals(ranges)
+    exact_ages = faces.age_low.astype(float) if crops.source not in RANGE_SOURCES else None
     report = {
         "source": crops.source,
         "test_set": TEST_SET_NAMES[crops.source],
@@ -85,6 +87,7 @@ def evaluate(model: Any, data: str | Path, split: str = "test", source: str | No
         **found,
         **figures,
         "confidence_intervals": intervals,
+        "calibration": calibration(probs, faces.genders, faces.ethnicities, exact_ages, (low, high)),
     }
     rows = []
     for i, name in enumerate(faces.names):

@@ -596,3 +596,56 @@ def region_global_figure(report: Mapping, head: str, groups: Sequence[str], sign
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_layout(barmode="group")
     return _compact(fig, 200 + 28 * len(regions) * max(1, min(len(groups), 9)) // 3, top=60)
+
+
+def reliability_figure(report: Mapping, title: str) -> go.Figure:
+    """A reliability diagram: per confidence bin the share of right answers against the diagonal of perfect
+    calibration, with the number of faces per bin in the hover."""
+    bins = report["bins"]
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=[0, 100],
+            y=[0, 100],
+            mode="lines",
+            line={"color": "#999999", "dash": "dot"},
+            name="perfectly calibrated",
+            hoverinfo="skip",
+        )  # fmt: skip
+    )
+    fig.add_trace(
+        go.Bar(
+            x=[100 * (b["low"] + b["high"]) / 2 for b in bins],
+            y=[100 * b["accuracy"] for b in bins],
+            width=[100 * (b["high"] - b["low"]) * 0.9 for b in bins],
+            customdata=[[100 * b["confidence"], b["n"]] for b in bins],
+            marker={"color": VAL_COLOUR},
+            name="right answers",
+            hovertemplate="mean confidence %{customdata[0]:.1f} %<br>right %{y:.1f} %<br>"
+            "n = %{customdata[1]:,}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title_text="confidence of the answer (%)", range=[0, 100])
+    fig.update_yaxes(title_text="right answers (%)", range=[0, 100])
+    return _compact(fig, 320, f"{title}: expected calibration error {100 * report['ece']:.1f} points", top=70)
+
+
+def interval_coverage_figure(report: Mapping) -> go.Figure:
+    """How often the predicted age interval held the true age, per true age bucket, against its nominal mass."""
+    rows = report["by_age_bucket"]
+    fig = go.Figure(
+        go.Bar(
+            x=[row["group"] for row in rows],
+            y=[100 * row["coverage"] for row in rows],
+            customdata=[row["n"] for row in rows],
+            marker={"color": VAL_COLOUR},
+            hovertemplate="ages %{x}: %{y:.1f} %<br>n = %{customdata:,}<extra></extra>",
+            name="coverage",
+        )
+    )
+    fig.add_hline(y=100 * report["nominal"], line={"color": "#999999", "dash": "dot"},
+                  annotation_text=f"nominal {report['nominal']:.0%}")  # fmt: skip
+    fig.update_xaxes(title_text="true age bucket", type="category")
+    fig.update_yaxes(title_text="true age inside the interval (%)", range=[0, 100])
+    return _compact(fig, 320, f"Age interval: {report['coverage']:.1%} of true ages inside (nominal "
+                              f"{report['nominal']:.0%})", top=70)  # fmt: skip

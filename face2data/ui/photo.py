@@ -9,7 +9,7 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -117,7 +117,7 @@ def display_scale(height: int, width: int) -> float:
     return float(max(1, MIN_DISPLAY_SIDE // side))
 
 
-def annotate(rgb: np.ndarray, faces: list, scale: float | None = None, possible: list = ()) -> np.ndarray:
+def annotate(rgb: np.ndarray, faces: list, scale: float | None = None, possible: Sequence = ()) -> np.ndarray:
     """A display copy of the photo with a box per face and, beside it, a label that covers no other label; possible
     faces (not read) get faint corners and no label."""
     scale = display_scale(*rgb.shape[:2]) if scale is None else scale
