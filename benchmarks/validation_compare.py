@@ -30,7 +30,11 @@ from face2data.evaluation.metrics import source_figures  # noqa: E402
 from face2data.outputs import predict_probabilities  # noqa: E402
 from face2data.schema import AGE_RANGE_TOLERANCE, GENDERS  # noqa: E402
 
-SOURCES = (common.SHARED_DATA / "UTKFace.tar.gz", common.SHARED_DATA / "FairFace-train.tar.gz")
+SOURCES = (
+    common.SHARED_DATA / "UTKFace.tar.gz",
+    common.SHARED_DATA / "FairFace-train.tar.gz",
+    common.SHARED_DATA / "AllAgeFaces.tar.gz",
+)
 COLUMNS = (
     ("utkface", "age_mae", "UTKFace MAE", 1),
     ("utkface", "gender_accuracy", "UTKFace gender %", 100),
@@ -38,6 +42,8 @@ COLUMNS = (
     ("fairface", f"age_in_range_{AGE_RANGE_TOLERANCE}", f"FairFace age in range ± {AGE_RANGE_TOLERANCE} %", 100),
     ("fairface", "gender_accuracy", "FairFace gender %", 100),
     ("fairface", "ethnicity_accuracy", "FairFace ethnicity %", 100),
+    ("allagefaces", "age_mae", "All-Age-Faces MAE", 1),
+    ("allagefaces", "gender_accuracy", "All-Age-Faces gender %", 100),
 )
 
 EXTRA_VIEWS = ((0.94, 0, 0), (1.06, 0, 0), (1.0, 3, 0), (1.0, 0, 3))  # (zoom, x shift, y shift) in pixels
@@ -67,7 +73,9 @@ def main() -> None:
     parser.add_argument("--ensemble", action="store_true", help="also the mean of the models' outputs")
     parser.add_argument("--more-views", action="store_true", help="also each model with four more test-time views")
     parser.add_argument("--gender-thresholds", action="store_true", help="gender accuracy at thresholds 0.4 to 0.6")
-    parser.add_argument("--data", action="append", help="sources (default: UTKFace and FairFace in ../shared/data)")
+    parser.add_argument(
+        "--data", action="append", help="sources (default: UTKFace, FairFace and All-Age-Faces in ../shared/data)"
+    )
     args = parser.parse_args()
     info = common.machine_info()  # before the work, so that its load average is the machine's, not ours
 

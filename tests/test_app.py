@@ -322,13 +322,13 @@ def test_a_crowd_shows_its_progress_and_one_card_at_a_time(monkeypatch):
     heard: list[tuple[int, int]] = []
     predict_image = Predictor.predict_image
 
-    def followed(self, rgb, progress=None):
+    def followed(self, rgb, progress=None, read_possible=False):
         def tell(read: int, found: int) -> None:
             heard.append((read, found))
             if progress is not None:
                 progress(read, found)
 
-        return predict_image(self, rgb, tell)
+        return predict_image(self, rgb, tell, read_possible)
 
     monkeypatch.setattr(Predictor, "predict_image", followed)  # the cached predictor is of this class too
     app = _app(timeout=MODEL_TIMEOUT)
@@ -585,15 +585,19 @@ def _png_without_face() -> bytes:
 def test_batch_figures_count_every_class():
     from face2data.ui.batch import BatchResult, summary_counts
 
-    face = {"face": 1, "faces": 2, "gender": "female", "ethnicity": "Asian", "age": 30.0, "error": None}
-    rows = [face, {**face, "face": 2, "gender": "male"}, {**face, "face": None, "faces": 0, "gender": None},
-            {**face, "face": None, "faces": None, "error": "the file is empty"}]  # fmt: skip
-    counts = summary_counts(BatchResult(digest="x", rows=rows, thumbnails=[None] * 4))
+    face = {"file": "a.jpg", "face": 1, "faces": 2, "gender": "female", "ethnicity": "Asian", "age": 30.0,
+            "error": None}  # fmt: skip
+    rows = [face, {**face, "face": 2, "gender": "male"},
+            {**face, "file": "b.jpg", "face": None, "faces": 0, "gender": None},
+            {**face, "file": "c.txt", "face": None, "faces": None, "error": "the file is empty"},
+            {**face, "file": "d.jpg", "faces": 1, "possible_face": 1, "gender": None, "ethnicity": None}]  # fmt: skip
+    counts = summary_counts(BatchResult(digest="x", rows=rows, thumbnails=[None] * 5))
     assert counts["gender"] == {"male": 1, "female": 1}
     assert counts["ethnicity"]["Asian"] == 2 and sum(counts["ethnicity"].values()) == 2
-    assert counts["faces per photo"] == {"0": 1, "1": 0, "2": 1}
+    # d.jpg's only box is a possible face: a photo without a face read
+    assert counts["faces per photo"] == {"0": 2, "1": 0, "2": 1}
     fig = figures.batch_counts_figure(counts["faces per photo"], "Faces per photo", "photos")
-    assert list(fig.data[0].x) == ["0", "1", "2"] and list(fig.data[0].y) == [1, 0, 1]
+    assert list(fig.data[0].x) == ["0", "1", "2"] and list(fig.data[0].y) == [2, 0, 1]
 
 
 @needs_model

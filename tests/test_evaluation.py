@@ -6,12 +6,14 @@ import tarfile
 
 import numpy as np
 import pytest
-from conftest import utkface_names, write_fairface_source, write_utkface_images
+from conftest import utkface_names, write_allagefaces_source, write_fairface_source, write_utkface_images
 
 from face2data.data.split import split_of
 from face2data.evaluation.run import PREDICTION_COLUMNS, evaluate, write_predictions
 from face2data.model import build_model
 from face2data.paths import (
+    ALL_AGES_METRICS_PATH,
+    ALL_AGES_PREDICTIONS_PATH,
     MODEL_CARD_PATH,
     TEST_METRICS_PATH,
     TEST_PREDICTIONS_PATH,
@@ -80,6 +82,22 @@ def test_evaluate_a_tiny_fairface_style_archive(tmp_path, untrained_model):
         assert list(next(csv.DictReader(handle))) == PREDICTION_COLUMNS["fairface"]
 
 
+def test_evaluate_an_all_age_faces_folder_scores_age_and_gender_with_calibration(tmp_path, untrained_model):
+    folder = write_allagefaces_source(tmp_path / "src", [(2 + 3 * i, ("female", "male")[i % 2]) for i in range(26)])
+    report, predictions = evaluate(untrained_model, folder, "all")
+    assert report["source"] == "allagefaces" and report["test_set"] == "All-Age-Faces test split"
+    assert report["n"] == len(predictions) == 26 and report["faces_found"] == 1.0
+    assert "ethnicity_accuracy" not in report and "ethnicity_accuracy" not in report["confidence_intervals"]
+    assert report["age_mae"] >= 0 and 0 <= report["gender_accuracy"] <= 1
+    assert set(report["calibration"]) == {"gender", "age_interval"}
+    assert sum(b["n"] for b in report["calibration"]["gender"]["bins"]) == 26
+    assert "ethnicity_true" not in predictions[0] and predictions[0]["age_true"] == 2
+    out = tmp_path / "aaf.csv"
+    write_predictions(predictions, out, "allagefaces")
+    with out.open() as handle:
+        assert list(next(csv.DictReader(handle))) == PREDICTION_COLUMNS["allagefaces"]
+
+
 def test_shipped_metrics_predictions_and_card_agree():
     if not TEST_METRICS_PATH.exists():
         pytest.skip("no shipped test metrics yet")
@@ -98,3 +116,8 @@ def test_shipped_metrics_predictions_and_card_agree():
         with WILD_PREDICTIONS_PATH.open() as handle:
             assert sum(1 for _ in csv.DictReader(handle)) == wild["n"]
         assert f"{100 * wild['gender_accuracy']:.1f} %" in card and f"{wild['n']:,} of" in card
+    if ALL_AGES_METRICS_PATH.exists():
+        all_ages = json.loads(ALL_AGES_METRICS_PATH.read_text())
+        with ALL_AGES_PREDICTIONS_PATH.open() as handle:
+            assert sum(1 for _ in csv.DictReader(handle)) == all_ages["n"]
+        assert f"MAE {all_ages['age_mae']:.2f} years" in card and "All-Age-Faces test split" in card
