@@ -100,6 +100,16 @@ if data is not None and (
 
 if analysis is None:  # not reached: there was a photo or a stored analysis
     st.stop()
+if data is None and analysis.source != "sample":
+    shown_here = "camera" if mode == WEBCAM else "upload"
+    if analysis.source != shown_here:  # the kept results belong to the other photo source
+        other = "the photo you uploaded" if analysis.source == "upload" else "your webcam snapshot"
+        back = UPLOAD if analysis.source == "upload" else WEBCAM
+        start = "Take a snapshot" if mode == WEBCAM else "Upload a photo"
+        st.info(f"{start} or try the sample. The results of {other} come back under “{back}”.")
+        st.stop()
+    what = "photo you uploaded" if analysis.source == "upload" else "webcam snapshot"
+    st.caption(f"Showing the {what} earlier (kept while you visit other pages); a new one replaces it.")
 st.button("Clear this photo", icon=":material/close:", on_click=_clear)
 if not analysis.ok:
     st.error(analysis.error, icon=":material/broken_image:")

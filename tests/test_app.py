@@ -302,8 +302,11 @@ def test_the_photo_stays_across_pages_and_sources_and_can_be_downloaded():
         assert not app.exception, [e.value for e in app.exception]
     app.switch_page("app_pages/predict.py").run()
     assert [s.value for s in app.subheader] == ["1 face found"]  # still the uploaded photo
+    assert "Showing the photo you uploaded earlier" in _texts(app)  # the emptied uploader is explained
     app.radio(key="mode").set_value("Webcam snapshot").run()
-    assert [s.value for s in app.subheader] == ["1 face found"]  # a source switch keeps it too
+    assert not app.subheader and "come back under" in _texts(app)  # not shown under the open webcam …
+    app.radio(key="mode").set_value("Upload a photo").run()
+    assert [s.value for s in app.subheader] == ["1 face found"]  # … but kept for the upload
     analysis = app.session_state["analysis"]
     table = list(csv.DictReader(io.StringIO(photo.results_csv(analysis))))
     shown = json.loads(photo.results_json(analysis))
