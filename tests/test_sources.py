@@ -51,14 +51,19 @@ def test_fairface_names_split_deterministically_and_disjointly():
     assert abs(counts["test"] / len(names) - 0.1) < 0.01 and abs(counts["val"] / len(names) - 0.1) < 0.01
 
 
+def _folder_and_archive(folder, kind: str):
+    """The labels scanned from a source folder and from a tar.gz of it, after checking both are recognised."""
+    archive = folder.parent / f"{folder.name}.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder, arcname=folder.name)
+    assert source_kind(folder) == source_kind(archive) == kind
+    return scan_labels(folder), scan_labels(archive)
+
+
 def test_a_fairface_folder_and_its_archive_read_alike(tmp_path):
     rows = [("20-29", "Male", "Indian"), ("more than 70", "Female", "East Asian"), ("bad", "Male", "White")]
     folder = write_fairface_source(tmp_path / "src", rows)
-    archive = tmp_path / "FairFace-train.tar.gz"
-    with tarfile.open(archive, "w:gz") as tar:
-        tar.add(folder, arcname="FairFace")
-    assert source_kind(folder) == source_kind(archive) == "fairface"
-    from_folder, from_archive = scan_labels(folder), scan_labels(archive)
+    from_folder, from_archive = _folder_and_archive(folder, "fairface")
     assert from_folder.labelled == from_archive.labelled
     assert [name for name, _ in from_folder.labelled] == ["train/1.jpg", "train/2.jpg"]
     assert from_folder.skipped == ["train/3.jpg"]  # the row with an unknown age range
@@ -84,11 +89,7 @@ def test_an_all_age_faces_folder_and_its_archive_read_alike_and_report_what_they
     with (folder / "labels.csv").open("a") as table:
         table.write("00009A40.jpg,40,male\n")  # a row naming no file
         table.write("00001A35.jpg,36,male\n")  # a second row for a file, disagreeing with its name
-    archive = tmp_path / "AllAgeFaces.tar.gz"
-    with tarfile.open(archive, "w:gz") as tar:
-        tar.add(folder, arcname="AllAgeFaces")
-    assert source_kind(folder) == source_kind(archive) == "allagefaces"
-    from_folder, from_archive = scan_labels(folder), scan_labels(archive)
+    from_folder, from_archive = _folder_and_archive(folder, "allagefaces")
     assert from_folder.labelled == from_archive.labelled
     assert from_folder.skipped == from_archive.skipped
     labelled = dict(from_folder.labelled)
