@@ -85,6 +85,28 @@ def _exact_age_cell(metrics: dict | None) -> dict[str, str]:
     }
 
 
+def _calibration_text(sets: dict[str, dict | None]) -> str:
+    """One paragraph on how far the probabilities can be trusted, from the metrics files that measured it."""
+    parts = []
+    for name, metrics in sets.items():
+        calibration = (metrics or {}).get("calibration")
+        if not calibration:
+            continue
+        heads = [f"{head} {100 * calibration[head]['ece']:.1f}" for head in HEADS if head in calibration]
+        interval = calibration.get("age_interval")
+        coverage = ""
+        if interval:
+            nominal = f"{100 * interval['nominal']:.0f} %"
+            coverage = f"; the {nominal} age interval holds the true age for {_pct(interval['coverage'])}"
+        parts.append(f"{name}: {', '.join(heads)} points{coverage}")
+    if not parts:
+        return ""
+    return (
+        "Calibration (expected calibration error of the answer's probability: the gap between how sure the model "
+        "is and how often it is right, averaged over confidence bins): " + "; ".join(parts) + ".\n"
+    )
+
+
 def _all_ages_table(all_ages: dict | None) -> str:
     """The All-Age-Faces per-group table (by gender and age bucket), or nothing before it was evaluated."""
     if all_ages is None:
@@ -228,7 +250,7 @@ Printed by `python -m face2data evaluate`; 95 % bootstrap intervals in brackets.
 
 UTKFace: age RMSE {metrics["age_rmse"]:.2f} years; the true age lies inside the 80 % interval for
 {_pct(metrics["age_interval_coverage"])} of the faces.
-
+{_calibration_text({"UTKFace": metrics, "in the wild": wild, "All-Age-Faces": all_ages})}
 ### UTKFace test split per group
 | group | n | age MAE | gender acc. | ethnicity acc. |
 |---|---|---|---|---|
