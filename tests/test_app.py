@@ -446,7 +446,7 @@ def test_labels_scale_with_the_face_and_tiny_faces_get_none():
     labels = face_labels.layout_labels([big, small, tiny], ["1: 40 M Black", "2: 9 F Asian", "3: 30 M White"], 800, 600)
     assert labels[0] is not None and labels[1] is not None and labels[2] is None
     assert labels[0].rect.height > labels[1].rect.height
-    assert face_labels.label_text(_FakeFace(2, (0, 0, 9, 9))) == "3: 34 F Other"
+    assert face_labels.label_text(_FakeFace(2, (0, 0, 9, 9))) == "3: 34 F Others"  # as on the Live page
 
 
 def test_a_face_filling_a_small_photo_keeps_its_label_inside_and_the_photo_grows():

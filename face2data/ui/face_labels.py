@@ -19,7 +19,6 @@ MAX_LABEL_PX = 30
 MIN_LABELLED_FACE_PX = 26
 # When no place beside the box is free, the label shrinks by these factors before it gives up.
 SHRINK_STEPS = (1.0, 0.8, 0.64)
-SHORT_ETHNICITY = {"Others": "Other"}
 
 
 @dataclass(frozen=True)
@@ -58,9 +57,9 @@ class PlacedLabel:
 
 
 def label_text(face) -> str:
-    """'3: 34 F White' — number, age, gender and ethnicity in short form (ASCII: OpenCV's fonts have no more)."""
-    ethnicity = SHORT_ETHNICITY.get(face.ethnicity, face.ethnicity)
-    return f"{face.index + 1}: {face.age:.0f} {face.gender[0].upper()} {ethnicity}"
+    """'3: 34 F White' — number, age, gender and ethnicity (the class name, as everywhere else) in short form
+    (ASCII: OpenCV's fonts have no more)."""
+    return f"{face.index + 1}: {face.age:.0f} {face.gender[0].upper()} {face.ethnicity}"
 
 
 def layout_labels(
