@@ -155,6 +155,7 @@ def test_evaluation_page_reads_the_files_it_is_given(synthetic_evaluation):
 def test_evaluation_and_about_pages_say_how_to_evaluate_when_nothing_is_there(tmp_path, monkeypatch):
     monkeypatch.setattr(paths, "TEST_METRICS_PATH", tmp_path / "absent.json")
     monkeypatch.setattr(paths, "WILD_METRICS_PATH", tmp_path / "absent-wild.json")
+    monkeypatch.setattr(paths, "ALL_AGES_METRICS_PATH", tmp_path / "absent-all-ages.json")
     assert "python -m face2data evaluate" in _texts(_app("evaluation"))
     assert "python -m face2data evaluate" in _texts(_app("about"))
 
@@ -618,3 +619,17 @@ def test_a_batch_of_uploads_leaves_no_file_behind(tmp_path, monkeypatch):
     assert _metric(app, "Faces") == "1", [e.value for e in app.exception]
     assert list(spool.iterdir()) == []
     assert _files_under(paths.PROJECT_ROOT) - tree_before == set()
+
+
+def test_evaluation_page_shows_a_test_set_without_ethnicity_labels_and_its_calibration():
+    if not paths.ALL_AGES_METRICS_PATH.exists():
+        pytest.skip("the All-Age-Faces test split has not been evaluated")
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.session_state["test_set"] = "allagefaces"
+    app.run()
+    app.switch_page("app_pages/evaluation.py").run()
+    assert not app.exception, [e.value for e in app.exception]
+    metrics = json.loads(paths.ALL_AGES_METRICS_PATH.read_text())
+    assert _metric(app, "Age MAE") == f"{metrics['age_mae']:.2f} years"
+    assert _metric(app, "Ethnicity accuracy") == "—"
+    assert "Can its probabilities be trusted?" in [h.value for h in app.header]
