@@ -76,6 +76,7 @@ st.download_button(
     "text/csv",
     icon=":material/download:",
     key="batch_csv",
+    on_click="ignore",
     help="One row per face and one per file without a face, as `python -m face2data batch --out results.csv`",
 )
 st.dataframe(

@@ -56,12 +56,13 @@ def downloads(analysis) -> None:
 
     with st.container(horizontal=True):
         st.download_button("CSV", results_csv(analysis), "face2data-results.csv", "text/csv",
-                           icon=":material/download:", key="download_csv", help="One row per face")  # fmt: skip
+                           icon=":material/download:", key="download_csv", on_click="ignore",
+                           help="One row per face")  # fmt: skip
         st.download_button("JSON", results_json(analysis), "face2data-results.json", "application/json",
-                           icon=":material/download:", key="download_json",
+                           icon=":material/download:", key="download_json", on_click="ignore",
                            help="As `python -m face2data predict --json`")  # fmt: skip
         st.download_button("Annotated photo (PNG)", annotated_png(analysis), "face2data-photo.png", "image/png",
-                           icon=":material/download:", key="download_png",
+                           icon=":material/download:", key="download_png", on_click="ignore",
                            help="The photo with its boxes and labels")  # fmt: skip
 
 
