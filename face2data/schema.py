@@ -6,6 +6,9 @@ model is trained on and what it is served cannot drift apart.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Literal
+
 import cv2
 import numpy as np
 
@@ -50,7 +53,49 @@ INPUT_SIZE = 128
 # Central probability mass of the predicted age distribution reported as the age interval.
 AGE_INTERVAL_MASS = 0.8
 
-HEADS = ("age", "gender", "ethnicity")
+
+
+@dataclass(frozen=True)
+class Head:
+    """One output of the network. Everything that differs between heads is read from here: the model's output
+    layer (by ``name``), its loss and metric, the LiteRT output mapping, the result's probabilities, the flat
+    columns, the explanation targets, the live smoothing and the captions.
+
+    ``kind`` is ``"age"`` (a distribution over AGES, reported as its expected value and interval) or ``"classes"``
+    (a softmax over ``classes``, reported as the likeliest class and its probability).
+    """
+
+    name: str
+    kind: Literal["age", "classes"]
+    title: str  # for people: "Gender"
+    classes: tuple[str, ...] = ()  # class names of a "classes" head, in output order
+    short: dict[str, str] = field(default_factory=dict)  # a class's short form on photo labels (default: as is)
+
+    @property
+    def size(self) -> int:
+        """The number of outputs of the head's layer."""
+        return NUM_AGES if self.kind == "age" else len(self.classes)
+
+    @property
+    def unit(self) -> str:
+        """What the head's reported number is in: years for an age, a probability for a class."""
+        return "years" if self.kind == "age" else "probability"
+
+    def short_form(self, label: str) -> str:
+        """A class name as written on a photo label (ASCII: OpenCV's fonts have no more)."""
+        return self.short.get(label, label)
+
+
+# The network's heads, in output order. A new head: its labels in the sources, one row here, retrain.
+HEAD_TABLE = (
+    Head("age", "age", "Age"),
+    Head("gender", "classes", "Gender", GENDERS, {"male": "M", "female": "F"}),
+    Head("ethnicity", "classes", "Ethnicity", ETHNICITIES),
+)
+HEADS = tuple(head.name for head in HEAD_TABLE)
+HEAD_BY_NAME = {head.name: head for head in HEAD_TABLE}
+CLASS_HEADS = tuple(head for head in HEAD_TABLE if head.kind == "classes")
+AGE_HEAD = next(head for head in HEAD_TABLE if head.kind == "age")
 
 
 def age_bucket(ages: np.ndarray | float) -> np.ndarray:
