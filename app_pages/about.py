@@ -5,9 +5,18 @@ from __future__ import annotations
 import streamlit as st
 
 from face2data import limits
+from face2data.evaluation.metrics import RANGE_HIT_KEY
 from face2data.evaluation.run import TEST_SET_NAMES
-from face2data.model_card import without_section
-from face2data.schema import AGE_INTERVAL_MASS, ETHNICITIES, INPUT_SIZE
+from face2data.image_loading import SUPPORTED
+from face2data.model_card import (
+    INTENDED_USE,
+    INTENDED_USE_HEADING,
+    LIMITS,
+    LIMITS_HEADING,
+    RESULTS_HEADING,
+    without_section,
+)
+from face2data.schema import AGE_INTERVAL_MASS, AGE_RANGE_TOLERANCE, INPUT_SIZE
 from face2data.ui import cache
 
 st.title("About face2data")
@@ -47,7 +56,7 @@ for source, metrics in shipped.items():
     if "age_mae" in metrics:
         cols[1].metric("Age MAE", f"{metrics['age_mae']:.2f} years")
     else:
-        cols[1].metric("Age within range ± 5 y", f"{metrics['age_in_range_5']:.1%}")
+        cols[1].metric(f"Age within range ± {AGE_RANGE_TOLERANCE} y", f"{metrics[RANGE_HIT_KEY]:.1%}")
     cols[2].metric("Gender accuracy", f"{metrics['gender_accuracy']:.1%}")
     ethnicity = metrics.get("ethnicity_accuracy")
     cols[3].metric("Ethnicity accuracy", "—" if ethnicity is None else f"{ethnicity:.1%}", help="Five classes.")
@@ -99,18 +108,9 @@ st.markdown(
 )
 
 st.header("Limits — read before use")
-st.markdown(
-    f"""
-- **Labels are partly estimated.** UTKFace's were assigned by an algorithm and checked by people, FairFace's by
-  annotators; none are self-reported. The model learns their errors too.
-- **Coarse categories.** Gender is binary and ethnicity has five coarse classes ({", ".join(ETHNICITIES)});
-  neither describes how a person identifies. "Others" mixes many groups.
-- **Uneven accuracy.** The model is weaker for some groups, ages and picture conditions (see the per-group view on
-  the Evaluation page). Profile views, occlusion, heavy make-up, blur and poor light reduce accuracy.
-- **Not for decisions about people.** Do not use it for hiring, policing, access, age verification or any other
-  decision about a person. It is a demonstration of a model and its explanations.
-"""
-)
+# The model card's statements (face2data.model_card), so the page and the card cannot drift apart.
+st.markdown("\n".join(f"- {line}" for line in LIMITS) + "\n\nPer group: the Evaluation page.")
+st.markdown(f"**Intended use.** {INTENDED_USE}")
 
 st.header("Privacy")
 st.markdown(
@@ -129,7 +129,7 @@ st.markdown(
 - Files up to **{limits.MAX_FILE_BYTES / 2**20:.0f} MB** and **{limits.MAX_PIXELS / 1e6:.0f} megapixels**.
 - Faces smaller than **{limits.MIN_FACE_PX} pixels** across cannot be found; small or blurry faces that are
   found get a quality note.
-- Formats: JPEG, PNG, WebP, BMP, GIF (first frame), TIFF and others Pillow can read.
+- Formats: {SUPPORTED} (the first frame of an animation); other formats are refused.
 """
 )
 
@@ -138,6 +138,11 @@ card = cache.model_card()
 if card is None:
     st.info("The model card (weights/MODEL_CARD.md) is not there yet.")
 else:
-    # The card's results are the figures at the top of this page: shown once, not twice.
-    st.markdown(without_section(card))  # the card is its own document, with its own title
-    st.caption("The card's results section (weights/MODEL_CARD.md) holds the figures under Measured performance.")
+    # The card's results, limits and intended use are at the top of this page: shown once, not twice.
+    for heading in (RESULTS_HEADING, LIMITS_HEADING, INTENDED_USE_HEADING):
+        card = without_section(card, heading)
+    st.markdown(card)  # the card is its own document, with its own title
+    st.caption(
+        "The card's results, known limits and intended use (weights/MODEL_CARD.md) are the sections under "
+        "Measured performance and Limits above."
+    )

@@ -6,6 +6,7 @@ import streamlit as st
 
 from face2data.limits import MAX_BATCH_BYTES, MAX_BATCH_FILES
 from face2data.model_loading import ModelFileError
+from face2data.schema import CLASS_HEADS
 from face2data.ui import cache, figures
 from face2data.ui.batch import (
     ages,
@@ -87,8 +88,7 @@ st.dataframe(
         "thumbnail": st.column_config.ImageColumn("face", width="small"),
         "face": st.column_config.NumberColumn("#", format="%d"),
         "age": st.column_config.NumberColumn("age", format="%.0f"),
-        "P(gender)": st.column_config.NumberColumn(format="percent"),
-        "P(ethnicity)": st.column_config.NumberColumn(format="percent"),
+        **{f"P({head.name})": st.column_config.NumberColumn(format="percent") for head in CLASS_HEADS},
     },
     key="batch_table",
 )
@@ -97,6 +97,8 @@ left, right = st.columns(2)
 left.plotly_chart(figures.batch_age_histogram(ages(result)), key="batch_age", config=CHART)
 right.plotly_chart(figures.batch_counts_figure(counts["faces per photo"], "Faces per photo", "photos"),
                    key="batch_faces_per_photo", config=CHART)  # fmt: skip
-left.plotly_chart(figures.batch_counts_figure(counts["gender"], "Gender"), key="batch_gender", config=CHART)
-right.plotly_chart(figures.batch_counts_figure(counts["ethnicity"], "Ethnicity"), key="batch_ethnicity", config=CHART)
+for i, head in enumerate(CLASS_HEADS):
+    column = (left, right)[i % 2]
+    column.plotly_chart(figures.batch_counts_figure(counts[head.name], head.title), key=f"batch_{head.name}",
+                        config=CHART)  # fmt: skip
 st.caption(f"Scored in {result.seconds:.2f} s on this server. Faces are numbered largest first in each photo.")

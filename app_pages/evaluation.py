@@ -1,149 +1,134 @@
 """Evaluation: the held-out test sets (UTKFace's, FairFace's "in the wild" and All-Age-Faces'), from the shipped
-metrics files."""
+metrics files, or your own labelled photos, evaluated here in memory."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from face2data.evaluation.run import RANGE_SOURCES, TEST_SET_NAMES
-from face2data.ui import cache, figures, views
-from face2data.ui.artifacts import per_group_table
+from face2data.evaluation.run import TEST_SET_NAMES
+from face2data.limits import MAX_BATCH_BYTES, MAX_BATCH_FILES
+from face2data.model_loading import ModelFileError
+from face2data.ui import cache, evaluation_views
+from face2data.ui.batch import digest_of_uploads, upload_problem
+from face2data.ui.labelled import evaluate_uploads, metrics_json, predictions_csv, predictions_frame
 
 EVALUATE_COMMAND = "python -m face2data evaluate --data PATH --shipped"
-HIT_SHARES = {
-    "gender_accuracy": ("gender {:.1%}–{:.1%}", "Gender accuracy"),
-    "ethnicity_accuracy": ("ethnicity {:.1%}–{:.1%}", "Ethnicity accuracy (5 classes)"),
-}
+LABELLED_COMMAND = "python -m face2data evaluate --data FOLDER [--labels labels.csv] --json metrics.json"
+YOURS = "labelled"
+SET_NAMES = TEST_SET_NAMES | {YOURS: "Your labelled photos"}
+
+
+def _clear() -> None:
+    st.session_state.pop("labelled_evaluation", None)
+
+
+def _your_photos():
+    """The evaluation of the uploaded labelled photos (computed once per upload), or None before an upload."""
+    st.markdown(
+        "Upload photos labelled **in their file names** as UTKFace's (`35_1_2_….jpg`: age, gender 0 male / 1 "
+        "female, ethnicity 0–4) or **in a CSV** among them (or inside the archive): a file column and any of "
+        "`age` (35, 30-39 or `more than 70`), `age_min`/`age_max`, `gender`, `ethnicity` (the five classes) or "
+        "`race` (FairFace's seven groups). A head without labels is not scored. "
+        f"Up to {MAX_BATCH_FILES} photos and {MAX_BATCH_BYTES / 2**20:.0f} MB, as files or .zip/.tar archives; "
+        f"they stay in this app's memory. Larger sets: `{LABELLED_COMMAND}`."
+    )
+    picked = st.file_uploader(
+        "Labelled photos, a CSV of labels, or archives of them",
+        accept_multiple_files=True,
+        key="labelled_upload",
+        max_upload_size=MAX_BATCH_BYTES // 2**20,
+    )
+    uploads = [(file.name, file.getvalue()) for file in picked or []]
+    evaluation = st.session_state.get("labelled_evaluation")
+    if uploads and (evaluation is None or evaluation.report["digest"] != digest_of_uploads(uploads)):
+        count, problem = upload_problem(uploads)
+        if problem:
+            st.error(problem, icon=":material/block:")
+            return None
+        bar = st.progress(0.0, text=f"Finding and reading the faces of {count} files…")
+        try:
+            model = cache.predictor().model
+            evaluation = evaluate_uploads(
+                uploads, model, lambda done, total: bar.progress(done / total, f"{done} of {total} photos")
+            )
+        except ModelFileError as error:
+            st.error(f"The model could not be loaded: {error}", icon=":material/error:")
+            return None
+        except ValueError as error:
+            st.error(str(error).replace("\n", "  \n"), icon=":material/block:")
+            return None
+        finally:
+            bar.empty()
+        st.session_state["labelled_evaluation"] = evaluation
+    if evaluation is None:
+        return None
+    problems = evaluation.problems
+    if problems:
+        st.warning(
+            "Some photos or rows could not be used; the rest were evaluated.  \n"
+            + problems.message().replace("\n", "  \n"),
+            icon=":material/warning:",
+        )
+    left, middle, right = st.columns(3)
+    left.download_button(
+        "Predictions (CSV)", predictions_csv(evaluation), "face2data-labelled-predictions.csv", "text/csv",
+        icon=":material/download:", on_click="ignore", key="labelled_csv",
+    )  # fmt: skip
+    middle.download_button(
+        "Metrics (JSON)", metrics_json(evaluation), "face2data-labelled-metrics.json", "application/json",
+        icon=":material/download:", on_click="ignore", key="labelled_json",
+    )  # fmt: skip
+    right.button("Clear these results", icon=":material/close:", on_click=_clear)
+    return evaluation
+
 
 st.title("Evaluation on held-out faces")
 source = (
     st.segmented_control(
         "Test set",
-        list(TEST_SET_NAMES),
-        format_func=lambda s: TEST_SET_NAMES[s],
+        list(SET_NAMES),
+        format_func=lambda s: SET_NAMES[s],
         default="fairface",
         key="test_set",
         help="UTKFace: the split of the training source held out from training. In the wild: FairFace's Flickr "
         "photos (many poses, lighting conditions and image qualities), a test split held out the same way. "
         "All-Age-Faces: mostly East Asian faces of every age from 2 to 80 with exact ages and gender (no "
-        "ethnicity labels), held out the same way.",
+        "ethnicity labels), held out the same way. Your labelled photos: any faces you have labels for.",
     )
     or "fairface"
 )
-metrics = cache.test_metrics(source)
-if metrics is None:
-    st.info(f"This test set has not been evaluated yet. Run:\n\n`{EVALUATE_COMMAND}`")
-    st.stop()
-
-n = int(metrics["n"])
-# Files written before both test sets existed lack these keys.
-metrics.setdefault("test_set", TEST_SET_NAMES[source])
-metrics.setdefault("source", source)
-metrics.setdefault("faces_total", n)
-metrics.setdefault("faces_found", 1.0)
-st.markdown(
-    f"**{n:,} test faces** of {metrics['test_set']} ({metrics['data']}), never seen in training or model "
-    f"selection, each run through the same face detection and alignment as an uploaded photo; "
-    f"a face was found in **{metrics['faces_found']:.1%}** of {metrics['faces_total']:,} images"
-    + (", predictions averaged with the mirrored face." if metrics.get("flip_tta") else ".")
-)
-ranged = metrics["source"] in RANGE_SOURCES
-has_ethnicity = "ethnicity_accuracy" in metrics
-cols = st.columns(5)
-cols[0].metric("Faces found", f"{metrics['faces_found']:.1%}", help="Images whose face the detector found.")
-if ranged:
-    cols[1].metric(
-        "Age within range ± 5 y",
-        f"{metrics['age_in_range_5']:.1%}",
-        help="Share of faces whose predicted age lies inside the labelled range (e.g. 30-39) widened by 5 years.",
+if source == YOURS:
+    evaluation = _your_photos()
+    if evaluation is None:
+        st.stop()
+    metrics, rows, crops = evaluation.report, evaluation.rows, evaluation.crops
+    predictions = predictions_frame(rows)
+    command = LABELLED_COMMAND
+    st.markdown(
+        f"**{metrics['n']:,} faces** of your photos, each run through the same face detection and alignment as "
+        f"an uploaded photo; a face was found in **{metrics['faces_found']:.1%}** of {metrics['faces_total']:,} "
+        "labelled photos, predictions averaged with the mirrored face."
     )
-    cols[2].metric("Age inside the range", f"{metrics['age_in_range']:.1%}", help="Without the 5-year margin.")
 else:
-    cols[1].metric("Age MAE", f"{metrics['age_mae']:.2f} years", help="Mean absolute error of the expected age.")
-    cols[2].metric(
-        "Age interval coverage",
-        f"{metrics['age_interval_coverage']:.1%}",
-        help="Share of test faces whose true age lies in the predicted interval.",
-    )
-cols[3].metric("Gender accuracy", f"{metrics['gender_accuracy']:.1%}")
-if has_ethnicity:
-    cols[4].metric("Ethnicity accuracy", f"{metrics['ethnicity_accuracy']:.1%}", help="Five classes.")
-else:
-    cols[4].metric("Ethnicity accuracy", "—", help="This test set has no ethnicity labels: not scored.")
-intervals = metrics.get("confidence_intervals") or {}
-formats = {"age_mae": "age MAE {:.2f}–{:.2f}", "age_in_range_5": "age within range ± 5 {:.1%}–{:.1%}"}
-formats.update({k: form for k, (form, _) in HIT_SHARES.items()})
-notes = [f"Age RMSE {metrics['age_rmse']:.2f} years."] if not ranged else []
-notes.append(f"Images that could not be read: {len(metrics.get('skipped', []))}.")
-if intervals:
-    shown = ", ".join(form.format(*intervals[k]) for k, form in formats.items() if k in intervals)
-    notes.append(f"95% bootstrap intervals: {shown}.")
-st.caption(" ".join(notes))
-
-st.header("Confusion matrices")
-normalised = st.toggle("Row-normalised (share of each true class)", value=True, key="normalised")
-confusion = metrics["confusion"]
-tabs = [("gender", "Gender"), ("ethnicity", "Ethnicity"), ("age_bucket", "Age bucket")]
-if ranged:
-    tabs.append(("race_to_ethnicity", "FairFace race group → predicted ethnicity"))
-tabs = [(name, title) for name, title in tabs if name in confusion]
-for tab, (name, title) in zip(st.tabs([t for _, t in tabs]), tabs, strict=True):
-    with tab:
-        matrix = confusion[name]
-        st.plotly_chart(
-            figures.confusion_figure(matrix["labels"], matrix["counts"], normalised, title, matrix.get("rows")),
-            key=f"cm_{source}_{name}",
-        )
-        if name == "race_to_ethnicity":
-            st.caption(
-                "Rows: FairFace's seven groups; columns: the model's five classes. East and Southeast Asian count "
-                "as Asian, Middle Eastern and Latino_Hispanic as Others."
-            )
-
-st.header("Where is the model weaker?")
-group = "race" if ranged else "ethnicity" if has_ethnicity else None
-cells_key = "gender_age_bucket" if group is None else f"{group}_gender_age_bucket"
-cells = per_group_table(metrics["per_group"][cells_key])
-choices = ["age_in_range_5" if ranged else "age_mae", "gender_accuracy", *(["ethnicity_accuracy"] * has_ethnicity)]
-choice = st.selectbox("Figure", choices, format_func=lambda m: figures.GROUP_METRICS[m][0], key=f"fig_{source}")
-min_n = st.slider("Hide cells with fewer faces than", 1, 50, 5, help="Small cells give noisy figures.")
-st.plotly_chart(figures.group_heatmap(cells, choice, min_n=min_n, group=group), key=f"groups_{source}")
-st.caption("Tables (click a column to sort):")
-tables = {
-    cells_key: f"{group.capitalize()} × gender × age bucket" if group else "Gender × age bucket",
-    "gender": "By gender",
-    "ethnicity": "By ethnicity",
-    "race": "By race group",
-    "age_bucket": "By age bucket",
-}
-keys = [key for key in tables if key in metrics["per_group"]]
-labels = [tables[key] for key in keys]
-for tab, key in zip(st.tabs(labels), keys, strict=True):
-    with tab:
-        views.group_table(per_group_table(metrics["per_group"][key]), key=f"table_{source}_{key}")
-
-st.header("Can its probabilities be trusted?")
-calibration = metrics.get("calibration")
-if calibration is None:
-    st.info(f"This metrics file predates the calibration figures: `{EVALUATE_COMMAND}` writes them.")
-else:
-    st.caption(
-        "Faces grouped by how sure the model was of its answer: where the bars meet the dotted diagonal, an answer "
-        "given with 90 % is right 90 % of the time. The expected calibration error is the average gap, weighted "
-        "by the faces in each bin."
-    )
-    heads = [(head, title) for head, title in (("gender", "Gender"), ("ethnicity", "Ethnicity")) if head in calibration]
-    for column, (head, title) in zip(st.columns(len(heads)), heads, strict=True):
-        column.plotly_chart(figures.reliability_figure(calibration[head], title), key=f"reliability_{source}_{head}")
-    if "age_interval" in calibration:
-        st.plotly_chart(figures.interval_coverage_figure(calibration["age_interval"]), key=f"coverage_{source}")
-
-if not ranged:
-    st.header("Age: predicted vs true")
+    metrics = cache.test_metrics(source)
+    if metrics is None:
+        st.info(f"This test set has not been evaluated yet. Run:\n\n`{EVALUATE_COMMAND}`")
+        st.stop()
     predictions = cache.test_predictions(source)
-    if predictions is None:
-        st.info(f"The predictions file is missing; `{EVALUATE_COMMAND}` writes it.")
-    else:
-        left, right = st.columns(2)
-        left.plotly_chart(figures.age_scatter(predictions), key="scatter")
-        right.plotly_chart(figures.error_by_age(predictions), key="error_by_age")
+    rows, crops, command = [], None, EVALUATE_COMMAND
+    st.markdown(
+        f"**{int(metrics['n']):,} test faces** of {metrics['test_set']} ({metrics['data']}), never seen in training "
+        f"or model selection, each run through the same face detection and alignment as an uploaded photo; "
+        f"a face was found in **{metrics['faces_found']:.1%}** of {metrics['faces_total']:,} images"
+        + (", predictions averaged with the mirrored face." if metrics.get("flip_tta") else ".")
+    )
+
+evaluation_views.headline(metrics)
+if source != YOURS:
+    evaluation_views.comparison(metrics, source)
+evaluation_views.confusions(metrics, source)
+evaluation_views.error_gallery(rows, crops, metrics, source)
+evaluation_views.groups(metrics, source)
+evaluation_views.calibration(metrics, source, command, cache.calibration_record())
+if evaluation_views.age_kind(metrics) == "exact":
+    evaluation_views.age_plots(predictions, source, f"The predictions file is missing; `{command}` writes it.")

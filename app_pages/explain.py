@@ -49,11 +49,12 @@ if analysis is not None and faces:
         if analysis.source == "sample":
             st.caption(SAMPLE_CAPTION)
     with right:
+        predicted = face.label("ethnicity")
         choice = st.selectbox(
             "Ethnicity: explain the probability of",
             ["predicted class", *ETHNICITIES],
             key="ethnicity_class",
-            format_func=lambda c: f"the predicted class ({face.ethnicity})" if c == "predicted class" else f"P({c})",
+            format_func=lambda c: f"the predicted class ({predicted})" if c == "predicted class" else f"P({c})",
         )
         st.caption(
             "Age: the expected age, in years; gender: the probability of the predicted gender; ethnicity: the "

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import streamlit as st
 
 from face2data.limits import MAX_FILE_BYTES, MIN_FACE_PX
 from face2data.model_loading import ModelFileError
 from face2data.ui import cache, views
-from face2data.ui.photo import SAMPLE_CAPTION, analyze, digest_of, sample_bytes
+from face2data.ui.photo import NARROW_COLUMN_PX, SAMPLE_CAPTION, analyze, digest_of, sample_bytes
 from face2data.ui.photo_figure import photo_figure
 
 UPLOAD, WEBCAM = "Upload a photo", "Webcam snapshot"
 OPEN_FACES = 3  # up to this many faces, every card is open; more, and the user picks one card at a time
+NARROW_SCREEN_PX = 640  # up to this screen width the photo drawn for a phone's column is shown
 
 
 def _use(source: str) -> None:
@@ -25,8 +28,8 @@ def _clear() -> None:
     st.session_state.pop("active_source", None)
 
 
-def _open_clicked_face() -> None:
-    points = st.session_state["photo_plot"].selection.points
+def _open_clicked_face(key: str) -> None:
+    points = st.session_state[key].selection.points
     if points:
         st.session_state["face_card"] = int(points[0]["point_index"])
 
@@ -117,16 +120,26 @@ if not analysis.ok:
 if analysis.photo is None:  # not reached: a read photo always has its shown copy
     st.stop()
 
-st.plotly_chart(
-    photo_figure(analysis.photo, analysis.faces, analysis.scale),
-    key="photo_plot",
-    on_select=_open_clicked_face,
-    selection_mode="points",
-    width="content",
-    config={"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d", "toImage"]},
+# Two drawings of the photo, one shown by screen width: on a phone, labels drawn for a desktop column would be a
+# few pixels high, so the narrow one is drawn for a phone's column, its labels sized for it.
+st.html(
+    f"<style>@media (max-width: {NARROW_SCREEN_PX}px) {{ .st-key-photo_wide {{ display: none; }} }}"
+    f"@media (min-width: {NARROW_SCREEN_PX + 1}px) {{ .st-key-photo_narrow {{ display: none; }} }}</style>"
 )
-hint = "Hover over a face to read it, click it to open its card; drag to zoom in, double-click to zoom out."
-st.caption(f"{SAMPLE_CAPTION} {hint}" if analysis.source == "sample" else hint)
+PHOTO_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d", "toImage"]}
+with st.container(key="photo_wide"):
+    st.plotly_chart(photo_figure(analysis.photo, analysis.faces, analysis.scale), key="photo_plot",
+                    on_select=partial(_open_clicked_face, "photo_plot"), selection_mode="points", width="content",
+                    config=PHOTO_CONFIG)  # fmt: skip
+    hint = "Hover over a face to read it, click it to open its card; drag to zoom in, double-click to zoom out."
+    st.caption(f"{SAMPLE_CAPTION} {hint}" if analysis.source == "sample" else hint)
+with st.container(key="photo_narrow"):
+    narrow = photo_figure(analysis.narrow_photo, analysis.faces, analysis.narrow_scale, column_px=NARROW_COLUMN_PX)
+    st.plotly_chart(narrow, key="photo_plot_narrow", on_select=partial(_open_clicked_face, "photo_plot_narrow"),
+                    selection_mode="points", width="stretch",
+                    config=PHOTO_CONFIG | {"displayModeBar": False})  # fmt: skip
+    hint = "Tap a face to open its card; pinch or spread two fingers to zoom."
+    st.caption(f"{SAMPLE_CAPTION} {hint}" if analysis.source == "sample" else hint)
 if analysis.possible:
     n = len(analysis.possible)
     st.info(

@@ -20,6 +20,11 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 ASTRONAUT = ROOT / "face2data" / "assets" / "astronaut.jpg"
 
+if str(ROOT) not in sys.path:  # face2data's machine facts below; setup_path() does the rest
+    sys.path.insert(0, str(ROOT))
+
+from face2data.machine import cpu_model, usable_cores  # noqa: E402  (re-exported for the scripts)
+
 # A 1-minute load average above this fraction of the usable cores means other work competed for the CPU.
 BUSY_LOAD_PER_CORE = 0.5
 
@@ -38,25 +43,6 @@ def configure_tensorflow_threads(threads: int | None) -> None:
     if threads:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
-
-
-def cpu_model() -> str:
-    """The CPU's marketing name from /proc/cpuinfo (the platform's processor string elsewhere)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def usable_cores() -> int:
-    """CPU cores this process may run on (the affinity mask, which containers narrow)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def load_average() -> float | None:

@@ -61,13 +61,13 @@ def main() -> int:
 
     from face2data.data.arrays import FaceArrays
     from face2data.explanation import warm_up
-    from face2data.explanation.region_global import sample_labelled_test_faces
+    from face2data.explanation.sampling import sample_test_faces
     from face2data.tflite_model import load_inference_model
 
     info = common.machine_info()
     model = load_inference_model(args.model)
     per_source = -(-args.faces // len(data))
-    faces = FaceArrays.concatenate([sample_labelled_test_faces(d, per_source, args.seed) for d in data])
+    faces = FaceArrays.concatenate([sample_test_faces(d, per_source, args.seed) for d in data])
     faces = faces.subset(np.arange(min(args.faces, len(faces))))
     warm_up(model)
     masks = region_masks(INPUT_SIZE)

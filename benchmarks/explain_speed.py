@@ -36,10 +36,10 @@ def map_agreement(model, data: str, n: int) -> dict:
     ``n`` test faces."""
     import numpy as np
 
-    from face2data.explanation.global_maps import sample_test_faces
+    from face2data.explanation.sampling import sample_test_faces
 
     as_seen = replace(DEFAULT_SETTINGS, flip=False)
-    faces, _ = sample_test_faces(data, n, seed=0)
+    faces = sample_test_faces(data, n, seed=0).images
     correlations: dict[str, list[float]] = {head: [] for head in HEADS}
     seconds: dict[str, list[float]] = {"default": [], "as seen": []}
     for face in faces:

@@ -36,8 +36,8 @@ from face2data.image_loading import load_rgb  # noqa: E402
 from face2data.outputs import expected_age, predict_probabilities  # noqa: E402
 from face2data.paths import TFLITE_PATH  # noqa: E402
 from face2data.predictor import Predictor  # noqa: E402
-from face2data.schema import CROP_SIZE, ETHNICITIES, GENDERS  # noqa: E402
-from face2data.structures import FaceResult  # noqa: E402
+from face2data.results import FaceResult  # noqa: E402
+from face2data.schema import CROP_SIZE, HEADS  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "UTKFace.tar.gz"
 TARGETS = {"found_percent": 99.0, "accuracy_drop_points": 1.5, "age_mae_rise_years": 0.5}
@@ -168,13 +168,7 @@ def run(source: Path, limit: int | None, model_path: Path, seed: int) -> dict:
 
 def _probabilities(faces: list[FaceResult]) -> dict[str, np.ndarray]:
     """Per-head probability arrays of served results, in schema order."""
-    return {
-        "age": np.stack([f.age_probabilities for f in faces]),
-        "gender": np.array(
-            [[f.gender_probability if f.gender == g else 1 - f.gender_probability for g in GENDERS] for f in faces]
-        ),
-        "ethnicity": np.array([[f.ethnicity_probabilities[e] for e in ETHNICITIES] for f in faces]),
-    }
+    return {head: np.stack([f.probabilities[head] for f in faces]) for head in HEADS}
 
 
 def agreement(first: dict[str, np.ndarray], second: dict[str, np.ndarray]) -> dict[str, float]:

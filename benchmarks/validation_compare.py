@@ -26,7 +26,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from face2data.crops import load_crops  # noqa: E402
-from face2data.evaluation.metrics import source_figures  # noqa: E402
+from face2data.evaluation.metrics import RANGE_HIT_KEY, source_figures  # noqa: E402
 from face2data.outputs import predict_probabilities  # noqa: E402
 from face2data.schema import AGE_RANGE_TOLERANCE, GENDERS  # noqa: E402
 
@@ -39,7 +39,7 @@ COLUMNS = (
     ("utkface", "age_mae", "UTKFace MAE", 1),
     ("utkface", "gender_accuracy", "UTKFace gender %", 100),
     ("utkface", "ethnicity_accuracy", "UTKFace ethnicity %", 100),
-    ("fairface", f"age_in_range_{AGE_RANGE_TOLERANCE}", f"FairFace age in range ± {AGE_RANGE_TOLERANCE} %", 100),
+    ("fairface", RANGE_HIT_KEY, f"FairFace age in range ± {AGE_RANGE_TOLERANCE} %", 100),
     ("fairface", "gender_accuracy", "FairFace gender %", 100),
     ("fairface", "ethnicity_accuracy", "FairFace ethnicity %", 100),
     ("allagefaces", "age_mae", "All-Age-Faces MAE", 1),

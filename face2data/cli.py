@@ -41,16 +41,20 @@ def _loss_weights(text: str) -> dict[str, float]:
     return weights
 
 
-def _cmd_train(args: argparse.Namespace) -> int:
-    from face2data.training import TrainConfig, train
+def _train_config(args: argparse.Namespace):
+    """The TrainConfig of ``train``'s options; an option not given keeps TrainConfig's default."""
+    from dataclasses import fields
 
-    _setup_logging(Path(args.out) / "train.log")
-    config = TrainConfig(
-        data=args.data, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
-        learning_rate=args.learning_rate, seed=args.seed, stop_after=args.stop_after, workers=args.workers,
-        init=args.init, loss_weights=args.loss_weights, devices=args.devices,
-        **{k: v for k in ("dropout", "augment_strength") if (v := getattr(args, k)) is not None},
-    )  # fmt: skip
+    from face2data.training import TrainConfig
+
+    return TrainConfig(**{field.name: getattr(args, field.name) for field in fields(TrainConfig) if field.name in args})
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from face2data.training import train
+
+    config = _train_config(args)
+    _setup_logging(Path(config.out) / "train.log")
     path = train(config)
     print(f"best model: {path}")
     return 0
@@ -76,22 +80,55 @@ def _cmd_crops(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
-    from face2data.evaluation.run import default_outputs, evaluate, headline, write_predictions
+    from face2data.evaluation.run import evaluate, evaluate_labelled, headline, labelled_headline, write_predictions
+    from face2data.paths import evaluation_paths
+
+    _setup_logging()
+    labelled = args.labels is not None or args.source == "labelled"
+    if labelled and args.shipped:
+        print("error: --shipped is for the test sets the model card reports, not for your own photos", file=sys.stderr)
+        return 2
+    model = _inference_model_or_none(args.model)
+    if model is None:
+        return 2
+    try:
+        if labelled:
+            report, rows, problems = evaluate_labelled(model, args.data, args.labels)
+            if problems:
+                print(problems.message(), file=sys.stderr)
+        else:
+            report, rows = evaluate(model, args.data, args.split, args.source)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    report = {"model": Path(args.model).name, **report}
+    json_path, predictions_path = args.json, args.predictions
+    if args.shipped:
+        json_path, predictions_path = evaluation_paths(report["source"])
+    if json_path:
+        Path(json_path).write_text(json.dumps(report, indent=1))
+    if predictions_path:
+        write_predictions(rows, predictions_path, "labelled" if labelled else report["source"])
+    print(labelled_headline(report) if labelled else headline(report))
+    return 0
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from face2data.calibration import write_calibration
+    from face2data.evaluation.calibrate import calibrate, calibration_table
 
     _setup_logging()
     model = _inference_model_or_none(args.model)
     if model is None:
         return 2
-    report, rows = evaluate(model, args.data, args.split, args.source)
-    report = {"model": Path(args.model).name, **report}
-    json_path, predictions_path = args.json, args.predictions
-    if args.shipped:
-        json_path, predictions_path = default_outputs(report["source"])
-    if json_path:
-        Path(json_path).write_text(json.dumps(report, indent=1))
-    if predictions_path:
-        write_predictions(rows, predictions_path, report["source"])
-    print(headline(report))
+    try:
+        report = calibrate(model, args.model, args.data)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(calibration_table(report))
+    if args.write:
+        print(f"wrote {write_calibration(report)}")
     return 0
 
 
@@ -111,7 +148,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     import json
 
     from face2data.predictor import predict_files
-    from face2data.structures import format_table
+    from face2data.text_table import format_table
 
     predictor = _load_predictor(args.model)
     if predictor is None:
@@ -223,8 +260,8 @@ def _cmd_explain_global(args: argparse.Namespace) -> int:
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:
-    from face2data.batch.outputs import OutputError
     from face2data.batch.run import EngineUnavailable, run_batch
+    from face2data.batch.writers import OutputError
     from face2data.model_loading import ModelFileError
 
     try:
@@ -261,27 +298,61 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every sub-command."""
-    parser = argparse.ArgumentParser(prog="python -m face2data", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+# One builder per command, in the order `python -m face2data --help` lists them; the helpers below add the options
+# several commands share.
+SAMPLE_FACES = 300  # test faces explained by the global explanations unless --n says otherwise
 
-    train = commands.add_parser("train", help="train (or resume) the model on UTKFace, FairFace and All-Age-Faces")
-    train.add_argument(
-        "--data", required=True, action="append",
-        help="a UTKFace, FairFace or All-Age-Faces folder or archive, or a crops file; give --data once per source",
-    )  # fmt: skip
+
+def _command(commands, name: str, run, help: str, description: str | None = None, **kwargs) -> argparse.ArgumentParser:
+    """A sub-command ``name`` that ``main`` runs with ``run(args)``."""
+    command = commands.add_parser(name, help=help, description=description, **kwargs)
+    command.set_defaults(run=run)
+    return command
+
+
+def _add_data(command: argparse.ArgumentParser, help: str, each: bool = False) -> None:
+    """The required ``--data`` source; with ``each``, given once per source."""
+    command.add_argument("--data", required=True, help=help, **({"action": "append"} if each else {}))
+
+
+def _add_model(
+    command: argparse.ArgumentParser, help: str = "the .tflite (or .keras) model to use", default: Path = TFLITE_PATH
+) -> None:
+    command.add_argument("--model", default=str(default), help=help)
+
+
+def _add_max_evals(command: argparse.ArgumentParser, what: str = "model evaluations") -> None:
+    command.add_argument("--max-evals", type=int, help=f"{what} per face (default: the library's)")
+
+
+def _add_test_sample(command: argparse.ArgumentParser, n_help: str, seed_help: str) -> None:
+    """``--n`` seeded test faces and their ``--seed``."""
+    command.add_argument("--n", type=int, default=SAMPLE_FACES, help=f"{n_help} (default {SAMPLE_FACES})")
+    command.add_argument("--seed", type=int, default=0, help=seed_help)
+
+
+def _add_train(commands) -> None:
+    # Options left out are not set at all, so TrainConfig's defaults (the only copy of them) apply.
+    train = _command(commands, "train", _cmd_train, argument_default=argparse.SUPPRESS,
+                     help="train (or resume) the model on UTKFace, FairFace and All-Age-Faces")  # fmt: skip
+    _add_data(train, "a UTKFace, FairFace or All-Age-Faces folder or archive, or a crops file; give --data once per "
+              "source", each=True)  # fmt: skip
     train.add_argument(
         "--epochs", type=int, help="total epochs (default 34; when resuming, a new total re-plans the schedule)"
     )
-    train.add_argument("--out", default="weights", help="where the model, history and checkpoint go")
-    train.add_argument("--batch-size", type=int, default=64)
-    train.add_argument("--learning-rate", type=float, default=2e-3)
-    train.add_argument("--seed", type=int, default=1337)
+    train.add_argument("--out", help="where the model, history and checkpoint go")
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--learning-rate", type=float)
+    train.add_argument("--seed", type=int)
     train.add_argument("--stop-after", type=int, help="run at most this many epochs now; run again to resume")
     train.add_argument("--init", help="start a new run from the weights of this face2data .keras model (of any "
                        "input size) instead of random weights")  # fmt: skip
-    train.add_argument("--workers", type=int, default=0, help="threads preparing batches (default: cores, max 8)")
+    train.add_argument("--workers", type=int, help="threads preparing batches (default: cores, max 8)")
+    _add_train_model_options(train)
+
+
+def _add_train_model_options(train: argparse.ArgumentParser) -> None:
+    """How the network learns: the heads' loss weights, dropout, augmentation, devices."""
     train.add_argument("--loss-weights", type=_loss_weights, metavar="HEAD=W,...",
                        help="multiply heads' losses, e.g. gender=2,ethnicity=1.5 (others keep 1)")  # fmt: skip
     train.add_argument("--dropout", type=float,
@@ -292,129 +363,186 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--devices", type=int,
                        help="split every batch over this many devices (default: all visible; more than one needs "
                        "KERAS_BACKEND=jax, see README)")  # fmt: skip
-    train.set_defaults(run=_cmd_train)
 
-    crops = commands.add_parser(
-        "crops",
+
+def _add_crops(commands) -> None:
+    crops = _command(
+        commands, "crops", _cmd_crops,
         help="detect and align every face of a source once (cached); optionally copy the crops to a file",
         description="Runs a UTKFace or FairFace source through the face detector and the alignment and caches "
         "the aligned crops (FACE2DATA_CACHE, default ~/.cache/face2data). With --out, writes a self-contained "
         "copy (some splits, one shard) that `train --data` reads on another machine.",
-    )
-    crops.add_argument("--data", required=True, help="a UTKFace or FairFace folder or archive")
+    )  # fmt: skip
+    _add_data(crops, "a UTKFace or FairFace folder or archive")
     crops.add_argument("--out", help="write the crops (of --splits, shard --shard) to this .crops.npz file")
     crops.add_argument("--splits", default="train,val,test", help="comma-separated splits for --out")
     crops.add_argument("--shard", default="0/1", help="I/N: every N-th face from the I-th, for --out")
-    crops.set_defaults(run=_cmd_crops)
 
-    evaluate = commands.add_parser("evaluate", help="evaluate the model on the UTKFace or FairFace test split")
-    evaluate.add_argument("--data", required=True, help="UTKFace, FairFace or All-Age-Faces folder or archive")
-    evaluate.add_argument("--source", choices=SOURCES, help="the kind of source (default: recognised from --data)")
+
+def _add_evaluate(commands) -> None:
+    evaluate = _command(
+        commands, "evaluate", _cmd_evaluate,
+        help="evaluate the model on a test set (UTKFace, FairFace, All-Age-Faces) or on your own labelled photos",
+        description="With a UTKFace, FairFace or All-Age-Faces source: the metrics of its test split. With your own "
+        "photos (a folder or zip/tar archive, labelled in a CSV inside it, in --labels, or in UTKFace-style file "
+        "names): the same metrics on them, per group, with every unusable row or photo reported.",
+    )  # fmt: skip
+    _add_data(evaluate, "a UTKFace, FairFace or All-Age-Faces folder or archive, or a folder or archive of your "
+              "own photos")  # fmt: skip
+    evaluate.add_argument(
+        "--source",
+        choices=(*SOURCES, "labelled"),
+        help="the kind of source (default: recognised from --data; 'labelled' for your own photos)",
+    )
+    evaluate.add_argument("--labels", help="a CSV of labels for your own photos (columns: file, and any of age, "
+                          "gender, ethnicity); implies --source labelled")  # fmt: skip
     evaluate.add_argument(
         "--shipped", action="store_true", help="write the metrics and predictions to the source's files in weights/"
     )
     evaluate.add_argument("--split", choices=("test", "all"), default="test", help="the test split, or every image")
     evaluate.add_argument("--json", help="write the metrics to this JSON file")
     evaluate.add_argument("--predictions", help="write one CSV row per image to this file")
-    evaluate.add_argument("--model", default=str(MODEL_PATH), help="the .keras (or .tflite) model to evaluate")
-    evaluate.set_defaults(run=_cmd_evaluate)
+    _add_model(evaluate, "the .tflite model to evaluate, as the app serves it (or a .keras model: needs TensorFlow)")
 
-    export = commands.add_parser("export", help="convert the trained .keras model to the .tflite file the app runs")
-    export.add_argument("--model", default=str(MODEL_PATH), help="the trained .keras model")
+
+def _add_calibrate(commands) -> None:
+    calibrate = _command(
+        commands, "calibrate", _cmd_calibrate,
+        help="fit one temperature per class head on the validation splits; measure it on the test splits",
+        description="Fits the temperature of the gender and ethnicity probabilities on the pooled validation "
+        "faces of every --data source (never a test face) and prints the expected calibration error and the "
+        "log-likelihood before and after it, on those faces and on each test split. With --write, stores the "
+        "temperatures in weights/calibration.json for this model file: the app, the CLI and the API then apply them.",
+    )  # fmt: skip
+    _add_data(calibrate, "a UTKFace, FairFace or All-Age-Faces folder or archive; give --data once per source",
+              each=True)  # fmt: skip
+    calibrate.add_argument("--write", action="store_true", help="write weights/calibration.json")
+    _add_model(calibrate, "the .tflite model to calibrate (the file the app serves)")
+
+
+def _add_export(commands) -> None:
+    export = _command(commands, "export", _cmd_export,
+                      help="convert the trained .keras model to the .tflite file the app runs")  # fmt: skip
+    _add_model(export, "the trained .keras model", MODEL_PATH)
     export.add_argument("--out", default=str(TFLITE_PATH), help="the .tflite file to write")
-    export.set_defaults(run=_cmd_export)
 
-    card = commands.add_parser("model-card", help="render weights/MODEL_CARD.md from the shipped metrics")
-    card.set_defaults(run=_cmd_model_card)
 
-    predict = commands.add_parser("predict", help="predict age, gender and ethnicity of every face in photos")
+def _add_model_card(commands) -> None:
+    _command(commands, "model-card", _cmd_model_card, help="render weights/MODEL_CARD.md from the shipped metrics")
+
+
+def _add_predict(commands) -> None:
+    predict = _command(commands, "predict", _cmd_predict,
+                       help="predict age, gender and ethnicity of every face in photos")  # fmt: skip
     predict.add_argument("images", nargs="+", help="image files (JPEG, PNG, ...)")
     predict.add_argument("--json", action="store_true", help="print one JSON array, one object per file")
-    predict.add_argument("--model", default=str(TFLITE_PATH), help="the .tflite (or .keras) model to use")
+    _add_model(predict)
     predict.add_argument("--read-possible", action="store_true",
                          help="also read possible faces (boxes the detector is not sure are faces; listed with "
                          '"possible_face": true and no attributes otherwise)')  # fmt: skip
-    predict.set_defaults(run=_cmd_predict)
 
-    explain = commands.add_parser(
-        "explain",
+
+def _add_explain(commands) -> None:
+    explain = _command(
+        commands, "explain", _cmd_explain,
         help="explain every face in a photo: region values per head (and, with --out, SHAP pixel-map PNGs)",
         description="Explain each face of a photo: how much each named facial region (eyes, mouth, hair ...) moved "
         "each head's output away from the output for a blurred face (exact Shapley values), and SHAP pixel maps "
         "(red: pushed the output up, blue: down) written to DIR/<photo>_face<K>.png. With --json, prints one JSON "
         "array (per face: prediction, and per head the base value, the output and every region's value) and "
         "writes the PNGs only when --out is given.",
-    )
+    )  # fmt: skip
     explain.add_argument("image", help="an image file (JPEG, PNG, ...)")
     explain.add_argument("--out", help="folder for the pixel-map PNGs (default: ./explanations; none with --json)")
     explain.add_argument("--json", action="store_true", help="print the region values as JSON")
     explain.add_argument("--face", type=int, help="explain only face K (1 = the largest); default: every face")
     explain.add_argument("--ethnicity", help="ethnicity class to explain (default: the predicted one)")
     explain.add_argument("--gender", help="gender class to explain (default: the predicted one)")
-    explain.add_argument("--max-evals", type=int, help="pixel-map model evaluations per face (default: the library's)")
-    explain.add_argument("--model", default=str(TFLITE_PATH), help="the .tflite (or .keras) model to use")
-    explain.set_defaults(run=_cmd_explain)
+    _add_max_evals(explain, "pixel-map model evaluations")
+    _add_model(explain)
 
-    regions_all = commands.add_parser(
-        "explain-regions-global",
+
+def _add_explain_regions_global(commands) -> None:
+    regions_all = _command(
+        commands, "explain-regions-global", _cmd_explain_regions_global,
         help="mean region values per head over test faces of each source, written to weights/region_global.json",
         description="Explain N seeded test-split faces of each --data source by named regions and store the mean "
         "absolute and mean signed value of every region per head, overall and per labelled ethnicity, gender and "
         "age range. The file holds aggregated figures only (no images). Rerun it after the model changes.",
-    )
-    regions_all.add_argument("--data", required=True, action="append", help="UTKFace or FairFace folder or archive; "
-                             "give --data once per test set")  # fmt: skip
-    regions_all.add_argument("--n", type=int, default=300, help="test faces per source (default 300)")
-    regions_all.add_argument("--seed", type=int, default=0, help="seed of the samples of test faces")
+    )  # fmt: skip
+    _add_data(regions_all, "UTKFace or FairFace folder or archive; give --data once per test set", each=True)
+    _add_test_sample(regions_all, "test faces per source", "seed of the samples of test faces")
     regions_all.add_argument("--out", default=str(REGION_GLOBAL_PATH), help="the JSON file to write")
-    regions_all.add_argument("--model", default=str(TFLITE_PATH), help="the .tflite (or .keras) model to explain")
-    regions_all.set_defaults(run=_cmd_explain_regions_global)
+    _add_model(regions_all, "the .tflite (or .keras) model to explain")
 
-    explain_all = commands.add_parser(
-        "explain-global",
+
+def _add_explain_global(commands) -> None:
+    explain_all = _command(
+        commands, "explain-global", _cmd_explain_global,
         help="mean |SHAP| maps per head over test faces, written to weights/shap_global.npz",
         description="Explain N seeded test-split UTKFace faces and store the mean absolute SHAP map of each head "
         "(and of each ethnicity class, over the faces predicted as it). The file holds aggregated maps only.",
-    )
-    explain_all.add_argument("--data", required=True, help="UTKFace folder or archive")
-    explain_all.add_argument("--n", type=int, default=300, help="number of test faces (default 300)")
-    explain_all.add_argument("--seed", type=int, default=0, help="seed of the sample of test faces")
+    )  # fmt: skip
+    _add_data(explain_all, "UTKFace folder or archive")
+    _add_test_sample(explain_all, "number of test faces", "seed of the sample of test faces")
     explain_all.add_argument("--out", default=str(SHAP_GLOBAL_PATH), help="the .npz file to write")
-    explain_all.add_argument("--max-evals", type=int, help="model evaluations per face (default: the library's)")
-    explain_all.add_argument("--model", default=str(TFLITE_PATH), help="the .tflite (or .keras) model to explain")
-    explain_all.set_defaults(run=_cmd_explain_global)
-    batch = commands.add_parser(
-        "batch",
+    _add_max_evals(explain_all)
+    _add_model(explain_all, "the .tflite (or .keras) model to explain")
+
+
+def _add_batch(commands) -> None:
+    batch = _command(
+        commands, "batch", _cmd_batch,
         help="score many photos (files, folders, globs, .zip/.tar archives) into a CSV, JSONL or Parquet file",
         description="One row per face (box, detector score, age and its range, gender, ethnicity and its five "
         "probabilities, quality notes) and one row per file without a face or that cannot be read (with why). "
         "Archives are read in memory. A killed run leaves a readable file; --resume continues it.",
-    )
+    )  # fmt: skip
     batch.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders (recursive), globs, archives")
     batch.add_argument("--out", required=True, help="results.csv, results.jsonl or results.parquet (a folder)")
     batch.add_argument("--resume", action="store_true", help="continue an interrupted run: skip files done in --out")
     batch.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    _add_batch_engine(batch)
+    _add_model(batch)
+
+
+def _add_batch_engine(batch: argparse.ArgumentParser) -> None:
+    """Where and how the batch runs: engine, workers, Ray cluster, chunk size, progress bar."""
+    from face2data.batch.run import CHUNK_FILES
+
     batch.add_argument("--engine", choices=("local", "ray"), default="local",
                        help="local: processes on this machine (default); ray: Ray Data, writes Parquet")  # fmt: skip
     batch.add_argument("--workers", type=int,
                        help="worker processes (local) or CPUs of the local Ray (ray); default: every core")  # fmt: skip
     batch.add_argument("--ray-address", help="join this Ray cluster (auto, ray://host:10001) instead of a local Ray")
-    batch.add_argument("--chunk-size", type=int, default=256, help="files per durable write (default 256)")
+    batch.add_argument("--chunk-size", type=int, default=CHUNK_FILES,
+                       help=f"files per durable write (default {CHUNK_FILES})")  # fmt: skip
     batch.add_argument("--quiet", action="store_true", help="no progress bar")
-    batch.add_argument("--model", default=str(TFLITE_PATH), help="the .tflite (or .keras) model to use")
-    batch.set_defaults(run=_cmd_batch)
 
-    serve = commands.add_parser(
-        "serve",
+
+def _add_serve(commands) -> None:
+    serve = _command(
+        commands, "serve", _cmd_serve,
         help="run the HTTP API (FastAPI on uvicorn; OpenAPI docs at /docs)",
         description="Serves /health, /v1/model, /v1/predict and /v1/explain. Binds to localhost unless told "
         "otherwise. Set FACE2DATA_API_KEY to require 'Authorization: Bearer <key>', FACE2DATA_CORS_ORIGINS to "
         "allow browser pages from other origins.",
-    )
+    )  # fmt: skip
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1, help="server processes, each with its own model")
-    serve.set_defaults(run=_cmd_serve)
+
+
+COMMANDS = (_add_train, _add_crops, _add_evaluate, _add_calibrate, _add_export, _add_model_card, _add_predict,
+            _add_explain, _add_explain_regions_global, _add_explain_global, _add_batch, _add_serve)  # fmt: skip
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every sub-command."""
+    parser = argparse.ArgumentParser(prog="python -m face2data", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for add in COMMANDS:
+        add(commands)
     return parser
 
 

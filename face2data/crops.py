@@ -19,6 +19,7 @@ import json
 import logging
 import multiprocessing
 import os
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,7 +95,7 @@ def cache_path(path: Path, key: dict) -> Path:
     return root / f"{source_kind(path)}-{digest[:16]}{CROPS_SUFFIX}"
 
 
-_WORKER_DETECTOR: FaceDetector | None = None
+_WORKER = threading.local()  # one detector per worker process or thread (a detector serves one call at a time)
 
 
 def crop_image(data: bytes, detector: FaceDetector) -> np.ndarray | None:
@@ -112,12 +113,11 @@ def crop_image(data: bytes, detector: FaceDetector) -> np.ndarray | None:
 
 def _crop_encoded(item: tuple[str, bytes]) -> tuple[str, bytes | None, str | None]:
     """Worker: (name, WebP bytes of the crop or None if no face, error or None)."""
-    global _WORKER_DETECTOR
-    if _WORKER_DETECTOR is None:
-        _WORKER_DETECTOR = FaceDetector()
+    if not hasattr(_WORKER, "detector"):
+        _WORKER.detector = FaceDetector()
     name, data = item
     try:
-        crop = crop_image(data, _WORKER_DETECTOR)
+        crop = crop_image(data, _WORKER.detector)
     except ImageLoadError as error:
         return name, None, str(error)
     if crop is None:

@@ -19,7 +19,7 @@ MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_PIXELS = 70_000_000
 
 # Smallest face, in pixels of the uploaded image, that can be found and used:
-# the smallest face the project finds (and MTCNN's default). A smaller face would be blown up more than
+# the face detector drops smaller boxes (FaceDetector's min_face_px). A smaller face would be blown up more than
 # ten times into the 200 px aligned crop and carries no usable detail.
 MIN_FACE_PX = 20
 
@@ -33,8 +33,9 @@ MIN_IMAGE_SIDE = MIN_FACE_PX
 MAX_JPEG_SCANS = 1000
 
 # The app's Batch page: at most this many photos (counting those inside archives) and this many bytes of uploads
-# (archives counted at their own size) per batch. 500 photos take one to two minutes on a 2-core server, which
-# is about as long as anyone waits for a web page; bigger jobs belong to ``python -m face2data batch``, which has
-# no such limits. The byte limit is also the per-file upload limit of the page (server.maxUploadSize).
+# (archives counted at their own size) per batch: a batch must finish within about as long as anyone waits for a
+# web page on a small server (benchmarks/RESULTS.md has the measured photos per second); bigger jobs belong to
+# ``python -m face2data batch``, which has no such limits. The byte limit is also the per-file upload limit of the
+# page (server.maxUploadSize).
 MAX_BATCH_FILES = 500
 MAX_BATCH_BYTES = 200 * 1024 * 1024

@@ -1,21 +1,21 @@
-"""The multi-output network: one shared trunk, three softmax heads (age, gender, ethnicity)."""
+"""The multi-output network: one shared trunk and a softmax head per row of the head table (age, gender, …)."""
 
 from __future__ import annotations
 
 import keras
 from keras import layers, ops
 
-from face2data.schema import AGES, ETHNICITIES, GENDERS, HEADS, INPUT_SIZE, NO_LABEL, NUM_AGES
+from face2data.schema import AGES, HEAD_TABLE, INPUT_SIZE, NO_LABEL
 
 BATCHNORM_MOMENTUM = 0.99  # Keras' 0.999 left inference-mode outputs constant after 5 epochs from scratch
 DROPOUT = 0.3  # before the heads; half of it inside each head
 
 
 def build_model(input_size: int = INPUT_SIZE, dropout: float = DROPOUT) -> keras.Model:
-    """MobileNetV3Large trunk (from scratch) with an age, a gender and an ethnicity head.
+    """MobileNetV3Large trunk (from scratch) with one softmax head per row of ``schema.HEAD_TABLE``.
 
     Input: float32 RGB pixels in 0..255 (the trunk rescales them itself).
-    Outputs: a dict of probabilities: ``age`` (117 ages), ``gender`` (2), ``ethnicity`` (5).
+    Outputs: a dict of probabilities keyed by head name: ``age`` (117 ages), ``gender`` (2), ``ethnicity`` (5).
     """
     trunk = keras.applications.MobileNetV3Large(
         input_shape=(input_size, input_size, 3),
@@ -30,10 +30,10 @@ def build_model(input_size: int = INPUT_SIZE, dropout: float = DROPOUT) -> keras
     inputs = keras.Input((input_size, input_size, 3), name="face")
     features = layers.Dropout(dropout, name="features_dropout")(trunk(inputs))
     outputs = {}
-    for head, classes in (("age", NUM_AGES), ("gender", len(GENDERS)), ("ethnicity", len(ETHNICITIES))):
-        hidden = layers.Dense(128, activation="relu", name=f"{head}_hidden")(features)
-        hidden = layers.Dropout(dropout / 2, name=f"{head}_dropout")(hidden)
-        outputs[head] = layers.Dense(classes, activation="softmax", name=head)(hidden)
+    for head in HEAD_TABLE:
+        hidden = layers.Dense(128, activation="relu", name=f"{head.name}_hidden")(features)
+        hidden = layers.Dropout(dropout / 2, name=f"{head.name}_dropout")(hidden)
+        outputs[head.name] = layers.Dense(head.size, activation="softmax", name=head.name)(hidden)
     return keras.Model(inputs, outputs, name="face2data")
 
 
@@ -137,20 +137,13 @@ class LabelledAgeError(keras.metrics.Mean):
 def compile_for_training(
     model: keras.Model, learning_rate, weight_decay: float, loss_weights: dict[str, float] | None = None
 ) -> None:
-    """Attach the optimizer, the three losses (weighted per head; a head not in ``loss_weights`` weighs 1) and the
-    metrics reported in the history. A face whose label of a head is NO_LABEL adds nothing to that head's loss
-    or metric."""
+    """Attach the optimizer, each head's loss (weighted per head; a head not in ``loss_weights`` weighs 1) and
+    the metrics reported in the history, by the head's kind: an age distribution gets ``SoftAgeLoss`` and the
+    age error, a class head cross-entropy and accuracy. A face whose label of a head is NO_LABEL adds nothing to
+    that head's loss or metric."""
     model.compile(
         optimizer=keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay),
-        loss={
-            "age": SoftAgeLoss(),
-            "gender": LabelledCrossentropy(),
-            "ethnicity": LabelledCrossentropy(),
-        },
-        loss_weights={head: (loss_weights or {}).get(head, 1.0) for head in HEADS},
-        metrics={
-            "age": [LabelledAgeError()],
-            "gender": [LabelledAccuracy()],
-            "ethnicity": [LabelledAccuracy()],
-        },
+        loss={head.name: SoftAgeLoss() if head.kind == "age" else LabelledCrossentropy() for head in HEAD_TABLE},
+        loss_weights={head.name: (loss_weights or {}).get(head.name, 1.0) for head in HEAD_TABLE},
+        metrics={head.name: [LabelledAgeError() if head.kind == "age" else LabelledAccuracy()] for head in HEAD_TABLE},
     )

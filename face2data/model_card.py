@@ -10,8 +10,11 @@ import json
 from pathlib import Path
 
 from face2data.data.augment import describe_augmentation
+from face2data.evaluation.metrics import RANGE_HIT_KEY
+from face2data.machine import machine_words
 from face2data.paths import (
     ALL_AGES_METRICS_PATH,
+    CALIBRATION_PATH,
     MODEL_CARD_PATH,
     MODEL_PATH,
     TEST_METRICS_PATH,
@@ -19,7 +22,7 @@ from face2data.paths import (
     TRAINING_SUMMARY_PATH,
     WILD_METRICS_PATH,
 )
-from face2data.schema import AGE_MAX, AGE_MIN, ETHNICITIES, HEADS, INPUT_SIZE
+from face2data.schema import AGE_INTERVAL_MASS, AGE_MAX, AGE_MIN, AGE_RANGE_TOLERANCE, ETHNICITIES, HEADS, INPUT_SIZE
 
 INTENDED_USE = (
     "Exploring and explaining what a face-attribute model does, teaching and research. Not for decisions about "
@@ -39,6 +42,8 @@ LIMITS = (
 
 
 RESULTS_HEADING = "## Results on held-out faces"
+LIMITS_HEADING = "## Known limits"
+INTENDED_USE_HEADING = "## Intended use"
 
 
 def _loss_weights_text(config: dict) -> str:
@@ -107,6 +112,28 @@ def _calibration_text(sets: dict[str, dict | None]) -> str:
     )
 
 
+def _temperature_text(calibration: dict | None) -> str:
+    """How the shipped probabilities are rescaled (``python -m face2data calibrate``), with the calibration error
+    of each test split before and after; nothing when no temperature was fitted."""
+    if not calibration or not calibration.get("temperatures"):
+        return ""
+    parts = []
+    for head, temperature in calibration["temperatures"].items():
+        tests = [(name.replace(" test split", ""), figures) for name, figures in calibration["figures"][head].items()
+                 if name.endswith("test split")]  # fmt: skip
+        changes = ", ".join(
+            f"{name} {100 * f['before']['ece']:.1f} → {100 * f['after']['ece']:.1f}" for name, f in tests
+        )
+        parts.append(f"{head} T = {temperature:.2f} ({changes} points)")
+    return (
+        f"The served probabilities are divided, as logits, by one temperature per class head fitted on "
+        f"{calibration['fitted_on']} (never a test face; `{calibration['model']['file']}`): "
+        + "; ".join(parts)
+        + " of expected calibration error without and with it, on the test splits. The figures above are "
+        "measured with it; it changes no answer, only how sure each one is said to be.\n"
+    )
+
+
 def _all_ages_table(all_ages: dict | None) -> str:
     """The All-Age-Faces per-group table (by gender and age bucket), or nothing before it was evaluated."""
     if all_ages is None:
@@ -125,12 +152,21 @@ def _all_ages_table(all_ages: dict | None) -> str:
 
 
 def render_model_card(
-    metrics: dict, wild: dict | None, summary: dict, model_bytes: int, all_ages: dict | None = None
+    metrics: dict,
+    wild: dict | None,
+    summary: dict,
+    model_bytes: int,
+    all_ages: dict | None = None,
+    calibration: dict | None = None,
 ) -> str:
     """Markdown model card for the shipped model: the test sets side by side, as far as they were evaluated."""
     cfg = summary["config"]
     wci = (wild or {}).get("confidence_intervals", {})
     hours = summary["training_seconds"] / 3600
+    machine = machine_words(summary.get("machine"))  # where it trained; nothing for files that did not record it
+    mass = f"{100 * AGE_INTERVAL_MASS:.0f} %"
+    calibration_text = _calibration_text({"UTKFace": metrics, "in the wild": wild, "All-Age-Faces": all_ages})
+    calibration_text += _temperature_text(calibration)
     dropout = f", dropout {cfg['dropout']:g} before the heads" if "dropout" in cfg else ""
     sources = summary.get("sources", {})
     source_lines = "\n".join(
@@ -144,7 +180,7 @@ def render_model_card(
         "ethnicity": f"{_pct(wild['ethnicity_accuracy'])} ({_interval(wci, 'ethnicity_accuracy', _pct)})"
         if wild
         else "—",
-        "range5": f"{_pct(wild['age_in_range_5'])} ({_interval(wci, 'age_in_range_5', _pct)})" if wild else "—",
+        "range5": f"{_pct(wild[RANGE_HIT_KEY])} ({_interval(wci, RANGE_HIT_KEY, _pct)})" if wild else "—",
         "range": _pct(wild["age_in_range"]) if wild else "—",
         "n": f"{wild['n']:,} of {wild['faces_total']:,}" if wild else "—",
     }
@@ -155,7 +191,9 @@ def render_model_card(
         for row in metrics["per_group"][key]
     )
     utk_cell, aaf_cell = _exact_age_cell(metrics), _exact_age_cell(all_ages)
-    wild_cell["age"] = f"within range ± 5 years: {wild_cell['range5']}; inside the range: {wild_cell['range']}"
+    wild_cell["age"] = (
+        f"within range ± {AGE_RANGE_TOLERANCE} years: {wild_cell['range5']}; inside the range: {wild_cell['range']}"
+    )
     rows = (("faces (found of images)", "n"), ("faces found", "found"), ("age", "age"),
             ("gender accuracy", "gender"), ("ethnicity accuracy (5 classes)", "ethnicity"))  # fmt: skip
     results = "\n".join(
@@ -172,19 +210,20 @@ def render_model_card(
     wild_groups = ""
     if wild:
         wild_groups = "\n".join(
-            f"| {row['group']} | {row['n']} | {_pct(row['age_in_range_5'])} | {_pct(row['gender_accuracy'])} | "
+            f"| {row['group']} | {row['n']} | {_pct(row[RANGE_HIT_KEY])} | {_pct(row['gender_accuracy'])} | "
             f"{_pct(row['ethnicity_accuracy'])} |"
             for key in ("race", "gender", "age_bucket")
             for row in wild["per_group"][key]
         )
         race = _weakest(wild["per_group"]["race"], "ethnicity_accuracy")
-        age = _weakest(wild["per_group"]["age_bucket"], "age_in_range_5")
+        age = _weakest(wild["per_group"]["age_bucket"], RANGE_HIT_KEY)
         gender = _weakest(wild["per_group"]["race"], "gender_accuracy")
         weak_lines.append(
             f'- In the wild: FairFace\'s "{race["group"]}" faces get the right ethnicity class least often '
             f'({_pct(race["ethnicity_accuracy"])}, n = {race["n"]}); gender is weakest for "{gender["group"]}" '
-            f"faces ({_pct(gender['gender_accuracy'])}); the age is least often within its range ± 5 years at "
-            f"{age['group']} ({_pct(age['age_in_range_5'])})."
+            f"faces ({_pct(gender['gender_accuracy'])}); the age is least often within its range "
+            f"± {AGE_RANGE_TOLERANCE} years at "
+            f"{age['group']} ({_pct(age[RANGE_HIT_KEY])})."
         )
     if all_ages:
         young = _weakest(all_ages["per_group"]["age_bucket"], "gender_accuracy")
@@ -199,7 +238,7 @@ def render_model_card(
     wild_table = (
         f"""
 ### In the wild: FairFace test split per group
-| group | n | age within range ± 5 | gender acc. | ethnicity acc. |
+| group | n | age within range ± {AGE_RANGE_TOLERANCE} | gender acc. | ethnicity acc. |
 |---|---|---|---|---|
 {wild_groups}
 """
@@ -211,7 +250,7 @@ def render_model_card(
 ## What it is
 One Keras 3 network (MobileNetV3Large trunk, three softmax heads) that reads an aligned face crop at
 {INPUT_SIZE}x{INPUT_SIZE} px and predicts **age** ({AGE_MIN}-{AGE_MAX}, the expected value of a 117-way age
-distribution, with an interval holding its central 80 %), **gender** (male/female) and **ethnicity**
+distribution, with an interval holding its central {mass}), **gender** (male/female) and **ethnicity**
 ({", ".join(ETHNICITIES)}). File: `{MODEL_PATH.name}`, {model_bytes / 1e6:.1f} MB; the app runs the same network
 exported to `{TFLITE_PATH.name}` with LiteRT. Predictions average the face and its mirror image.
 
@@ -233,7 +272,7 @@ layout) before training or evaluation:
 
 ## Training
 Starting point: {summary.get("initialised_from", "random weights (from scratch)")}.
-{summary["epochs_completed"]} epochs ({hours:.1f} h on a 2-core CPU, {summary["train_images_per_second"]} images/s,
+{summary["epochs_completed"]} epochs ({hours:.1f} h{machine}, {summary["train_images_per_second"]} images/s,
 backend {summary["keras_backend"]}), batch {cfg["batch_size"]}, AdamW (peak learning rate {cfg["learning_rate"]},
 weight decay {cfg["weight_decay"]}), one warm-up epoch then cosine decay{dropout}.
 Augmentation: {describe_augmentation(cfg.get("augment_strength", 1.0))}.
@@ -248,9 +287,9 @@ Printed by `python -m face2data evaluate`; 95 % bootstrap intervals in brackets.
 
 {results}
 
-UTKFace: age RMSE {metrics["age_rmse"]:.2f} years; the true age lies inside the 80 % interval for
+UTKFace: age RMSE {metrics["age_rmse"]:.2f} years; the true age lies inside the {mass} interval for
 {_pct(metrics["age_interval_coverage"])} of the faces.
-{_calibration_text({"UTKFace": metrics, "in the wild": wild, "All-Age-Faces": all_ages})}
+{calibration_text}
 ### UTKFace test split per group
 | group | n | age MAE | gender acc. | ethnicity acc. |
 |---|---|---|---|---|
@@ -259,10 +298,10 @@ UTKFace: age RMSE {metrics["age_rmse"]:.2f} years; the true age lies inside the 
 ## Where it is weak
 {weak}
 
-## Known limits
+{LIMITS_HEADING}
 {limits}
 
-## Intended use
+{INTENDED_USE_HEADING}
 {INTENDED_USE}
 """
 
@@ -283,5 +322,6 @@ def write_model_card(path: Path = MODEL_CARD_PATH) -> Path:
     wild = json.loads(WILD_METRICS_PATH.read_text()) if WILD_METRICS_PATH.exists() else None
     all_ages = json.loads(ALL_AGES_METRICS_PATH.read_text()) if ALL_AGES_METRICS_PATH.exists() else None
     summary = json.loads(TRAINING_SUMMARY_PATH.read_text())
-    path.write_text(render_model_card(metrics, wild, summary, MODEL_PATH.stat().st_size, all_ages))
+    calibration = json.loads(CALIBRATION_PATH.read_text()) if CALIBRATION_PATH.exists() else None
+    path.write_text(render_model_card(metrics, wild, summary, MODEL_PATH.stat().st_size, all_ages, calibration))
     return path

@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from face2data.paths import MODEL_PATH
-from face2data.schema import ETHNICITIES, GENDERS, HEADS, INPUT_SIZE, NUM_AGES
+from face2data.schema import HEAD_TABLE, HEADS, INPUT_SIZE
 
 if TYPE_CHECKING:
     import keras
 
 # What the app expects of the network: one (INPUT_SIZE, INPUT_SIZE, 3) input and these classes per head.
-HEAD_CLASSES = {"age": NUM_AGES, "gender": len(GENDERS), "ethnicity": len(ETHNICITIES)}
+HEAD_CLASSES = {head.name: head.size for head in HEAD_TABLE}
 KERAS_MEMBERS = ("config.json", "model.weights.h5")
 
 _LOCK = threading.Lock()

@@ -26,8 +26,17 @@ def age_interval(age_probabilities: np.ndarray, mass: float = AGE_INTERVAL_MASS)
     return AGES[np.minimum(low, len(AGES) - 1)], AGES[np.minimum(high, len(AGES) - 1)]
 
 
+def with_temperature(probabilities: np.ndarray, temperature: float) -> np.ndarray:
+    """Class probabilities rescaled by a temperature: softmax(log p / T); T > 1 softens them, T < 1 sharpens."""
+    logits = np.log(np.clip(np.asarray(probabilities, np.float64), 1e-12, 1.0)) / temperature
+    logits -= logits.max(axis=-1, keepdims=True)
+    scaled = np.exp(logits)
+    return scaled / scaled.sum(axis=-1, keepdims=True)
+
+
 def predict_probabilities(model: Any, inputs: np.ndarray, flip: bool = True, batch_size: int = 64) -> dict:
-    """Class probabilities of each head for model-ready inputs, averaged with the mirror image."""
+    """Class probabilities of each head for model-ready inputs, averaged with the mirror image, then rescaled by
+    the model's temperatures (``model.temperatures``, per head; none for a model without them)."""
     results: dict[str, list[np.ndarray]] = {}
     for start in range(0, len(inputs), batch_size):
         batch = np.asarray(inputs[start : start + batch_size], dtype=np.float32)
@@ -38,4 +47,7 @@ def predict_probabilities(model: Any, inputs: np.ndarray, flip: bool = True, bat
             if flip:
                 probs = (probs[: len(batch)] + probs[len(batch) :]) / 2
             results.setdefault(head, []).append(probs)
-    return {head: np.concatenate(parts) for head, parts in results.items()}
+    temperatures = getattr(model, "temperatures", None) or {}
+    joined = {head: np.concatenate(parts) for head, parts in results.items()}
+    return {head: with_temperature(probs, temperatures[head]).astype(probs.dtype) if head in temperatures else probs
+            for head, probs in joined.items()}  # fmt: skip

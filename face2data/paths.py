@@ -33,4 +33,5 @@ def evaluation_paths(source: str) -> tuple[Path, Path]:
 MODEL_CARD_PATH = WEIGHTS_DIR / "MODEL_CARD.md"
 SHAP_GLOBAL_PATH = WEIGHTS_DIR / "shap_global.npz"
 REGION_GLOBAL_PATH = WEIGHTS_DIR / "region_global.json"  # mean region values over test faces, no images
+CALIBRATION_PATH = WEIGHTS_DIR / "calibration.json"  # temperatures of the class heads (python -m face2data calibrate)
 FAITHFULNESS_PATH = WEIGHTS_DIR / "explanation_faithfulness.json"  # benchmarks/explain_faithfulness.py

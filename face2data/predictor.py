@@ -8,17 +8,17 @@ import numpy as np
 
 from face2data.faces import FaceDetector, FoundFace, default_detector, find_faces
 from face2data.image_loading import ImageLoadError, load_rgb, load_rgb_file
-from face2data.outputs import age_interval, expected_age, predict_probabilities
+from face2data.outputs import predict_probabilities
 from face2data.paths import TFLITE_PATH
-from face2data.schema import ETHNICITIES, GENDERS, to_model_input
-from face2data.structures import FaceResult, Progress
+from face2data.results import FaceResult, Progress, report
+from face2data.schema import to_model_input
 from face2data.tflite_model import load_inference_model
 
 PROGRESS_BATCH = 16  # faces per model call when someone follows the progress
 
 
 class Predictor:
-    """Finds every face of a photo and predicts age, gender and ethnicity for all of them in one model call."""
+    """Finds every face of a photo and predicts every head (age, gender, …) for all of them in one model call."""
 
     def __init__(self, model=None, model_path: str | Path = TFLITE_PATH, detector: FaceDetector | None = None) -> None:
         """``model``: any object with the Keras ``predict_on_batch`` contract; else the .tflite or .keras file."""
@@ -75,27 +75,10 @@ class Predictor:
         return predict_probabilities(self.model, to_model_input(crops), flip=True)
 
 
-def _result(index: int, face: FoundFace, probs: dict) -> FaceResult:
-    box, age_probs = face.box, probs["age"]
-    low, high = age_interval(age_probs)
-    gender = int(np.argmax(probs["gender"]))
-    ethnicity = int(np.argmax(probs["ethnicity"]))
-    return FaceResult(
-        index=index,
-        box=(int(box[0]), int(box[1]), int(box[2]), int(box[3])),
-        score=float(face.score),
-        crop=face.crop,
-        age=float(expected_age(age_probs)),
-        age_low=float(low[0]),
-        age_high=float(high[0]),
-        age_probabilities=age_probs,
-        gender=GENDERS[gender],
-        gender_probability=float(probs["gender"][gender]),
-        ethnicity=ETHNICITIES[ethnicity],
-        ethnicity_probabilities={name: float(p) for name, p in zip(ETHNICITIES, probs["ethnicity"], strict=True)},
-        quality_notes=list(face.quality_notes),
-        doubtful=face.doubtful,
-    )
+def _result(index: int, face: FoundFace, probabilities: dict[str, np.ndarray]) -> FaceResult:
+    x, y, width, height = (int(v) for v in face.box)
+    return FaceResult(index, (x, y, width, height), float(face.score), face.crop, probabilities,
+                      list(face.quality_notes), doubtful=face.doubtful)  # fmt: skip
 
 
 def predict_files(paths: list[str | Path], predictor: Predictor, read_possible: bool = False) -> list[dict]:
@@ -105,7 +88,7 @@ def predict_files(paths: list[str | Path], predictor: Predictor, read_possible: 
         try:
             faces = predictor.predict_image(load_rgb_file(path), read_possible=read_possible)
         except ImageLoadError as error:
-            reports.append({"file": str(path), "faces": [], "error": str(error)})
+            reports.append(report(str(path), error=str(error)))
             continue
-        reports.append({"file": str(path), "faces": [face.to_dict() for face in faces], "error": None})
+        reports.append(report(str(path), faces))
     return reports

@@ -54,7 +54,6 @@ INPUT_SIZE = 128
 AGE_INTERVAL_MASS = 0.8
 
 
-
 @dataclass(frozen=True)
 class Head:
     """One output of the network. Everything that differs between heads is read from here: the model's output

@@ -8,7 +8,6 @@ per-op overhead for this small network, LiteRT's XNNPACK kernels ~1 ms. ``export
 
 from __future__ import annotations
 
-import os
 import tempfile
 import threading
 from os import PathLike
@@ -17,6 +16,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from face2data.calibration import read_temperatures
+from face2data.machine import usable_cores
 from face2data.model_loading import HEAD_CLASSES, ModelFileError
 from face2data.paths import TFLITE_PATH
 from face2data.schema import HEADS, INPUT_SIZE
@@ -41,17 +42,13 @@ class TFLiteModel:
         from ai_edge_litert.interpreter import Interpreter
 
         self.name = name
-        self._interpreter = Interpreter(model_content=flatbuffer, num_threads=threads or _usable_cores())
+        # Per class head, applied by outputs.predict_probabilities; set by the loader from weights/calibration.json
+        self.temperatures: dict[str, float] = {}
+        self._interpreter = Interpreter(model_content=flatbuffer, num_threads=threads or usable_cores())
         inputs = self._interpreter.get_input_details()
         if len(inputs) != 1 or tuple(inputs[0]["shape"][1:]) != (INPUT_SIZE, INPUT_SIZE, 3):
             raise ValueError(f"the network's input is not one ({INPUT_SIZE}, {INPUT_SIZE}, 3) image batch")
-        # Output tensor names do not survive the conversion; each head has its own number of classes.
-        by_classes = {classes: head for head, classes in HEAD_CLASSES.items()}
-        details = self._interpreter.get_output_details()
-        outputs = {by_classes.get(int(d["shape"][-1])): d["index"] for d in details}
-        if len(details) != len(HEADS) or set(outputs) != set(HEADS):
-            raise ValueError(f"the network's outputs are not the heads {', '.join(HEADS)}")
-        self._input, self._outputs = inputs[0]["index"], {head: outputs[head] for head in HEADS}
+        self._input, self._outputs = inputs[0]["index"], _outputs_by_head(self._interpreter)
         self._batch: int | None = None
         self._lock = threading.Lock()
 
@@ -70,6 +67,22 @@ class TFLiteModel:
             return {head: self._interpreter.get_tensor(index).copy() for head, index in self._outputs.items()}
 
     __call__ = predict_on_batch
+
+
+def _outputs_by_head(interpreter) -> dict[str, int]:
+    """Output tensor index per head, found by name in the exported serving signature (the Keras output names),
+    never by class count: two heads with as many classes must not be mistaken for each other."""
+    signatures = interpreter.get_signature_list()
+    if len(signatures) != 1:
+        raise ValueError("the network has no single serving signature naming its outputs")
+    runner = interpreter.get_signature_runner(next(iter(signatures)))
+    details = runner.get_output_details()
+    if set(details) != set(HEADS):
+        raise ValueError(f"the network's outputs are {', '.join(sorted(details))}, not the heads {', '.join(HEADS)}")
+    for head, detail in details.items():
+        if int(detail["shape"][-1]) != HEAD_CLASSES[head]:
+            raise ValueError(f"the network's {head} output has {detail['shape'][-1]} classes, not {HEAD_CLASSES[head]}")
+    return {head: int(details[head]["index"]) for head in HEADS}
 
 
 def load_tflite_model(path: str | PathLike = TFLITE_PATH) -> TFLiteModel:
@@ -128,13 +141,8 @@ def _load(path: Path) -> TFLiteModel:
     if len(flatbuffer) < 8 or flatbuffer[4:8] != b"TFL3":
         raise ModelFileError(f"not a TFLite model file (or an incomplete one): {path}")
     try:
-        return TFLiteModel(flatbuffer, name=path.name)
+        model = TFLiteModel(flatbuffer, name=path.name)
     except (ValueError, RuntimeError) as error:
         raise ModelFileError(f"model file cannot be used ({error}): {path}") from error
-
-
-def _usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+    model.temperatures = read_temperatures(flatbuffer)
+    return model

@@ -19,18 +19,20 @@ from keras import ops
 from face2data.crops import load_crops
 from face2data.data.arrays import FaceArrays
 from face2data.data.batches import FaceBatches
-from face2data.distribution import use_devices
-from face2data.evaluation.metrics import source_figures
+from face2data.distribution import use_devices, visible_devices
+from face2data.evaluation.metrics import RANGE_HIT_KEY, source_figures
+from face2data.machine import describe_machine, machine_words
 from face2data.model import DROPOUT, build_model, compile_for_training
 from face2data.outputs import predict_probabilities
-from face2data.paths import TFLITE_PATH
+from face2data.paths import HISTORY_PATH, MODEL_PATH, TFLITE_PATH, TRAINING_SUMMARY_PATH
 from face2data.schema import INPUT_SIZE, SOURCES
 
 log = logging.getLogger(__name__)
 
-MODEL_FILE = "face2data.keras"
-HISTORY_FILE = "history.csv"
-SUMMARY_FILE = "training.json"
+# The file names of weights/ (paths.py), written into the run's output folder.
+MODEL_FILE = MODEL_PATH.name
+HISTORY_FILE = HISTORY_PATH.name
+SUMMARY_FILE = TRAINING_SUMMARY_PATH.name
 DEFAULT_EPOCHS = 34
 CHECKPOINT_DIR = "checkpoint"  # resumable state; not shipped
 HISTORY_COLUMNS = [
@@ -39,7 +41,7 @@ HISTORY_COLUMNS = [
     "val_loss", "val_age_loss", "val_gender_loss", "val_ethnicity_loss",
     "val_age_mae", "val_gender_accuracy", "val_ethnicity_accuracy",
     "val_utkface_age_mae", "val_utkface_gender_accuracy", "val_utkface_ethnicity_accuracy",
-    "val_fairface_age_in_range", "val_fairface_age_in_range_5", "val_fairface_gender_accuracy",
+    "val_fairface_age_in_range", f"val_fairface_{RANGE_HIT_KEY}", "val_fairface_gender_accuracy",
     "val_fairface_ethnicity_accuracy", "val_allagefaces_age_mae", "val_allagefaces_gender_accuracy",
 ]  # fmt: skip
 # How the sources are mixed, recorded in training.json and the model card.
@@ -319,7 +321,7 @@ def _lineage_text(out: Path) -> str:
     size = f" at {earlier['input_size']} px" if "input_size" in earlier else ""
     text = (
         f"the weights of an earlier face2data model ({earlier.get('epochs_completed')} epochs on the training "
-        f"splits of {sources}{size}, {hours:.2f} h on the same 2-core CPU), which itself started from "
+        f"splits of {sources}{size}, {hours:.2f} h{machine_words(earlier.get('machine'))}), which itself started from "
         f"{earlier.get('initialised_from', 'random weights (from scratch)')}"
     )
     return text.replace("(from scratch)", "(from scratch); no network trained elsewhere, no validation or test face")
@@ -353,6 +355,7 @@ def _write_summary(
         "wall_seconds_this_run": round(seconds, 1),
         "keras_backend": keras.backend.backend(),
         "devices": devices,
+        "machine": describe_machine(visible_devices()[:devices]),
         "previous_runs_wall_seconds": previous.get("previous_runs_wall_seconds", [])
         + ([previous["wall_seconds_this_run"]] if "wall_seconds_this_run" in previous else []),
     }

@@ -14,9 +14,10 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from face2data import paths
-from face2data.evaluation.metrics import Outcomes, RangeOutcomes, summarize, summarize_ranges
+from face2data.evaluation.metrics import RANGE_HIT_KEY, Outcomes, RangeOutcomes, summarize, summarize_ranges
 from face2data.limits import MAX_FILE_BYTES
-from face2data.schema import AGE_BUCKETS, ETHNICITIES, GENDERS, INPUT_SIZE
+from face2data.results import FaceResult
+from face2data.schema import AGE_BUCKETS, AGE_RANGE_TOLERANCE, AGES, CROP_SIZE, ETHNICITIES, GENDERS, INPUT_SIZE
 from face2data.ui import artifacts, face_labels, figures, photo, photo_figure
 
 APP = str(paths.PROJECT_ROOT / "streamlit_app.py")
@@ -139,7 +140,7 @@ def test_evaluation_page_shows_the_figures_of_test_metrics_json():
 def test_evaluation_page_reads_the_files_it_is_given(synthetic_evaluation):
     app = _app("evaluation")  # in the wild first: closest to people's own photos
     wild = synthetic_evaluation["wild"]
-    assert _metric(app, "Age within range ± 5 y") == f"{wild['age_in_range_5']:.1%}"
+    assert _metric(app, f"Age within range ± {AGE_RANGE_TOLERANCE} y") == f"{wild[RANGE_HIT_KEY]:.1%}"
     assert _metric(app, "Gender accuracy") == f"{wild['gender_accuracy']:.1%}"
     # Four confusion matrices (with race group → ethnicity) and the per-group heatmap.
     assert len(app.get("plotly_chart")) == 5
@@ -163,7 +164,8 @@ def test_evaluation_and_about_pages_say_how_to_evaluate_when_nothing_is_there(tm
 def test_about_page_shows_metrics_limits_and_privacy(synthetic_evaluation):
     app = _app("about")
     assert _metric(app, "Age MAE") == f"{synthetic_evaluation['age_mae']:.2f} years"
-    assert _metric(app, "Age within range ± 5 y") == f"{synthetic_evaluation['wild']['age_in_range_5']:.1%}"
+    wild = synthetic_evaluation["wild"]
+    assert _metric(app, f"Age within range ± {AGE_RANGE_TOLERANCE} y") == f"{wild[RANGE_HIT_KEY]:.1%}"
     text = _texts(app)
     assert f"{MAX_FILE_BYTES / 2**20:.0f} MB" in text
     assert "never written to" in text and "Not for decisions about people" in text
@@ -403,12 +405,12 @@ def test_shap_figure_colour_bar_is_symmetric_around_zero():
     assert "pushed up" in heatmap.colorbar.ticktext[-1] and "pushed down" in heatmap.colorbar.ticktext[0]
 
 
-class _FakeFace:
-    def __init__(self, index: int, box: tuple[int, int, int, int], age: float = 34.0) -> None:
-        self.index, self.box, self.age = index, box, age
-        self.age_low, self.age_high = age - 5, age + 5
-        self.gender, self.gender_probability = "female", 0.9
-        self.ethnicity, self.ethnicity_probabilities = "Others", dict.fromkeys(ETHNICITIES, 0.2)
+def _fake_face(index: int, box: tuple[int, int, int, int], age: float = 34.0) -> FaceResult:
+    """A read face of the given box: age about ``age`` (spread ± 5), female 90 %, Others 60 %."""
+    ages = np.exp(-0.5 * ((AGES - age) / 4.0) ** 2)
+    probabilities = {"age": ages / ages.sum(), "gender": np.array([0.1, 0.9]),
+                     "ethnicity": np.array([0.1, 0.1, 0.1, 0.1, 0.6])}  # fmt: skip
+    return FaceResult(index, box, 0.99, np.zeros((CROP_SIZE, CROP_SIZE, 3), np.uint8), probabilities)
 
 
 def _grid_boxes(rows: int, cols: int, side: int, gap: int) -> list[face_labels.Rect]:
@@ -447,12 +449,12 @@ def test_labels_scale_with_the_face_and_tiny_faces_get_none():
     labels = face_labels.layout_labels([big, small, tiny], ["1: 40 M Black", "2: 9 F Asian", "3: 30 M White"], 800, 600)
     assert labels[0] is not None and labels[1] is not None and labels[2] is None
     assert labels[0].rect.height > labels[1].rect.height
-    assert face_labels.label_text(_FakeFace(2, (0, 0, 9, 9))) == "3: 34 F Others"  # as on the Live page
+    assert face_labels.label_text(_fake_face(2, (0, 0, 9, 9))) == "3: 34 F Others"  # as on the Live page
 
 
 def test_a_face_filling_a_small_photo_keeps_its_label_inside_and_the_photo_grows():
     rgb = np.full((224, 224, 3), 90, np.uint8)
-    face = _FakeFace(0, (0, 0, 224, 224))
+    face = _fake_face(0, (0, 0, 224, 224))
     scale = photo.display_scale(224, 224)
     out = photo.annotate(rgb, [face], scale)
     assert scale == 2 and out.shape[:2] == (448, 448)  # shown at twice its size, not stretched to the page
@@ -461,18 +463,20 @@ def test_a_face_filling_a_small_photo_keeps_its_label_inside_and_the_photo_grows
 
 
 def test_photo_figure_has_a_hover_and_click_target_per_face():
-    faces = [_FakeFace(0, (100, 100, 200, 200)), _FakeFace(1, (400, 120, 80, 80), age=61)]
+    faces = [_fake_face(0, (100, 100, 200, 200)), _fake_face(1, (400, 120, 80, 80), age=61)]
     fig = photo_figure.photo_figure(np.zeros((300, 500, 3), np.uint8), faces, 0.5)
     targets = fig.data[1]
     assert list(targets.customdata) == [0, 1]
     assert list(targets.x) == [100, 220] and list(targets.y) == [100, 80]
-    assert "Face 2: 61 years (56–66), female 90%" in targets.hovertext[1]
+    low, high = faces[1].age_low, faces[1].age_high
+    assert 55 <= low < 61 < high <= 67
+    assert f"Face 2: 61 years ({low:.0f}–{high:.0f}), female 90%, Others 60%" in targets.hovertext[1]
     assert (fig.layout.width, fig.layout.height) == (500, 300)
 
 
 def test_annotate_draws_a_box_per_face_and_shrinks_big_photos():
     rgb = np.zeros((3000, 2000, 3), np.uint8)
-    out = photo.annotate(rgb, [_FakeFace(0, (300, 300, 600, 600)), _FakeFace(1, (1200, 1800, 300, 300))])
+    out = photo.annotate(rgb, [_fake_face(0, (300, 300, 600, 600)), _fake_face(1, (1200, 1800, 300, 300))])
     assert max(out.shape[:2]) == photo.DISPLAY_SIDE
     scale = photo.DISPLAY_SIDE / 3000
     for face in (0, 1):

@@ -19,10 +19,10 @@ import pytest
 from conftest import ASTRONAUT, face_images
 
 from face2data.batch.inputs import iter_entries, iter_upload_entries
-from face2data.batch.outputs import OutputError, RowWriter, prepare_resume, read_rows
-from face2data.batch.rows import COLUMNS, file_rows
 from face2data.batch.run import run_batch
+from face2data.batch.writers import OutputError, RowWriter, prepare_resume, read_rows
 from face2data.cli import main
+from face2data.results import COLUMNS, file_rows
 from face2data.schema import ETHNICITIES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,7 +138,8 @@ def test_uploads_open_zip_and_tar_in_memory(photos):
 
 
 FACE = {"box": [1, 2, 30, 40], "score": 0.9, "age": 31.5, "age_low": 25, "age_high": 40, "gender": "female",
-        "gender_probability": 0.8, "ethnicity": "Asian",
+        "gender_probability": 0.8, "gender_probabilities": {"male": 0.2, "female": 0.8}, "ethnicity": "Asian",
+        "ethnicity_probability": 0.85,
         "ethnicity_probabilities": {"White": 0.1, "Black": 0.0, "Asian": 0.85, "Indian": 0.05, "Others": 0.0},
         "quality_notes": ["small face", "blurred"]}  # fmt: skip
 

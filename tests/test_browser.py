@@ -25,6 +25,7 @@ from face2data.paths import MODEL_PATH
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path(os.environ.get("FACE2DATA_CHROMIUM", "/usr/bin/chromium"))
 SAMPLE = ROOT / "face2data" / "assets" / "astronaut.jpg"
+PHONE = {"width": 390, "height": 844}
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 # The first prediction loads TensorFlow, the model and the detector; on a busy 2-core machine that takes a while.
 FIRST_PREDICTION_MS = 180_000
@@ -147,13 +148,15 @@ def _wait_until_idle(page) -> None:
 
 
 def _shoot(page, name: str) -> None:
-    """A screenshot of the whole app: the viewport is made as tall as the page's content, charts drawn first."""
+    """A screenshot of the whole app at the page's width: the viewport is made as tall as the page's content,
+    charts drawn first; then the viewport is as it was."""
+    before = page.viewport_size
     for _ in range(2):  # charts grow once they are drawn in a taller viewport: measure twice
         full = page.evaluate(
             "() => { const r = document.querySelector('[data-testid=stMainBlockContainer]').getBoundingClientRect();"
             " return r.top + r.height + 80; }"
         )
-        page.set_viewport_size({"width": 1400, "height": min(max(int(full), 800), 9000)})
+        page.set_viewport_size({"width": before["width"], "height": min(max(int(full), 800), 9000)})
         page.wait_for_function(  # every visible Plotly chart has been drawn
             "() => Array.from(document.querySelectorAll('[data-testid=stPlotlyChart]'))"
             ".filter(e => e.offsetParent !== null).every(e => e.querySelector('.main-svg'))",
@@ -162,7 +165,7 @@ def _shoot(page, name: str) -> None:
         page.wait_for_timeout(500)
     page.evaluate("() => document.querySelectorAll('*').forEach(e => { if (e.scrollTop) e.scrollTop = 0; })")
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), timeout=120_000)
-    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.set_viewport_size(before)
 
 
 def _expect_no_exception(page) -> None:
@@ -281,6 +284,49 @@ def test_crowd_shows_progress_and_a_clicked_face_opens_its_card(browser, app_url
     page.close()
 
 
+def test_on_a_phone_the_photo_fits_the_column_and_a_tapped_face_opens_its_card(browser, app_url, tmp_path):
+    from conftest import crowd_photo
+
+    crowd = tmp_path / "crowd.jpg"
+    rgb = crowd_photo(rows=3, cols=4, side=110, seed=3)
+    cv2.imwrite(str(crowd), rgb[:, :, ::-1])
+    page = _open(browser, app_url)
+    page.set_viewport_size(PHONE)
+    page.locator("input[type=file]").set_input_files(str(crowd))
+    page.get_by_text("12 faces found", exact=True).wait_for(timeout=FIRST_PREDICTION_MS)
+    narrow = page.locator(".st-key-photo_narrow [data-testid=stPlotlyChart]")
+    targets = narrow.locator(".scatterlayer path.point")
+    playwright_api.expect(targets).to_have_count(12, timeout=30_000)
+    playwright_api.expect(page.locator(".st-key-photo_wide")).to_be_hidden()  # the desktop drawing is not shown
+    box = narrow.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    height, width = rgb.shape[:2]
+    assert abs(box["height"] - box["width"] * height / width) < 3  # the photo's own shape: no blank bands
+    _shoot(page, "phone_predict_crowd")
+    # A tap on face 7's marker: at its centre, whatever Plotly layer lies on top (force skips the check that
+    # the marker itself would receive it)
+    targets.nth(6).click(force=True)
+    page.get_by_text("Face 7 (aligned)").wait_for(timeout=30_000)
+    _expect_no_exception(page)
+    page.close()
+
+
+@pytest.mark.parametrize("path", ["batch", "explain", "training", "evaluation", "about"])
+def test_every_page_fits_a_phone(browser, app_url, path):
+    page = browser.new_page(viewport=PHONE)
+    page.goto(f"{app_url}/{path}")
+    page.get_by_test_id("stApp").wait_for()
+    _wait_until_idle(page)
+    _expect_no_exception(page)
+    # Nothing wider than the screen: wide tables and charts scroll inside themselves, the page does not
+    overflow = page.evaluate(
+        "() => { const m = document.querySelector('[data-testid=stMain]'); return m.scrollWidth - m.clientWidth; }"
+    )
+    assert overflow <= 1, f"the {path} page is {overflow} px wider than a phone"
+    _shoot(page, f"phone_{path}")
+    page.close()
+
+
 def test_webcam_snapshot_shows_prediction(browser, app_url):
     page = _open(browser, app_url)
     page.get_by_test_id("stRadio").get_by_text("Webcam snapshot", exact=True).click()
@@ -348,6 +394,66 @@ def test_batch_page_scores_a_zip_and_downloads_the_csv(browser, app_url, tmp_pat
                                              "holiday.zip/notes.txt"]  # fmt: skip
     assert rows[0]["faces"] == rows[1]["faces"] == "1" and rows[0]["gender"] in ("male", "female")
     assert "not an image" in rows[2]["error"]
+    page.close()
+
+
+def test_evaluation_of_your_labelled_zip_shows_matrices_a_gallery_and_downloads(browser, app_url, tmp_path):
+    import csv
+    import zipfile
+
+    from conftest import face_images
+
+    labels = ["file,age,gender,ethnicity"]
+    archive = tmp_path / "museum.zip"
+    with zipfile.ZipFile(archive, "w") as out:
+        for n, rgb in enumerate(face_images(6, 200, seed=8)):
+            out.writestr(f"visitors/v{n}.jpg", cv2.imencode(".jpg", rgb[:, :, ::-1])[1].tobytes())
+            labels.append(f"v{n}.jpg,{20 + 9 * n},{('male', 'female')[n % 2]},{('White', 'Asian', 'Black')[n % 3]}")
+        out.writestr("visitors/labels.csv", "\n".join(labels) + "\n")
+    page = _open(browser, f"{app_url}/evaluation")
+    page.get_by_text("Your labelled photos", exact=True).click()
+    page.locator("input[type=file]").set_input_files(str(archive))
+    page.get_by_role("heading", name="Confusion matrices").wait_for(timeout=FIRST_PREDICTION_MS)
+    _expect_no_exception(page)
+    page.get_by_text("6 faces", exact=True).wait_for()  # "**6 faces** of your photos"
+    gallery = page.locator("[data-testid=stImage]")
+    playwright_api.expect(gallery.first).to_be_visible(timeout=30_000)  # the largest age errors, shown first
+    assert gallery.count() == 6
+    _shoot(page, "evaluation_labelled")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Predictions (CSV)").click()
+    rows = list(csv.DictReader(download.value.path().open(encoding="utf-8")))
+    assert sorted(row["file"] for row in rows) == [f"museum.zip/visitors/v{n}.jpg" for n in range(6)]
+    assert {row["gender_true"] for row in rows} == {"male", "female"} and all(row["age_pred"] for row in rows)
+    page.get_by_role("button", name="Explain").first.click()
+    page.get_by_role("dialog").get_by_text("Age", exact=False).first.wait_for(timeout=SHAP_MS)
+    page.get_by_role("dialog").locator("[data-testid=stPlotlyChart]").first.wait_for(timeout=SHAP_MS)
+    _expect_no_exception(page)
+    page.close()
+
+
+def test_evaluation_compares_another_models_metrics_file(browser, app_url, tmp_path):
+    import json
+
+    from face2data.paths import WILD_METRICS_PATH
+
+    if not WILD_METRICS_PATH.is_file():
+        pytest.skip("the in-the-wild test set has not been evaluated (weights/wild_test_metrics.json)")
+    other = json.loads(WILD_METRICS_PATH.read_text())
+    other["gender_accuracy"] -= 0.05  # a worse model
+    other["confidence_intervals"]["gender_accuracy"] = [
+        other["gender_accuracy"] - 0.01,
+        other["gender_accuracy"] + 0.01,
+    ]
+    path = tmp_path / "other.json"
+    path.write_text(json.dumps(other))
+    page = _open(browser, f"{app_url}/evaluation")
+    page.get_by_text("Compare with another model on this test set").click()
+    page.locator("input[type=file]").set_input_files(str(path))
+    table = page.get_by_test_id("stDataFrame").first
+    table.wait_for(timeout=60_000)
+    _expect_no_exception(page)
+    _shoot(page, "evaluation_compare")
     page.close()
 
 

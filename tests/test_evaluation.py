@@ -9,6 +9,7 @@ import pytest
 from conftest import utkface_names, write_allagefaces_source, write_fairface_source, write_utkface_images
 
 from face2data.data.split import split_of
+from face2data.evaluation.metrics import RANGE_HIT_KEY
 from face2data.evaluation.run import PREDICTION_COLUMNS, evaluate, write_predictions
 from face2data.model import build_model
 from face2data.paths import (
@@ -68,9 +69,9 @@ def test_evaluate_a_tiny_fairface_style_archive(tmp_path, untrained_model):
     n_test = sum(split_of(f"train/{i}.jpg") == "test" for i in range(1, len(rows) + 1))
     assert report["source"] == "fairface" and report["n"] == len(predictions) == n_test > 0
     assert report["faces_found"] == 1.0 and report["faces_total"] == n_test
-    for key in ("age_in_range", "age_in_range_5", "gender_accuracy", "ethnicity_accuracy"):
+    for key in ("age_in_range", RANGE_HIT_KEY, "gender_accuracy", "ethnicity_accuracy"):
         assert 0 <= report[key] <= 1 and key in report["confidence_intervals"]
-    assert report["age_in_range"] <= report["age_in_range_5"]
+    assert report["age_in_range"] <= report[RANGE_HIT_KEY]
     calls = np.array(report["confusion"]["race_to_ethnicity"]["counts"])
     assert calls.shape == (7, 5) and calls.sum() == n_test
     assert np.array(report["confusion"]["age_bucket"]["counts"]).shape == (9, 9)
@@ -121,3 +122,14 @@ def test_shipped_metrics_predictions_and_card_agree():
         with ALL_AGES_PREDICTIONS_PATH.open() as handle:
             assert sum(1 for _ in csv.DictReader(handle)) == all_ages["n"]
         assert f"MAE {all_ages['age_mae']:.2f} years" in card and "All-Age-Faces test split" in card
+
+
+def test_an_older_metrics_file_is_completed_when_read(tmp_path):
+    from face2data.evaluation.run import TEST_SET_NAMES, read_metrics
+
+    path = tmp_path / "test_metrics.json"
+    path.write_text(json.dumps({"n": 40, "age_mae": 5.0, "source": "utkface"}))
+    metrics = read_metrics(path, "utkface")
+    assert metrics["test_set"] == TEST_SET_NAMES["utkface"] and metrics["faces_total"] == 40
+    assert metrics["faces_found"] == 1.0 and metrics["age_mae"] == 5.0
+    assert read_metrics(tmp_path / "absent.json", "fairface") is None

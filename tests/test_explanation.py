@@ -6,6 +6,8 @@ evaluation budget; one test explains the shipped model when it exists.
 
 from __future__ import annotations
 
+import ast
+import base64
 from pathlib import Path
 
 import cv2
@@ -16,6 +18,7 @@ from face2data.explanation import (
     DEFAULT_SETTINGS,
     ExplainSettings,
     GlobalMapsError,
+    HeadExplanation,
     colour_limits,
     compute_global_maps,
     explain_face,
@@ -26,7 +29,16 @@ from face2data.explanation import (
 )
 from face2data.explanation.panel import explanation_panel
 from face2data.outputs import expected_age, predict_probabilities
-from face2data.schema import CROP_SIZE, ETHNICITIES, GENDERS, HEADS, INPUT_SIZE, NUM_AGES, to_model_input
+from face2data.schema import (
+    CROP_SIZE,
+    ETHNICITIES,
+    GENDERS,
+    HEAD_TABLE,
+    HEADS,
+    INPUT_SIZE,
+    NUM_AGES,
+    to_model_input,
+)
 
 ASTRONAUT = Path(__file__).resolve().parents[1] / "face2data" / "assets" / "astronaut.jpg"
 FAST = ExplainSettings(max_evals=120, batch_size=60)
@@ -112,6 +124,65 @@ def test_choosing_a_class_changes_the_target_and_map(explanation):
     np.testing.assert_allclose(male["gender"].values, -female["gender"].values, atol=1e-6)
     with pytest.raises(ValueError, match="unknown class"):
         explanation.retarget(ethnicity_class="Martian")
+    np.testing.assert_array_equal(explanation.retarget(ethnicity=other)["ethnicity"].values, chosen["ethnicity"].values)
+    np.testing.assert_array_equal(explanation.retarget({"gender": "MALE"})["gender"].values, male["gender"].values)
+
+
+def test_head_explanation_json_is_what_the_api_returns(crop, explanation):
+    part = HeadExplanation("gender", "P(female)", "probability", np.full((INPUT_SIZE, INPUT_SIZE), 1 / 3, np.float32),
+                           0.1234567, 0.9876543)  # fmt: skip
+    assert part.to_dict() == {"target": "P(female)", "unit": "probability", "base_value": 0.12346, "output": 0.98765}
+    full = part.to_dict(crop, arrays=True)
+    assert list(full) == ["target", "unit", "base_value", "output", "overlay_png", "values"]
+    png = cv2.imdecode(np.frombuffer(base64.b64decode(full["overlay_png"]), np.uint8), cv2.IMREAD_COLOR)
+    np.testing.assert_array_equal(png[..., ::-1], overlay(crop, part.values))
+    assert full["values"] == np.round(part.values, 7).tolist() and len(full["values"]) == INPUT_SIZE
+    whole = explanation.to_dict(crop)
+    assert list(whole) == ["heads", "method"] and list(whole["heads"]) == list(HEADS)
+    assert whole["method"] == explanation.method
+    assert whole["heads"]["age"] == explanation["age"].to_dict(crop) and "values" not in whole["heads"]["age"]
+
+
+def test_the_explanation_package_has_no_import_cycle_and_imports_no_private_names():
+    """Every explanation module imports only public names of its siblings, and the import graph has no cycle
+    (lazy imports inside functions count too)."""
+    package = Path(__file__).resolve().parents[1] / "face2data" / "explanation"
+    graph: dict[str, set[str]] = {}
+    for path in sorted(package.glob("*.py")):
+        if path.stem == "__init__":
+            continue
+        graph[path.stem] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("face2data.explanation."):
+                sibling = node.module.split(".")[2]
+                graph[path.stem].add(sibling)
+                private = [alias.name for alias in node.names if alias.name.startswith("_")]
+                assert not private, f"{path.name} imports private {private} from {sibling}"
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                assert "face2data.explanation" not in names, f"{path.name} imports the package it is part of"
+    done: set[str] = set()
+
+    def visit(module: str, path: tuple[str, ...]) -> None:
+        assert module not in path, f"import cycle: {' -> '.join((*path, module))}"
+        if module not in done:
+            for imported in graph.get(module, ()):
+                visit(imported, (*path, module))
+            done.add(module)
+
+    for module in graph:
+        visit(module, ())
+    assert {"core", "shap_maps", "regions"} <= set(graph) and "core" in graph["shap_maps"] & graph["regions"]
+    assert "shap_maps" not in graph["regions"] and "regions" not in graph["shap_maps"]
+
+
+def test_the_explained_outputs_are_read_from_the_head_table():
+    from face2data.explanation.core import OUTPUTS, output_columns
+
+    assert OUTPUTS == ("age", *(f"gender:{g}" for g in GENDERS), *(f"ethnicity:{e}" for e in ETHNICITIES))
+    for head in HEAD_TABLE:
+        columns = [OUTPUTS[i] for i in output_columns(head.name)]
+        assert columns == ([head.name] if head.kind == "age" else [f"{head.name}:{c}" for c in head.classes])
 
 
 def test_explain_face_takes_the_class_and_a_model_sized_crop(model, crop, explanation):

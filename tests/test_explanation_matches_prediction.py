@@ -31,8 +31,8 @@ def _shown(face) -> dict[str, float]:
     """The card's numbers: age in years, the predicted classes' probabilities in percent."""
     return {
         "age": face.age,
-        "gender": 100 * face.gender_probability,
-        "ethnicity": 100 * face.ethnicity_probabilities[face.ethnicity],
+        "gender": 100 * face.probability("gender"),
+        "ethnicity": 100 * face.probability("ethnicity"),
     }
 
 
@@ -41,13 +41,14 @@ def test_region_values_explain_the_shown_prediction_of_every_head(predictor, fac
         explanation = explain_regions(predictor.model, face.crop)
         for head, value in _shown(face).items():
             assert explanation[head].output_value == pytest.approx(value, abs=1e-6), head
-        assert explanation["gender"].target == f"P({face.gender})"
+        assert explanation["gender"].target == f"P({face.label('gender')})"
         # a class the user picks is explained at the probability the card lists for it
-        other = next(e for e in ETHNICITIES if e != face.ethnicity)
-        picked = explanation.retarget(ethnicity_class=other, gender_class=GENDERS[1 - GENDERS.index(face.gender)])
-        assert picked["ethnicity"].output_value == pytest.approx(100 * face.ethnicity_probabilities[other], abs=1e-6)
+        other = next(e for e in ETHNICITIES if e != face.label("ethnicity"))
+        other_gender = next(g for g in GENDERS if g != face.label("gender"))
+        picked = explanation.retarget(ethnicity_class=other, gender_class=other_gender)
+        assert picked["ethnicity"].output_value == pytest.approx(100 * face.probability("ethnicity", other), abs=1e-6)
         # the card gives the other gender as 1 - p, which float32 rounds at about 1e-6 of a percent
-        assert picked["gender"].output_value == pytest.approx(100 * (1 - face.gender_probability), abs=1e-4)
+        assert picked["gender"].output_value == pytest.approx(100 * face.probability("gender", other_gender), abs=1e-4)
 
 
 def test_pixel_maps_explain_the_shown_prediction_of_every_head(predictor, faces):

@@ -7,11 +7,13 @@ from face2data.evaluation.metrics import (
     bootstrap_intervals,
     calibration,
     confusion_matrix,
+    fit_temperature,
     mean_absolute_error,
     reliability,
     root_mean_squared_error,
     summarize,
 )
+from face2data.outputs import with_temperature
 from face2data.schema import NO_LABEL
 
 
@@ -125,3 +127,17 @@ def test_a_set_without_ethnicity_labels_is_scored_on_age_and_gender_only():
     assert report["age_mae"] == pytest.approx(2.0) and "gender_age_bucket" in report["per_group"]
     assert all("ethnicity_accuracy" not in row for row in report["per_group"]["gender_age_bucket"])
     assert "ethnicity_accuracy" not in bootstrap_intervals(outcomes, n_resamples=50)
+
+
+def test_a_known_temperature_is_recovered_and_calibrated_answers_have_no_error():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 2.0, (20_000, 5))
+    true_probs = with_temperature(np.exp(logits) / np.exp(logits).sum(1, keepdims=True), 1.0)
+    labels = np.array([rng.choice(5, p=p) for p in true_probs])
+    # the labels follow true_probs exactly: calibrated, so the error is near 0 and the fitted temperature near 1
+    assert reliability(true_probs.max(1), true_probs.argmax(1) == labels)["ece"] < 0.015
+    assert abs(fit_temperature(true_probs, labels) - 1.0) < 0.05
+    overconfident = with_temperature(true_probs, 1 / 1.7)  # what a model 1.7x too sure would say
+    assert abs(fit_temperature(overconfident, labels) - 1.7) < 0.08
+    assert reliability(overconfident.max(1), overconfident.argmax(1) == labels)["ece"] > 0.05
+    assert np.allclose(with_temperature(overconfident, 1.7), true_probs, atol=1e-6)

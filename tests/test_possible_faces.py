@@ -13,11 +13,12 @@ from conftest import SCENES_DIR, crowd_photo
 from fastapi.testclient import TestClient
 
 from face2data.api.app import create_app
-from face2data.batch.rows import COLUMNS, Scored
+from face2data.batch.rows import Scored
 from face2data.faces import default_detector, find_faces
 from face2data.faces.detection import Detection, FaceDetector
 from face2data.faces.quality import DOUBTFUL_SCORE
 from face2data.predictor import Predictor, predict_files
+from face2data.results import COLUMNS
 from face2data.ui.photo import analyze, results_csv, results_json
 
 NOISE_BOX = (620, 40, 90, 90)  # where the made photo has a patch of patterns, not a face
@@ -69,12 +70,13 @@ def test_the_patterns_are_drawn_as_a_possible_face_and_the_real_faces_are_read(p
     assert [face.doubtful for face in found] == [False, False, True]
     faces = predictor.predict_image(photo)
     read, unread = [f for f in faces if f.read], [f for f in faces if not f.read]
-    assert len(read) == 2 and all(f.gender in ("male", "female") and f.age > 0 for f in read)
-    assert len(unread) == 1 and unread[0].box == NOISE_BOX and unread[0].gender == "" and np.isnan(unread[0].age)
+    assert len(read) == 2 and all(f.label("gender") in ("male", "female") and f.age > 0 for f in read)
+    assert len(unread) == 1 and unread[0].box == NOISE_BOX and unread[0].probabilities == {}
+    assert "age" not in unread[0].to_dict()
     assert unread[0].to_dict().keys() == {"box", "score", "possible_face", "quality_notes"}
     # read on request: then it has attributes, still marked as a possible face
     asked = predictor.predict_image(photo, read_possible=True)
-    assert all(f.read for f in asked) and asked[2].to_dict()["possible_face"] is True and asked[2].gender
+    assert all(f.read for f in asked) and asked[2].to_dict()["possible_face"] is True and asked[2].label("gender")
 
 
 def test_the_app_leaves_possible_faces_out_of_the_table_and_downloads(predictor):

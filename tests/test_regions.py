@@ -10,6 +10,7 @@ import itertools
 import numpy as np
 import pytest
 
+from benchmarks.regions_picture import regions_picture
 from face2data.data.arrays import FaceArrays
 from face2data.explanation.faithfulness import aopc, direction, face_curves, ranked_order
 from face2data.explanation.region_global import (
@@ -19,7 +20,7 @@ from face2data.explanation.region_global import (
     save_region_global,
 )
 from face2data.explanation.regions import RegionExplanation, RegionSettings, explain_regions, shapley_values
-from face2data.faces.regions import REGION_PHRASES, REGIONS, region_labels, region_masks, regions_picture
+from face2data.faces.regions import REGION_PHRASES, REGIONS, region_labels, region_masks
 from face2data.schema import CROP_SIZE, ETHNICITIES, GENDERS, HEADS, INPUT_SIZE, NUM_AGES
 
 GRID = INPUT_SIZE // 8  # the stand-in model's view: the face averaged in 8x8-pixel blocks
@@ -166,6 +167,29 @@ def test_sentence_json_and_class_choice(face):
     np.testing.assert_allclose(chosen["gender"].values, -female, atol=1e-9)  # P(male) = 1 - P(female)
     with pytest.raises(ValueError, match="unknown class"):
         explain_regions(SoftmaxModel(), face, ethnicity_class="Martian")
+
+
+def test_classes_are_chosen_by_mapping_or_keyword_and_region_heads_have_json(face):
+    explanation = explain_regions(SoftmaxModel(), face)
+    by_keyword = explanation.retarget(ethnicity="Black", gender=0)
+    others = (
+        explanation.retarget({"ethnicity": "black", "gender": "male"}),
+        explanation.retarget(ethnicity_class=1, gender_class=0),
+    )
+    for other in others:
+        for head in HEADS:
+            assert other[head].target == by_keyword[head].target
+            np.testing.assert_array_equal(other[head].values, by_keyword[head].values)
+    assert explain_regions(SoftmaxModel(), face, {"ethnicity": "Black"})["ethnicity"].target == "P(Black)"
+    with pytest.raises(ValueError, match="no class head 'hair'"):
+        explanation.retarget(hair="red")
+    part = by_keyword["ethnicity"]
+    data = part.to_dict()
+    assert by_keyword.to_dict()["heads"]["ethnicity"] == data
+    assert list(data) == ["target", "unit", "base_value", "output", "regions"]
+    assert data["target"] == "P(Black)" and data["unit"] == "percentage points"
+    assert data["output"] == round(part.output_value, 4) and list(data["regions"]) == list(REGIONS)
+    assert sum(data["regions"].values()) == pytest.approx(data["output"] - data["base_value"], abs=1e-3)
 
 
 def test_hiding_regions_in_ranked_order_reads_the_coalition_table(face):

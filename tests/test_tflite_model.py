@@ -106,9 +106,36 @@ def test_a_network_with_other_heads_is_refused(tmp_path):
     inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 3))
     features = layers.GlobalAveragePooling2D()(inputs)
     model = keras.Model(inputs, {"age": layers.Dense(NUM_AGES)(features), "other": layers.Dense(3)(features)})
-    with pytest.raises(ValueError, match="outputs are not the heads"):
+    with pytest.raises(ValueError, match="not the heads"):
         export_tflite(model, tmp_path / "other.tflite")
     assert not list(tmp_path.iterdir())  # nothing written
+
+
+def _constant_heads(sizes: dict[str, int]):
+    """A network whose every head answers its own constant vector (bias only): which is which can be checked."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 3))
+    features = layers.GlobalAveragePooling2D()(inputs)
+    outputs = {}
+    for offset, (head, size) in enumerate(sizes.items()):
+        dense = layers.Dense(size, kernel_initializer="zeros", name=head)
+        outputs[head] = dense(features)
+        dense.bias.assign(np.arange(size, dtype="float32") + 100 * offset)
+    return keras.Model(inputs, outputs)
+
+
+def test_outputs_are_matched_to_heads_by_name_not_by_class_count(tmp_path):
+    sizes = {"ethnicity": len(ETHNICITIES), "gender": len(GENDERS), "age": NUM_AGES}  # not the schema's order
+    path = export_tflite(_constant_heads(sizes), tmp_path / "named.tflite")
+    out = load_tflite_model(path)(np.zeros((2, INPUT_SIZE, INPUT_SIZE, 3), np.float32))
+    for offset, (head, size) in enumerate(sizes.items()):
+        np.testing.assert_allclose(out[head], np.tile(np.arange(size) + 100 * offset, (2, 1)))
+    # heads named right but sized wrong (gender with the ethnicity's five classes) are refused, not guessed
+    swapped = {"age": NUM_AGES, "gender": len(ETHNICITIES), "ethnicity": len(GENDERS)}
+    with pytest.raises(ValueError, match="output has . classes, not ."):
+        export_tflite(_constant_heads(swapped), tmp_path / "swapped.tflite")
 
 
 def test_shipped_tflite_is_the_shipped_keras_model(shipped_model_path, shipped_tflite_path):

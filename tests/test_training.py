@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from conftest import utkface_names, write_allagefaces_source, write_fairface_source, write_utkface_images
 
+from face2data.evaluation.metrics import RANGE_HIT_KEY
 from face2data.paths import TFLITE_PATH
 from face2data.schema import INPUT_SIZE
 from face2data.tflite_model import largest_difference, load_tflite_model
@@ -44,7 +45,7 @@ def test_train_on_three_sources_stops_resumes_and_records(tmp_path):
             "val_gender_accuracy",
             "learning_rate",
             "val_utkface_age_mae",
-            "val_fairface_age_in_range_5",
+            f"val_fairface_{RANGE_HIT_KEY}",
             "val_fairface_ethnicity_accuracy",
             "val_allagefaces_age_mae",
             "val_allagefaces_gender_accuracy",
@@ -59,6 +60,7 @@ def test_train_on_three_sources_stops_resumes_and_records(tmp_path):
     assert summary["sources"]["utkface"]["val_faces"] == 4 and "mixing" in summary
     assert summary["config"]["loss_weights"] == {"gender": 2.0} and summary["input_size"] == INPUT_SIZE
     assert summary["config"]["dropout"] == 0.1 and summary["config"]["augment_strength"] == 0.5
+    assert summary["machine"]["cores"] >= 1 and summary["machine"]["devices"]  # where it trained, for the card
 
     model = keras.models.load_model(out / MODEL_FILE)
     assert model.get_layer("features_dropout").rate == 0.1
@@ -89,6 +91,16 @@ def test_a_run_from_an_earlier_model_records_that_models_own_history(tmp_path):
     text = training._lineage_text(out)
     assert "10 epochs on the training splits of utkface and fairface at 96 px, 1.50 h" in text
     assert "random weights (from scratch); no network trained elsewhere" in text
+    assert " CPU" not in text  # that summary recorded no machine: no words about one
+
+
+def test_the_machine_a_run_recorded_is_named_and_an_unrecorded_one_is_not():
+    from face2data.machine import describe_machine, machine_words
+
+    machine = describe_machine(["cpu:0"])
+    assert machine["cores"] >= 1 and machine_words(machine).startswith(f" on a {machine['cores']}-core CPU")
+    assert machine_words({"cpu": "", "cores": 2, "devices": ["gpu:0", "gpu:1"]}) == " on gpu:0, gpu:1 with a 2-core CPU"
+    assert machine_words(None) == "" and machine_words({}) == ""
 
 
 def test_loss_weights_are_parsed_per_head_and_a_wrong_head_is_refused(capsys):

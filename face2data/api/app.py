@@ -8,7 +8,6 @@ method, the path, the status and the time taken.
 
 from __future__ import annotations
 
-import base64
 import functools
 import hashlib
 import json
@@ -18,22 +17,24 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
-import cv2
 import numpy as np
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from face2data.api.requests import image_bytes, read_body
+from face2data.evaluation.metrics import RANGE_HIT_KEY
 from face2data.faces.detection import DETECTOR_VERSION
 from face2data.image_loading import ImageLoadError, ImageTooLargeError, UnsupportedImageError, load_rgb
 from face2data.model_card import INTENDED_USE, LIMITS
 from face2data.paths import TFLITE_PATH, evaluation_paths
 from face2data.predictor import Predictor
+from face2data.results import FaceResult, report
 from face2data.schema import AGE_MAX, AGE_MIN, ETHNICITIES, GENDERS, INPUT_SIZE, SOURCES
 
 log = logging.getLogger("face2data.api")
@@ -45,7 +46,7 @@ STATUS_OF: dict[type[ImageLoadError], int] = {ImageTooLargeError: 413, Unsupport
 # Heavy work (decoding, detection, the model, SHAP) runs in worker threads, at most one per core at a time:
 # more would only queue inside the shared model and detector, each holding its request's decoded photo.
 HEAVY_THREADS = max(1, os.cpu_count() or 1)
-HEADLINE_KEYS = ("n", "faces_found", "age_mae", "age_rmse", "age_in_range", "age_in_range_5", "gender_accuracy",
+HEADLINE_KEYS = ("n", "faces_found", "age_mae", "age_rmse", "age_in_range", RANGE_HIT_KEY, "gender_accuracy",
                  "ethnicity_accuracy", "confidence_intervals")  # fmt: skip
 
 
@@ -74,137 +75,180 @@ def _shipped_metrics() -> dict:
     return metrics
 
 
+@dataclass
+class Settings:
+    """What ``create_app`` was given: how to make the one shared Predictor, and the model file it reads."""
+
+    predictor_factory: Callable[[], Predictor]
+    model_path: Path
+
+
+@dataclass
+class Runtime:
+    """What the running app shares between requests (``app.state.runtime``): the worker threads' limiter and,
+    once loaded, the Predictor and the model file's identity."""
+
+    limiter: anyio.CapacityLimiter
+    predictor: Predictor | None = None
+    identity: dict | None = None
+
+    async def in_worker(self, function: Callable[..., Any], *args: Any) -> Any:
+        """``function(*args)`` in a worker thread, at most HEAVY_THREADS at once; the event loop keeps answering."""
+        return await anyio.to_thread.run_sync(function, *args, limiter=self.limiter)
+
+    @property
+    def model(self) -> Predictor:
+        """The loaded Predictor (``ready`` has checked), or a 503 while it loads."""
+        if self.predictor is None:
+            raise HTTPException(503, "the model is still loading")
+        return self.predictor
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Load the model (and warm the explainer up) before the app says it is ready; forget it at shutdown."""
+    settings: Settings = app.state.settings
+    runtime = app.state.runtime = Runtime(anyio.CapacityLimiter(HEAVY_THREADS))
+    loaded = await runtime.in_worker(settings.predictor_factory)
+    await runtime.in_worker(_warm_up, loaded)  # SHAP's first run compiles its kernels: paid before "ready"
+    runtime.identity = model_identity(Path(settings.model_path))
+    runtime.predictor = loaded
+    yield
+    del app.state.runtime
+
+
+async def request_log(request: Request, call_next):
+    """Log method, path, status and time of every request; a bug of ours becomes a bare 500."""
+    start = time.perf_counter()
+    try:
+        response = await call_next(request)
+    except Exception:  # a bug of ours: a bare 500, never a traceback to the client
+        log.exception("%s %s failed", request.method, request.url.path)
+        response = JSONResponse({"detail": "internal error"}, status_code=500)
+    log.info("%s %s %d %.0f ms", request.method, request.url.path, response.status_code,
+             1000 * (time.perf_counter() - start))  # fmt: skip
+    return response
+
+
+async def runtime_of(request: Request) -> Runtime | None:
+    """The app's Runtime, or None outside its lifespan."""
+    return getattr(request.app.state, "runtime", None)
+
+
+async def ready(runtime: Annotated[Runtime | None, Depends(runtime_of)]) -> Runtime:
+    """The Runtime with its Predictor loaded, or a 503."""
+    if runtime is None or runtime.predictor is None:
+        raise HTTPException(503, "the model is still loading")
+    return runtime
+
+
+def authorised(request: Request) -> None:
+    """Nothing when FACE2DATA_API_KEY is unset or the request carries it; a 401 otherwise."""
+    expected = os.environ.get(API_KEY_VARIABLE)
+    if not expected:
+        return
+    given = request.headers.get("authorization", "")
+    if not secrets.compare_digest(given.encode(), f"Bearer {expected}".encode()):
+        raise HTTPException(401, "a valid API key is needed: send the header 'Authorization: Bearer <key>'")
+
+
+router = APIRouter()
+guarded = [Depends(authorised)]
+
+
+@router.get("/health")
+def health(runtime: Annotated[Runtime | None, Depends(runtime_of)]) -> dict:
+    """Ready or not, and which model answers."""
+    loaded = runtime is not None and runtime.predictor is not None
+    return {"status": "ready" if loaded else "loading", "model": runtime.identity if runtime else None,
+            "detector": DETECTOR_VERSION}  # fmt: skip
+
+
+@router.get("/v1/model", dependencies=guarded)
+def model_facts(runtime: Annotated[Runtime | None, Depends(runtime_of)]) -> dict:
+    """Label schema, input size, the shipped model's test figures, its intended use and limits."""
+    return {
+        "ages": {"min": AGE_MIN, "max": AGE_MAX},
+        "genders": list(GENDERS),
+        "ethnicities": list(ETHNICITIES),
+        "input_size": INPUT_SIZE,
+        "model": runtime.identity if runtime else None,
+        "test_metrics": _shipped_metrics(),
+        "intended_use": INTENDED_USE,
+        "limits": list(LIMITS),
+    }
+
+
+async def read_image(request: Request, runtime: Runtime) -> tuple[np.ndarray, str | None]:
+    """The photo of the request (decoded in a worker) and its file name, or the 4xx of what is wrong with it."""
+    data, name = image_bytes(request.headers.get("content-type", ""), await read_body(request))
+    try:
+        return await runtime.in_worker(load_rgb, data), name
+    except ImageLoadError as error:
+        raise HTTPException(status_of(error), str(error)) from None
+
+
+def choose_face(faces: list[FaceResult], number: int) -> FaceResult:
+    """Face ``number`` (1 = the largest) of the faces read (possible faces do not count), or a 404."""
+    read = [found for found in faces if found.read]
+    if number > len(read):
+        found = f"{len(read)} face{'s' if len(read) != 1 else ''}"
+        raise HTTPException(404, f"no face number {number}: the photo has {found}")
+    return read[number - 1]
+
+
+@router.post("/v1/predict", dependencies=guarded)
+async def predict(
+    request: Request,
+    runtime: Annotated[Runtime, Depends(ready)],
+    read_possible: Annotated[
+        bool, Query(description='also read possible faces (listed with "possible_face": true either way)')
+    ] = False,
+) -> dict:
+    """Every face of the photo (the body, or the multipart field ``file``), largest first; then the possible
+    faces (boxes the detector is not sure are faces), without attributes unless ``read_possible``."""
+    rgb, name = await read_image(request, runtime)
+    predict_image = functools.partial(runtime.model.predict_image, rgb, read_possible=read_possible)
+    faces = await runtime.in_worker(predict_image)
+    return report(name, faces)
+
+
+@router.post("/v1/explain", dependencies=guarded)
+async def explain(
+    request: Request,
+    runtime: Annotated[Runtime, Depends(ready)],
+    face: Annotated[int, Query(ge=1, description="face number, 1 = the largest")] = 1,
+    arrays: Annotated[bool, Query(description="include the maps as arrays of numbers")] = False,
+    pixels: Annotated[bool, Query(description="also compute the per-pixel SHAP maps")] = True,
+) -> dict:
+    """Region values of the three heads of one face (base value, output, every named region) and, unless
+    ``pixels=false``, the per-pixel SHAP maps: PNG overlays (base64), base values and outputs."""
+    model = runtime.model
+    rgb, name = await read_image(request, runtime)
+    chosen = choose_face(await runtime.in_worker(model.predict_image, rgb), face)
+    regions = await runtime.in_worker(_explain_regions, model, chosen.crop)
+    answer = {"file": name, "face": face, "prediction": chosen.to_dict(), "regions": regions.to_dict()}
+    if not pixels:
+        return answer
+    explanation = await runtime.in_worker(_explain, model, chosen.crop)
+    pixel = explanation.to_dict(chosen.crop, arrays=arrays)
+    return answer | {"explained": pixel["heads"], "method": pixel["method"]}
+
+
 def create_app(predictor_factory: Callable[[], Predictor] = Predictor, model_path: Path = TFLITE_PATH) -> FastAPI:
     """The API application; ``predictor_factory`` makes the one shared Predictor at start-up."""
-    state: dict[str, Any] = {}
-
-    async def _in_worker(function: Callable[..., Any], *args: Any) -> Any:
-        """``function(*args)`` in a worker thread, at most HEAVY_THREADS at once; the event loop keeps answering."""
-        return await anyio.to_thread.run_sync(function, *args, limiter=state["limiter"])
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state["limiter"] = anyio.CapacityLimiter(HEAVY_THREADS)
-        loaded = await _in_worker(predictor_factory)
-        await _in_worker(_warm_up, loaded)  # SHAP's first run compiles its kernels: paid before "ready"
-        state["identity"] = model_identity(Path(model_path))
-        state["predictor"] = loaded
-        yield
-        state.clear()
-
     app = FastAPI(
         title="face2data API",
         version="1",
         summary="Age, gender and ethnicity of every face in a photo, with SHAP explanations. Offline.",
         lifespan=lifespan,
     )
+    app.state.settings = Settings(predictor_factory, model_path)
     origins = [o.strip() for o in os.environ.get(CORS_VARIABLE, "").split(",") if o.strip()]
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"], allow_headers=["*"])
-
-    @app.middleware("http")
-    async def request_log(request: Request, call_next):
-        start = time.perf_counter()
-        try:
-            response = await call_next(request)
-        except Exception:  # a bug of ours: a bare 500, never a traceback to the client
-            log.exception("%s %s failed", request.method, request.url.path)
-            response = JSONResponse({"detail": "internal error"}, status_code=500)
-        log.info("%s %s %d %.0f ms", request.method, request.url.path, response.status_code,
-                 1000 * (time.perf_counter() - start))  # fmt: skip
-        return response
-
-    def predictor() -> Predictor:
-        if "predictor" not in state:
-            raise HTTPException(503, "the model is still loading")
-        return state["predictor"]
-
-    def authorised(request: Request) -> None:
-        expected = os.environ.get(API_KEY_VARIABLE)
-        if not expected:
-            return
-        given = request.headers.get("authorization", "")
-        if not secrets.compare_digest(given.encode(), f"Bearer {expected}".encode()):
-            raise HTTPException(401, "a valid API key is needed: send the header 'Authorization: Bearer <key>'")
-
-    guarded = [Depends(authorised)]
-
-    @app.get("/health")
-    def health() -> dict:
-        """Ready or not, and which model answers."""
-        ready = "predictor" in state
-        return {"status": "ready" if ready else "loading", "model": state.get("identity"),
-                "detector": DETECTOR_VERSION}  # fmt: skip
-
-    @app.get("/v1/model", dependencies=guarded)
-    def model_facts() -> dict:
-        """Label schema, input size, the shipped model's test figures, its intended use and limits."""
-        return {
-            "ages": {"min": AGE_MIN, "max": AGE_MAX},
-            "genders": list(GENDERS),
-            "ethnicities": list(ETHNICITIES),
-            "input_size": INPUT_SIZE,
-            "model": state.get("identity"),
-            "test_metrics": _shipped_metrics(),
-            "intended_use": INTENDED_USE,
-            "limits": list(LIMITS),
-        }
-
-    async def read_image(request: Request) -> tuple[np.ndarray, str | None]:
-        data, name = image_bytes(request.headers.get("content-type", ""), await read_body(request))
-        try:
-            return await _in_worker(load_rgb, data), name
-        except ImageLoadError as error:
-            raise HTTPException(status_of(error), str(error)) from None
-
-    @app.post("/v1/predict", dependencies=guarded)
-    async def predict(
-        request: Request,
-        read_possible: Annotated[
-            bool, Query(description='also read possible faces (listed with "possible_face": true either way)')
-        ] = False,
-    ) -> dict:
-        """Every face of the photo (the body, or the multipart field ``file``), largest first; then the possible
-        faces (boxes the detector is not sure are faces), without attributes unless ``read_possible``."""
-        model = predictor()
-        rgb, name = await read_image(request)
-        faces = await _in_worker(functools.partial(model.predict_image, rgb, read_possible=read_possible))
-        return {"file": name, "faces": [face.to_dict() for face in faces], "error": None}
-
-    @app.post("/v1/explain", dependencies=guarded)
-    async def explain(
-        request: Request,
-        face: Annotated[int, Query(ge=1, description="face number, 1 = the largest")] = 1,
-        arrays: Annotated[bool, Query(description="include the maps as arrays of numbers")] = False,
-        pixels: Annotated[bool, Query(description="also compute the per-pixel SHAP maps")] = True,
-    ) -> dict:
-        """Region values of the three heads of one face (base value, output, every named region) and, unless
-        ``pixels=false``, the per-pixel SHAP maps: PNG overlays (base64), base values and outputs."""
-        model = predictor()
-        rgb, name = await read_image(request)
-        faces = [found for found in await _in_worker(model.predict_image, rgb) if found.read]
-        if face > len(faces):
-            found = f"{len(faces)} face{'s' if len(faces) != 1 else ''}"
-            raise HTTPException(404, f"no face number {face}: the photo has {found}")
-        chosen = faces[face - 1]
-        regions = await _in_worker(_explain_regions, model, chosen.crop)
-        answer = {"file": name, "face": face, "prediction": chosen.to_dict(), "regions": regions.to_dict()}
-        if not pixels:
-            return answer
-        explanation = await _in_worker(_explain, model, chosen.crop)
-        heads = {}
-        for head, part in explanation.heads.items():
-            heads[head] = {
-                "target": part.target,
-                "unit": part.unit,
-                "base_value": round(float(part.base_value), 5),
-                "output": round(float(part.output_value), 5),
-                "overlay_png": _overlay_png(chosen.crop, part.values),
-            }
-            if arrays:
-                heads[head]["values"] = np.round(part.values, 7).tolist()
-        return answer | {"explained": heads, "method": explanation_method()}
-
+    app.middleware("http")(request_log)  # outside CORS: logs every request, preflights included
+    app.include_router(router)
     return app
 
 
@@ -224,19 +268,3 @@ def _explain_regions(predictor: Predictor, crop: np.ndarray):
     from face2data.explanation import explain_regions
 
     return explain_regions(predictor.model, crop)
-
-
-def explanation_method() -> str:
-    """How the maps were computed, in one sentence."""
-    from face2data.explanation import DEFAULT_SETTINGS
-
-    return DEFAULT_SETTINGS.describe()
-
-
-def _overlay_png(crop: np.ndarray, values: np.ndarray) -> str:
-    from face2data.explanation import overlay
-
-    ok, png = cv2.imencode(".png", cv2.cvtColor(overlay(crop, values), cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise RuntimeError("the overlay could not be encoded")
-    return base64.b64encode(png.tobytes()).decode("ascii")

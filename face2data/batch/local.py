@@ -11,20 +11,13 @@ from pathlib import Path
 
 from face2data.batch.inputs import Entry
 from face2data.batch.rows import Scored, score
+from face2data.machine import usable_cores
 from face2data.paths import TFLITE_PATH
 
 # Entries handed out ahead per worker: keeps every worker busy while bounding the bytes held in flight.
 AHEAD_PER_WORKER = 4
 
 _predictor = None  # the worker process's own Predictor, made by _init_worker
-
-
-def usable_cores() -> int:
-    """CPU cores this process may run on (the affinity mask, which containers narrow)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def worker_predictor(model: str | os.PathLike | bytes = TFLITE_PATH):

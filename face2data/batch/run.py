@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from face2data.batch.inputs import iter_entries
-from face2data.batch.outputs import OutputError, RowWriter, exists, output_format, prepare_resume, read_rows
-from face2data.batch.rows import is_read_face
+from face2data.batch.writers import OutputError, RowWriter, exists, output_format, prepare_resume, read_rows
 from face2data.paths import TFLITE_PATH
+from face2data.results import is_read_face
 
 CHUNK_FILES = 256  # files per durable write
 CHUNK_SECONDS = 30.0  # ... or whatever was scored in this long, whichever comes first

@@ -1,1 +1,2 @@
-"""Reading UTKFace: labels from file names, image sources, the split, arrays and augmentation."""
+"""Reading the labelled sources (UTKFace, FairFace, All-Age-Faces): labels, image sources, the split, arrays and
+augmentation."""

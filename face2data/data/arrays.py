@@ -43,10 +43,6 @@ class FaceArrays:
         """The rows that belong to any of the given splits."""
         return self.subset(np.isin(self.splits, splits))
 
-    def of_source(self, source: str) -> FaceArrays:
-        """The rows of one source (``utkface`` or ``fairface``)."""
-        return self.subset(self.sources == source)
-
     @staticmethod
     def concatenate(parts: list[FaceArrays]) -> FaceArrays:
         """All rows of several arrays, in order."""

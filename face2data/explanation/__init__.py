@@ -1,5 +1,6 @@
 """Explanations: region values (exact Shapley) and SHAP pixel maps per face, overlays, global summaries."""
 
+from face2data.explanation.core import OUTPUTS, class_choices
 from face2data.explanation.global_maps import (
     GlobalMaps,
     GlobalMapsError,
@@ -7,7 +8,14 @@ from face2data.explanation.global_maps import (
     load_global_maps,
     save_global_maps,
 )
-from face2data.explanation.overlay import colour_bar, colour_limits, colourise, overlay, plotly_colorscale
+from face2data.explanation.overlay import (
+    colour_bar,
+    colour_limits,
+    colourise,
+    overlay,
+    overlay_png,
+    plotly_colorscale,
+)
 from face2data.explanation.regions import (
     DEFAULT_REGION_SETTINGS,
     REGION_UNITS,
@@ -16,15 +24,15 @@ from face2data.explanation.regions import (
     RegionSettings,
     explain_regions,
 )
+from face2data.explanation.sampling import sample_test_faces
 from face2data.explanation.shap_maps import (
     DEFAULT_SETTINGS,
-    OUTPUTS,
     ExplainSettings,
     FaceExplanation,
     HeadExplanation,
     explain_face,
-    warm_up,
 )
+from face2data.explanation.warm import warm_up
 
 __all__ = [
     "DEFAULT_REGION_SETTINGS",
@@ -39,6 +47,7 @@ __all__ = [
     "RegionExplanation",
     "RegionHead",
     "RegionSettings",
+    "class_choices",
     "colour_bar",
     "colour_limits",
     "colourise",
@@ -47,7 +56,9 @@ __all__ = [
     "explain_regions",
     "load_global_maps",
     "overlay",
+    "overlay_png",
     "plotly_colorscale",
+    "sample_test_faces",
     "save_global_maps",
     "warm_up",
 ]

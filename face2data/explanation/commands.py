@@ -8,10 +8,11 @@ from pathlib import Path
 
 import cv2
 
-from face2data.explanation.global_maps import compute_global_maps, sample_test_faces, save_global_maps
+from face2data.explanation.global_maps import compute_global_maps, save_global_maps
 from face2data.explanation.panel import explanation_panel
-from face2data.explanation.region_global import compute_region_global, sample_labelled_test_faces, save_region_global
+from face2data.explanation.region_global import compute_region_global, save_region_global
 from face2data.explanation.regions import explain_regions
+from face2data.explanation.sampling import sample_test_faces
 from face2data.explanation.shap_maps import DEFAULT_SETTINGS, ExplainSettings, explain_face
 from face2data.schema import HEADS
 
@@ -46,13 +47,14 @@ def explain_photo(
     region). With ``out_dir``, the pixel maps are computed too and one overlay PNG per face is written there.
     Raises ImageLoadError for an unusable image and ValueError for a bad face number or class.
     """
+    classes = {"ethnicity": ethnicity, "gender": gender}
     faces = _chosen_faces(image_path, predictor, face)
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
     lines, records, methods = [], [], []
     for result in faces:
         number = result.index + 1
-        regions = explain_regions(predictor.model, result.crop, ethnicity, gender)
+        regions = explain_regions(predictor.model, result.crop, classes)
         record = {"face": number, "prediction": result.to_dict(), "regions": regions.to_dict()}
         lines.append(f"face {number}: regions in {regions.seconds:.2f} s")
         for head in HEADS:
@@ -61,7 +63,7 @@ def explain_photo(
             lines.append("            " + ", ".join(f"{name} {value:+.2f}" for name, value in part.ranked()))
         methods = [regions.method]
         if out_dir is not None:
-            explanation = explain_face(predictor.model, result.crop, ethnicity, gender, settings=settings)
+            explanation = explain_face(predictor.model, result.crop, classes, settings=settings)
             panel = Path(out_dir) / f"{Path(image_path).stem}_face{number}.png"
             cv2.imwrite(str(panel), explanation_panel(result.crop, explanation)[..., ::-1])
             record["overlay_png"] = str(panel)
@@ -82,7 +84,7 @@ def explain_regions_global(model, data: list[str | Path], out: str | Path, n: in
     """Mean region values per head and group over ``n`` seeded test-split faces of each source, written to ``out``."""
     from face2data.data.arrays import FaceArrays
 
-    faces = FaceArrays.concatenate([sample_labelled_test_faces(source, n, seed) for source in data])
+    faces = FaceArrays.concatenate([sample_test_faces(source, n, seed) for source in data])
     start = time.perf_counter()
 
     def progress(done: int, total: int) -> None:
@@ -98,7 +100,7 @@ def explain_global(
     model, data: str | Path, out: str | Path, n: int, seed: int, settings: ExplainSettings, model_name: str
 ) -> Path:
     """Mean |SHAP| maps over ``n`` seeded test-split faces of ``data``, written to ``out``."""
-    images, _ = sample_test_faces(data, n, seed)
+    images = sample_test_faces(data, n, seed).images
     start = time.perf_counter()
 
     def progress(done: int, total: int) -> None:

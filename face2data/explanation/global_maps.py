@@ -14,16 +14,19 @@ from pathlib import Path
 
 import numpy as np
 
+from face2data.explanation.core import target_class
 from face2data.explanation.shap_maps import DEFAULT_SETTINGS, UNITS, ExplainSettings, explain_face
 from face2data.paths import SHAP_GLOBAL_PATH
-from face2data.schema import ETHNICITIES, INPUT_SIZE
+from face2data.schema import CLASS_HEADS, HEAD_BY_NAME, HEADS, INPUT_SIZE
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-# Map names: the three heads (each face's predicted class for gender and ethnicity),
+# The head whose classes get maps of their own.
+PER_CLASS_HEAD = HEAD_BY_NAME["ethnicity"]
+# Map names: every head (each face's predicted class for a class head),
 # then each ethnicity class over the faces predicted as that class.
-MAP_NAMES = ("age", "gender", "ethnicity", *(f"ethnicity:{e}" for e in ETHNICITIES))
+MAP_NAMES = (*HEADS, *(f"{PER_CLASS_HEAD.name}:{label}" for label in PER_CLASS_HEAD.classes))
 
 
 class GlobalMapsError(ValueError):
@@ -60,12 +63,10 @@ def compute_global_maps(
     start = time.perf_counter()
     for i, image in enumerate(images):
         explanation = explain_face(model, image, settings=settings)
-        ethnicity = explanation["ethnicity"].target[2:-1]  # "P(Asian)" -> "Asian"
+        per_class = explanation[PER_CLASS_HEAD.name]
         for name, values in (
-            ("age", explanation["age"].values),
-            ("gender", explanation["gender"].values),
-            ("ethnicity", explanation["ethnicity"].values),
-            (f"ethnicity:{ethnicity}", explanation["ethnicity"].values),
+            *((head, explanation[head].values) for head in HEADS),
+            (f"{PER_CLASS_HEAD.name}:{target_class(per_class.target)}", per_class.values),
         ):
             sums[name] += np.abs(values)
             counts[name] += 1
@@ -74,7 +75,8 @@ def compute_global_maps(
     seconds = (time.perf_counter() - start) / len(images)
     method = (
         f"Mean absolute SHAP value per pixel over {len(images)} test faces (per ethnicity class: over the faces "
-        f"predicted as that class; gender and ethnicity: the predicted class's probability; {seconds:.1f} s per face). "
+        f"predicted as that class; {' and '.join(h.name for h in CLASS_HEADS)}: the predicted class's probability; "
+        f"{seconds:.1f} s per face). "
         f"Each face: {settings.describe()}"
     )
     maps = {name: (sums[name] / max(counts[name], 1)).astype(np.float32) for name in MAP_NAMES}
@@ -133,14 +135,3 @@ def load_global_maps(path: str | Path = SHAP_GLOBAL_PATH) -> GlobalMaps:
     if stack.ndim != 3 or len(names) != len(stack) or len(counts) != len(stack):
         raise GlobalMapsError(f"{path} is not a readable global SHAP maps file (inconsistent arrays)")
     return result
-
-
-def sample_test_faces(data: str | Path, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """A seeded sample of ``n`` test-split faces (model-sized uint8) and their names."""
-    from face2data.crops import load_crops
-
-    test = load_crops(data).faces.of_splits("test")
-    if len(test) == 0:
-        raise ValueError(f"no test-split faces found in {data}")
-    chosen = np.sort(np.random.default_rng(seed).choice(len(test), size=min(n, len(test)), replace=False))
-    return test.images[chosen], test.names[chosen]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import cv2
 import numpy as np
 
@@ -54,6 +56,14 @@ def overlay(
     opacity = (float(np.clip(alpha, 0.0, 1.0)) * np.abs(scaled))[..., None]
     blended = grey * (1.0 - opacity) + colourise(scaled) * opacity
     return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+
+
+def overlay_png(crop: np.ndarray, shap_map: np.ndarray) -> str:
+    """The ``overlay`` of the map on the crop (RGB uint8) as a base64-encoded PNG, for JSON."""
+    ok, png = cv2.imencode(".png", cv2.cvtColor(overlay(crop, shap_map), cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise RuntimeError("the overlay could not be encoded")
+    return base64.b64encode(png.tobytes()).decode("ascii")
 
 
 def colour_bar(height: int = 12, width: int = 200) -> np.ndarray:

@@ -1,7 +1,7 @@
 """The global view in regions: mean absolute and mean signed region values per head over test faces, by group.
 
-Groups are all faces, each labelled ethnicity class, each labelled gender and each age range (true labels).
-Gender and ethnicity explain the probability of the face's labelled class, so a signed mean reads "on faces
+Groups are all faces, each labelled class of every class head (gender, ethnicity) and each age range (true labels).
+Class heads explain the probability of the face's labelled class, so a signed mean reads "on faces
 labelled female, the hair raised P(female) by 6 percentage points on average". The file is small JSON with
 aggregated figures only (no images), written by ``python -m face2data explain-regions-global``.
 """
@@ -20,7 +20,7 @@ from face2data.data.arrays import FaceArrays
 from face2data.explanation.regions import DEFAULT_REGION_SETTINGS, REGION_UNITS, RegionSettings, explain_regions
 from face2data.faces.regions import REGIONS
 from face2data.paths import REGION_GLOBAL_PATH
-from face2data.schema import AGE_BUCKETS, ETHNICITIES, GENDERS, HEADS, age_bucket
+from face2data.schema import AGE_BUCKETS, CLASS_HEADS, HEADS, age_bucket
 
 log = logging.getLogger(__name__)
 
@@ -32,24 +32,18 @@ class RegionGlobalError(ValueError):
 
 
 def group_names() -> list[str]:
-    """'all', then 'ethnicity:<class>', 'gender:<class>' and 'age:<range>' groups."""
+    """'all', then '<head>:<class>' for every class of every class head, then 'age:<range>' groups."""
     return [
         "all",
-        *(f"ethnicity:{e}" for e in ETHNICITIES),
-        *(f"gender:{g}" for g in GENDERS),
+        *(f"{head.name}:{label}" for head in CLASS_HEADS for label in head.classes),
         *(f"age:{b}" for b in AGE_BUCKETS),
     ]
 
 
-def sample_labelled_test_faces(data: str | Path, n: int, seed: int = 0) -> FaceArrays:
-    """A seeded sample of ``n`` labelled test-split faces (model-sized) of one source."""
-    from face2data.crops import load_crops
-
-    test = load_crops(data).faces.of_splits("test")
-    if len(test) == 0:
-        raise ValueError(f"no test-split faces found in {data}")
-    chosen = np.sort(np.random.default_rng(seed).choice(len(test), size=min(n, len(test)), replace=False))
-    return test.subset(chosen)
+def _labels(faces: FaceArrays) -> dict[str, np.ndarray]:
+    """Each class head's labelled class indices of the faces."""
+    columns = {"gender": faces.genders, "ethnicity": faces.ethnicities}
+    return {head.name: columns[head.name] for head in CLASS_HEADS}
 
 
 def compute_region_global(
@@ -65,15 +59,14 @@ def compute_region_global(
     names = group_names()
     sums = {h: {g: np.zeros((2, len(REGIONS))) for g in names} for h in HEADS}
     counts = dict.fromkeys(names, 0)
+    labels = _labels(faces)
     start = time.perf_counter()
     for i in range(len(faces)):
-        explanation = explain_regions(
-            model, faces.images[i], ethnicity_class=int(faces.ethnicities[i]), gender_class=int(faces.genders[i])
-        )
+        classes = {head.name: int(labels[head.name][i]) for head in CLASS_HEADS}
+        explanation = explain_regions(model, faces.images[i], classes)
         groups = [
             "all",
-            f"ethnicity:{ETHNICITIES[faces.ethnicities[i]]}",
-            f"gender:{GENDERS[faces.genders[i]]}",
+            *(f"{head.name}:{head.classes[classes[head.name]]}" for head in CLASS_HEADS),
             f"age:{AGE_BUCKETS[int(age_bucket(float(faces.age_low[i])))]}",
         ]
         for group in groups:
@@ -100,8 +93,9 @@ def compute_region_global(
     }
     method = (
         f"Region values of {len(faces)} test faces ({', '.join(f'{c} {s}' for s, c in sources.items())}), "
-        f"{seconds:.2f} s per face; gender and ethnicity: the probability of the face's labelled class; groups by "
-        f"true label (age range from the exact or range label). Each face: {settings.describe()}"
+        f"{seconds:.2f} s per face; {' and '.join(h.name for h in CLASS_HEADS)}: the probability of the face's "
+        "labelled class; groups by true label (age range from the exact or range label). Each face: "
+        f"{settings.describe()}"
     )
     return {
         "version": FORMAT_VERSION,

@@ -1,4 +1,4 @@
-"""Exact Shapley values of the three heads over the named facial regions of one face.
+"""Exact Shapley values of every head over the named facial regions of one face.
 
 A region is hidden the way the pixel maps hide pixels: filled from a box-blurred copy of the face. With the ten
 regions of ``face2data.faces.regions`` every coalition (2^10 = 1024 masked faces) is run through the model in
@@ -14,22 +14,30 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
 
-from face2data.explanation.shap_maps import HIDDEN_BLUR, MASKED_BATCH, OUTPUTS, _checked_crop, _class_index
+from face2data.explanation.core import (
+    HIDDEN_BLUR,
+    MASKED_BATCH,
+    ClassChoice,
+    checked_crop,
+    class_choices,
+    output_function,
+    retargeted_heads,
+    target_column,
+)
 from face2data.faces.regions import REGION_PHRASES, REGIONS, region_labels
-from face2data.outputs import expected_age, predict_probabilities
-from face2data.schema import ETHNICITIES, GENDERS, HEADS, INPUT_SIZE, to_model_input
+from face2data.schema import HEAD_BY_NAME, HEAD_TABLE, HEADS, INPUT_SIZE, to_model_input
 
-# Region values in the head's own unit: years for the age, percentage points for a probability.
-REGION_UNITS = {"age": "years", "gender": "percentage points", "ethnicity": "percentage points"}
-_SCALE = {"age": 1.0, "gender": 100.0, "ethnicity": 100.0}
+# Region values in the head's own unit: years for an age, percentage points for a probability.
+REGION_UNITS = {head.name: "years" if head.kind == "age" else "percentage points" for head in HEAD_TABLE}
+_SCALE = {head.name: 1.0 if head.kind == "age" else 100.0 for head in HEAD_TABLE}
 # Contributions smaller than this (in the head's unit) are not worth a sentence.
-NEGLIGIBLE = {"age": 0.05, "gender": 0.1, "ethnicity": 0.1}
+NEGLIGIBLE = {head.name: 0.05 if head.kind == "age" else 0.1 for head in HEAD_TABLE}
 
 
 @dataclass(frozen=True)
@@ -61,7 +69,7 @@ DEFAULT_REGION_SETTINGS = RegionSettings()
 class RegionHead:
     """One head's region values, in its own unit (years, or percentage points of a probability)."""
 
-    head: str  # "age" | "gender" | "ethnicity"
+    head: str  # a name of the head table: "age", "gender", "ethnicity"
     target: str  # "expected age", "P(female)", "P(Asian)"
     unit: str  # "years" | "percentage points"
     values: np.ndarray  # (len(REGIONS),) float64, REGIONS order
@@ -75,7 +83,7 @@ class RegionHead:
 
     def level(self, value: float) -> str:
         """An output or base value in words: '34.1 years' or '62%'."""
-        return f"{value:.1f} years" if self.head == "age" else f"{value:.0f}%"
+        return f"{value:.1f} years" if self._is_age else f"{value:.0f}%"
 
     def amount(self, value: float) -> str:
         """A region value's size in words: '12.0 years' or '3.4 percentage points'."""
@@ -84,7 +92,7 @@ class RegionHead:
     def sentence(self, top: int = 3) -> str:
         """The largest contributions in words: 'Compared with a blurred face, the left eye added 12.0 years; ...'."""
         big = [(name, v) for name, v in self.ranked()[:top] if abs(v) >= NEGLIGIBLE[self.head]]
-        what = "the expected age" if self.head == "age" else self.target
+        what = "the expected age" if self._is_age else self.target
         total = f"(all regions: {self.level(self.base_value)} → {self.level(self.output_value)})"
         if not big:
             return f"No region changed {what} by more than {self.amount(NEGLIGIBLE[self.head])} {total}."
@@ -96,7 +104,7 @@ class RegionHead:
                 rest = [f"{phrase} {abs(v):.1f}" for phrase, v in group[1:]]
                 clauses.append(_join([first, *rest]))
         lead = "Compared with a blurred face,"
-        lead = lead if self.head == "age" else f"For {self.target}, {lead[0].lower()}{lead[1:]}"
+        lead = lead if self._is_age else f"For {self.target}, {lead[0].lower()}{lead[1:]}"
         return f"{lead} {'; '.join(clauses)} {total}."
 
     def to_dict(self) -> dict:
@@ -109,10 +117,14 @@ class RegionHead:
             "regions": {name: round(float(v), 4) for name, v in zip(REGIONS, self.values, strict=True)},
         }
 
+    @property
+    def _is_age(self) -> bool:
+        return HEAD_BY_NAME[self.head].kind == "age"
+
 
 @dataclass(frozen=True)
 class RegionExplanation:
-    """Region values of the three heads of one face, plus every class's values and all coalition outputs."""
+    """Region values of every head of one face, plus every class's values and all coalition outputs."""
 
     heads: dict[str, RegionHead]
     method: str
@@ -126,20 +138,19 @@ class RegionExplanation:
         return self.heads[head]
 
     def retarget(
-        self, ethnicity_class: str | int | None = None, gender_class: str | int | None = None
+        self, classes: Mapping[str, ClassChoice] | None = None, /, **by_head: ClassChoice
     ) -> RegionExplanation:
-        """The same explanation with other classes explained (no recomputation); None = the predicted class."""
-        heads = {"age": self._head(0, "age", "expected age")}
-        for head, cls, labels in (("gender", gender_class, GENDERS), ("ethnicity", ethnicity_class, ETHNICITIES)):
-            first = OUTPUTS.index(f"{head}:{labels[0]}")
-            index = _class_index(cls, labels, self.all_output[first : first + len(labels)])
-            heads[head] = self._head(first + index, head, f"P({labels[index]})")
-        return replace(self, heads=heads)
+        """The same explanation with other classes explained (no recomputation).
+
+        Classes per class head as a mapping or keywords: ``retarget(ethnicity="Asian")``,
+        ``retarget({"ethnicity": "Asian", "gender": 1})`` (``ethnicity_class=`` works too); a head not named, or
+        None, explains its predicted class. Raises ValueError for an unknown head or class.
+        """
+        return replace(self, heads=retargeted_heads(self.heads, self.all_output, classes, by_head, self._head))
 
     def output_index(self, head: str) -> int:
         """The column of OUTPUTS a head's view explains."""
-        target = self.heads[head].target
-        return 0 if head == "age" else OUTPUTS.index(f"{head}:{target[2:-1]}")
+        return target_column(head, self.heads[head].target)
 
     def hidden_outputs(self, head: str, order: list[int] | np.ndarray) -> np.ndarray:
         """The head's output (its unit) with no region hidden, then the first 1, 2, ... regions of ``order`` hidden.
@@ -157,7 +168,7 @@ class RegionExplanation:
         """JSON form: per head its target, unit, base value, output and region values; and the method."""
         return {"heads": {head: self.heads[head].to_dict() for head in HEADS}, "method": self.method}
 
-    def _head(self, column: int, head: str, target: str) -> RegionHead:
+    def _head(self, head: str, column: int, target: str) -> RegionHead:
         scale = _SCALE[head]
         return RegionHead(
             head=head,
@@ -172,21 +183,22 @@ class RegionExplanation:
 def explain_regions(
     model,
     crop: np.ndarray,
-    ethnicity_class: str | int | None = None,
-    gender_class: str | int | None = None,
+    classes: Mapping[str, ClassChoice] | None = None,
+    *,
     settings: RegionSettings = DEFAULT_REGION_SETTINGS,
     progress: Callable[[float], None] | None = None,
+    **by_head: ClassChoice,
 ) -> RegionExplanation:
-    """Exact Shapley values of the three heads over the named regions of one aligned RGB uint8 face crop.
+    """Exact Shapley values of every head over the named regions of one aligned RGB uint8 face crop.
 
-    ``crop`` is a (CROP_SIZE, CROP_SIZE, 3) aligned face or one already at INPUT_SIZE. Gender and ethnicity
-    explain the probability of the predicted class unless a class (name or index) is given. ``progress``, when
-    given, is called with the share of the masked faces run so far (0..1).
+    ``crop`` is a (CROP_SIZE, CROP_SIZE, 3) aligned face or one already at INPUT_SIZE. A class head explains the
+    probability of the predicted class unless a class (name or index) is given, as a mapping
+    (``{"ethnicity": "Asian"}``) or keywords (``ethnicity="Asian"``, or ``ethnicity_class="Asian"``). Raises
+    ValueError for an unusable crop, head or class. ``progress``, when given, is called with the share of the
+    masked faces run so far (0..1).
     """
-    image = to_model_input(_checked_crop(crop))
-    for cls, labels in ((ethnicity_class, ETHNICITIES), (gender_class, GENDERS)):
-        if cls is not None:  # a bad class fails before the model runs
-            _class_index(cls, labels, np.zeros(len(labels)))
+    image = to_model_input(checked_crop(crop))
+    chosen = class_choices(classes, **by_head)  # a bad class fails before the model runs
     start = time.perf_counter()
     table = coalition_outputs(model, image, settings, progress)
     values = shapley_values(table)
@@ -199,7 +211,7 @@ def explain_regions(
         all_output=table[-1],
         coalitions=table,
     )
-    return explanation.retarget(ethnicity_class, gender_class)
+    return explanation.retarget(chosen)
 
 
 def coalition_outputs(
@@ -211,6 +223,7 @@ def coalition_outputs(
     """Outputs (2^n, len(OUTPUTS)) float64 for every coalition of shown regions of a model-ready face."""
     labels = region_labels(image.shape[0])
     blurred = cv2.blur(image, (settings.blur, settings.blur))
+    outputs = output_function(model, settings.flip)
     n = len(REGIONS)
     coalitions = np.arange(2**n)
     shown = ((coalitions[:, None] >> np.arange(n)) & 1).astype(bool)  # (2^n, n)
@@ -221,7 +234,7 @@ def coalition_outputs(
         batch = buffer[: len(pixels_shown)]
         np.copyto(batch, blurred)
         np.copyto(batch, image, where=pixels_shown)
-        parts.append(_outputs(model, batch, settings.flip))
+        parts.append(outputs(batch))
         if progress is not None:
             progress(min(1.0, (first + len(batch)) / len(coalitions)))
     return np.concatenate(parts)
@@ -246,9 +259,3 @@ def shapley_values(table: np.ndarray) -> np.ndarray:
 
 def _join(parts: list[str]) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-
-
-def _outputs(model, batch: np.ndarray, flip: bool) -> np.ndarray:
-    """(N, len(OUTPUTS)) float64: expected age in years, then the gender and ethnicity probabilities."""
-    probs = predict_probabilities(model, batch, flip=flip, batch_size=max(len(batch), 1))
-    return np.column_stack([expected_age(probs["age"]), probs["gender"], probs["ethnicity"]]).astype(np.float64)

@@ -1,7 +1,7 @@
 """SHAP maps for one aligned face: which regions pushed each head's prediction up or down.
 
-One SHAP Partition explainer run explains all outputs at once: the expected age,
-both gender probabilities and the five ethnicity probabilities, from the same
+One SHAP Partition explainer run explains all outputs at once (``core.OUTPUTS``: the
+expected age and every class probability of every class head), from the same
 masked model evaluations (one batched model call per batch of masks). Hidden
 regions are filled with a box-blurred copy of the face, so the base value is the
 prediction for the fully blurred face, and the explanation is exactly additive:
@@ -12,25 +12,34 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
 
-from face2data.schema import ETHNICITIES, GENDERS, HEADS, INPUT_SIZE, to_model_input
+from face2data.explanation.core import (
+    HIDDEN_BLUR,
+    MASKED_BATCH,
+    OUTPUTS,
+    ClassChoice,
+    checked_crop,
+    class_choices,
+    class_probabilities,
+    output_columns,
+    output_function,
+    retargeted_heads,
+)
+from face2data.explanation.overlay import overlay_png
+from face2data.schema import AGE_HEAD, HEAD_TABLE, INPUT_SIZE, to_model_input
 
-# Outputs of the explained function, in order; one explanation covers them all.
-OUTPUTS = ("age", *(f"gender:{g}" for g in GENDERS), *(f"ethnicity:{e}" for e in ETHNICITIES))
 # The explainer refines first where any output changes most; dividing the age by this
 # puts years on the scale of probabilities so that the age does not steer alone.
 AGE_SCALE = 20.0
-UNITS = {"age": "years", "gender": "probability", "ethnicity": "probability"}
-# Side, in model pixels, of the box blur that fills hidden parts of the face: a third of the face at any input size.
-HIDDEN_BLUR = INPUT_SIZE // 3
-# Masked faces per model call, for the pixel maps and the regions alike: on a 2-core CPU 16 took 15-20 % less time
-# than 100 or 128 (a small batch's activations stay in the CPU's cache).
-MASKED_BATCH = 16
+# The unit of each head's explained output: "years" or "probability".
+UNITS = {head.name: head.unit for head in HEAD_TABLE}
+# What each column of OUTPUTS is divided by while the explainer runs (and multiplied by afterwards).
+_STEERING = np.array([AGE_SCALE if i in output_columns(AGE_HEAD.name) else 1.0 for i in range(len(OUTPUTS))])
 
 
 @dataclass(frozen=True)
@@ -67,7 +76,7 @@ DEFAULT_SETTINGS = ExplainSettings()
 class HeadExplanation:
     """The SHAP map of one head's explained output."""
 
-    head: str  # "age" | "gender" | "ethnicity"
+    head: str  # a name of the head table: "age", "gender", "ethnicity"
     target: str  # what is explained: "expected age", "P(female)", "P(Asian)"
     unit: str  # "years" or "probability"
     values: np.ndarray  # (INPUT_SIZE, INPUT_SIZE) float32: SHAP value per pixel (RGB summed)
@@ -79,10 +88,25 @@ class HeadExplanation:
         """Unit of one map value, for a colour bar."""
         return f"{self.unit} per pixel"
 
+    def to_dict(self, crop: np.ndarray | None = None, arrays: bool = False) -> dict:
+        """JSON form: target, unit, base value and output; with ``crop`` (the explained face, RGB uint8) the map
+        over it as a base64 PNG (``overlay_png``); with ``arrays`` the map's values as nested lists."""
+        result: dict = {
+            "target": self.target,
+            "unit": self.unit,
+            "base_value": round(float(self.base_value), 5),
+            "output": round(float(self.output_value), 5),
+        }
+        if crop is not None:
+            result["overlay_png"] = overlay_png(crop, self.values)
+        if arrays:
+            result["values"] = np.round(self.values, 7).tolist()
+        return result
+
 
 @dataclass(frozen=True)
 class FaceExplanation:
-    """SHAP maps of the three heads for one face, plus the raw maps of every class."""
+    """SHAP maps of every head for one face, plus the raw maps of every class."""
 
     heads: dict[str, HeadExplanation]
     method: str
@@ -96,60 +120,52 @@ class FaceExplanation:
         return self.heads[head]
 
     def probabilities(self, head: str) -> dict[str, float]:
-        """The explained face's class probabilities of the gender or ethnicity head (mirror-averaged)."""
-        labels = GENDERS if head == "gender" else ETHNICITIES
-        return {label: float(p) for label, p in zip(labels, self._probs(head), strict=True)}
+        """The explained face's class probabilities of a class head (mirror-averaged)."""
+        return class_probabilities(head, self.all_output)
 
-    def retarget(
-        self, ethnicity_class: str | int | None = None, gender_class: str | int | None = None
-    ) -> FaceExplanation:
-        """The same explanation with other classes explained (no recomputation); None = the predicted class."""
-        heads = dict(self.heads)
-        gender = _class_index(gender_class, GENDERS, self._probs("gender"))
-        ethnicity = _class_index(ethnicity_class, ETHNICITIES, self._probs("ethnicity"))
-        heads["gender"], heads["ethnicity"] = self._head("gender", gender), self._head("ethnicity", ethnicity)
-        return replace(self, heads=heads)
+    def retarget(self, classes: Mapping[str, ClassChoice] | None = None, /, **by_head: ClassChoice) -> FaceExplanation:
+        """The same explanation with other classes explained (no recomputation).
 
-    def _probs(self, head: str) -> np.ndarray:
-        return np.array([self.all_output[i] for i, name in enumerate(OUTPUTS) if name.startswith(head + ":")])
+        Classes per class head as a mapping or keywords: ``retarget(ethnicity="Asian")``,
+        ``retarget({"ethnicity": "Asian", "gender": 1})`` (``ethnicity_class=`` works too); a head not named, or
+        None, explains its predicted class. Raises ValueError for an unknown head or class.
+        """
+        return replace(self, heads=retargeted_heads(self.heads, self.all_output, classes, by_head, self._head))
 
-    def _head(self, head: str, cls: int | None = None) -> HeadExplanation:
-        if head == "age":
-            index, target = 0, "expected age"
-        else:
-            if cls is None:  # a real bug before: the class index was used unchecked
-                cls = _class_index(None, GENDERS if head == "gender" else ETHNICITIES, self._probs(head))
-            label = (GENDERS if head == "gender" else ETHNICITIES)[cls]
-            index, target = OUTPUTS.index(f"{head}:{label}"), f"P({label})"
+    def to_dict(self, crop: np.ndarray | None = None, arrays: bool = False) -> dict:
+        """JSON form: ``heads`` (each head's ``HeadExplanation.to_dict(crop, arrays)``) and ``method``."""
+        return {"heads": {head: part.to_dict(crop, arrays) for head, part in self.heads.items()}, "method": self.method}
+
+    def _head(self, head: str, column: int, target: str) -> HeadExplanation:
         return HeadExplanation(
             head=head,
             target=target,
             unit=UNITS[head],
-            values=self.all_values[..., index],
-            base_value=float(self.all_base[index]),
-            output_value=float(self.all_output[index]),
+            values=self.all_values[..., column],
+            base_value=float(self.all_base[column]),
+            output_value=float(self.all_output[column]),
         )
 
 
 def explain_face(
     model,
     crop: np.ndarray,
-    ethnicity_class: str | int | None = None,
-    gender_class: str | int | None = None,
+    classes: Mapping[str, ClassChoice] | None = None,
+    *,
     settings: ExplainSettings = DEFAULT_SETTINGS,
     progress: Callable[[float], None] | None = None,
+    **by_head: ClassChoice,
 ) -> FaceExplanation:
-    """SHAP maps of the age, gender and ethnicity heads for one aligned RGB uint8 face crop.
+    """SHAP maps of every head for one aligned RGB uint8 face crop.
 
-    ``crop`` is a (CROP_SIZE, CROP_SIZE, 3) aligned face or one already at INPUT_SIZE.
-    The gender and ethnicity maps explain the probability of the predicted class unless a
-    class (name or index) is given. Raises ValueError for an unusable crop or class.
-    ``progress``, when given, is called with the share of the masked faces run so far (0..1).
+    ``crop`` is a (CROP_SIZE, CROP_SIZE, 3) aligned face or one already at INPUT_SIZE. A class head's map
+    explains the probability of the predicted class unless a class (name or index) is given, as a mapping
+    (``{"ethnicity": "Asian"}``) or keywords (``ethnicity="Asian"``, or ``ethnicity_class="Asian"``). Raises
+    ValueError for an unusable crop, head or class. ``progress``, when given, is called with the share of the
+    masked faces run so far (0..1).
     """
-    image = to_model_input(_checked_crop(crop))
-    for cls, labels in ((ethnicity_class, ETHNICITIES), (gender_class, GENDERS)):
-        if cls is not None:  # a bad class fails before the expensive part
-            _class_index(cls, labels, np.zeros(len(labels)))
+    image = to_model_input(checked_crop(crop))
+    chosen = class_choices(classes, **by_head)  # a bad class fails before the expensive part
     start = time.perf_counter()
     values, base, output = _run_partition(model, image, settings, progress)
     values.setflags(write=False)  # shared by the head views and often cached by the app
@@ -162,43 +178,7 @@ def explain_face(
         all_base=base,
         all_output=output,
     )
-    explanation = replace(explanation, heads={"age": explanation._head("age")})
-    explanation = explanation.retarget(ethnicity_class, gender_class)
-    return replace(explanation, heads={head: explanation.heads[head] for head in HEADS})
-
-
-def warm_up(model, settings: ExplainSettings = DEFAULT_SETTINGS) -> None:
-    """Compile SHAP's numba kernels once (about 18 s on 2 cores; every later explanation skips it).
-
-    Also runs one region explanation, so the model's batch buffers for it are allocated before a user waits.
-    """
-    from face2data.explanation.regions import explain_regions  # regions imports this module
-
-    crop = np.full((INPUT_SIZE, INPUT_SIZE, 3), 128, np.uint8)
-    explain_face(model, crop, settings=replace(settings, max_evals=20))
-    explain_regions(model, crop)
-
-
-def _checked_crop(crop) -> np.ndarray:
-    crop = np.asarray(crop)
-    if crop.ndim != 3 or crop.shape[2] != 3 or min(crop.shape[:2]) < 8:
-        raise ValueError(f"a face crop must be an RGB image (height, width, 3); got shape {crop.shape}")
-    if crop.dtype != np.uint8:
-        raise ValueError(f"a face crop must be uint8 RGB; got {crop.dtype}")
-    return crop
-
-
-def _class_index(cls: str | int | None, labels: tuple[str, ...], probs: np.ndarray) -> int:
-    """The index of a class given by name (any case) or index; the most probable one for None."""
-    if cls is None:
-        return int(np.argmax(probs))
-    if isinstance(cls, (int, np.integer)) and not isinstance(cls, bool) and 0 <= cls < len(labels):
-        return int(cls)
-    if isinstance(cls, str):
-        lowered = [label.lower() for label in labels]
-        if cls.strip().lower() in lowered:
-            return lowered.index(cls.strip().lower())
-    raise ValueError(f"unknown class {cls!r}; choose one of {', '.join(labels)}")
+    return explanation.retarget(chosen)
 
 
 # --- the SHAP run -----------------------------------------------------------------------
@@ -222,11 +202,11 @@ def _run_partition(
     import shap
 
     size = image.shape[0]
-    outputs = _output_function(model, settings.flip)
+    outputs = output_function(model, settings.flip)
     done = [0]
 
     def explained(flat: np.ndarray) -> np.ndarray:
-        result = outputs(np.asarray(flat, np.float32).reshape(-1, size, size, 3))
+        result = outputs(np.asarray(flat, np.float32).reshape(-1, size, size, 3)) / _STEERING
         done[0] += len(result)
         if progress is not None:
             progress(min(1.0, done[0] / settings.max_evals))
@@ -245,23 +225,7 @@ def _run_partition(
     values = np.asarray(result.values[0], np.float64).reshape(size, size, 3, len(OUTPUTS)).sum(axis=2)
     base = np.asarray(result.base_values[0], np.float64)
     output = explained(image.reshape(1, -1))[0].astype(np.float64)
-    values[..., 0] *= AGE_SCALE
-    base[0] *= AGE_SCALE
-    output[0] *= AGE_SCALE
+    values *= _STEERING
+    base *= _STEERING
+    output *= _STEERING
     return values.astype(np.float32), base, output
-
-
-def _output_function(model, flip: bool):
-    """A batched function (N, S, S, 3) float32 -> (N, len(OUTPUTS)) float64: one model call per batch.
-
-    The outputs are the expected age (divided by AGE_SCALE), then the gender and ethnicity probabilities,
-    mirror-averaged like the served predictions when ``flip``.
-    """
-    from face2data.outputs import expected_age, predict_probabilities
-
-    def run(x: np.ndarray) -> np.ndarray:
-        probs = predict_probabilities(model, x, flip=flip, batch_size=max(len(x), 1))
-        age = expected_age(probs["age"]) / AGE_SCALE
-        return np.column_stack([age, probs["gender"], probs["ethnicity"]]).astype(np.float64)
-
-    return run

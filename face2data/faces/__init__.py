@@ -1,7 +1,7 @@
 """From a photo to model-ready faces: detection, alignment onto the UTKFace layout, quality notes."""
 
 from face2data.faces.alignment import align_face, reference_layout
-from face2data.faces.detection import Detection, FaceDetector, default_detector, detect_faces
+from face2data.faces.detection import Detection, FaceDetector, default_detector
 from face2data.faces.extraction import FoundFace, find_faces
 
 __all__ = [
@@ -10,7 +10,6 @@ __all__ = [
     "FoundFace",
     "align_face",
     "default_detector",
-    "detect_faces",
     "find_faces",
     "reference_layout",
 ]

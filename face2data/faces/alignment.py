@@ -32,7 +32,7 @@ class ReferenceLayout:
 
 @functools.cache
 def reference_layout(path: Path = REFERENCE_PATH) -> ReferenceLayout:
-    """The measured reference layout shipped with the package (see ``face2data.faces.reference``)."""
+    """The measured reference layout shipped with the package (measured by ``benchmarks/reference_layout.py``)."""
     stored = json.loads(Path(path).read_text())
     if stored["crop_size"] != CROP_SIZE:
         raise ValueError(f"{path} was measured for {stored['crop_size']} px crops, not {CROP_SIZE}")

@@ -1,7 +1,8 @@
 """Face detection with YuNet (OpenCV's ``FaceDetectorYN``): a box, a score and five keypoints per face.
 
 The network ships in ``face2data/faces/yunet/`` with its license (Apache-2.0) and source; nothing is
-downloaded. YuNet runs on any image size, about 8 ms for a 640x480 photo on one CPU core.
+downloaded. YuNet runs on any image size and is small enough for one CPU core per photo (timings in
+benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from face2data.limits import MIN_FACE_PX
 KEYPOINT_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 
 # OpenCV Zoo's face_detection_yunet_2023mar.onnx: of the two YuNet files measured (benchmarks/RESULTS.md) it
-# was faster (8 ms against 12 ms per 640x480 photo) and found as many faces on the group photos.
+# was the faster one and found as many faces on the group photos.
 YUNET_PATH = Path(__file__).with_name("yunet") / "yunet_s_640_640.onnx"
 # Part of the crop cache key (face2data.crops): a change of detector or of these settings rebuilds it.
 DETECTOR_VERSION = "yunet_s_640_640-2023mar/score0.6/nms0.3/sides1600+640/grey-border0.15"
@@ -138,8 +139,3 @@ class FaceDetector:
 def default_detector() -> FaceDetector:
     """The process-wide detector."""
     return FaceDetector()
-
-
-def detect_faces(rgb: np.ndarray) -> list[Detection]:
-    """Every face of an RGB uint8 image, largest first, with the shared detector."""
-    return default_detector().detect(rgb)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-HEAD_LOSSES = ("age_loss", "gender_loss", "ethnicity_loss")
+from face2data.evaluation.metrics import RANGE_HIT_KEY
 
 
 def read_history(path: Path) -> pd.DataFrame | None:
@@ -62,7 +62,7 @@ def read_text(path: Path) -> str | None:
 def per_group_table(rows: list[dict]) -> pd.DataFrame:
     """Per-group rows of a metrics JSON as a table, shares (accuracies, age in range) in percent."""
     table = pd.DataFrame(rows)
-    for column in ("gender_accuracy", "ethnicity_accuracy", "age_in_range", "age_in_range_5"):
+    for column in ("gender_accuracy", "ethnicity_accuracy", "age_in_range", RANGE_HIT_KEY):
         if column in table:
             table[column] = table[column] * 100
     return table

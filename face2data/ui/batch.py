@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 
 from face2data.batch.inputs import iter_upload_entries
-from face2data.batch.outputs import encode_csv
-from face2data.batch.rows import is_read_face, score
+from face2data.batch.rows import score
 from face2data.limits import MAX_BATCH_BYTES, MAX_BATCH_FILES
-from face2data.schema import ETHNICITIES, GENDERS
+from face2data.results import encode_csv, is_read_face
+from face2data.schema import CLASS_HEADS
 
 THUMBNAIL_SIDE = 64
 
@@ -106,7 +106,7 @@ def thumbnail_uri(rgb: np.ndarray, side: int = THUMBNAIL_SIDE) -> str:
 
 
 def results_table(result: BatchResult) -> pd.DataFrame:
-    """One line per row of the batch, for people: thumbnail, file, face, age and range, gender, ethnicity, notes.
+    """One line per row of the batch, for people: thumbnail, file, face, age and range, each class head, notes.
 
     Possible faces (not read) are left out; a photo with nothing else says so in its notes.
     """
@@ -130,10 +130,8 @@ def results_table(result: BatchResult) -> pd.DataFrame:
             "face": row["face"],
             "age": row["age"],
             "age range": f"{row['age_low']}–{row['age_high']}" if face else None,
-            "gender": row["gender"],
-            "P(gender)": row["gender_probability"],
-            "ethnicity": row["ethnicity"],
-            "P(ethnicity)": row[f"p_{row['ethnicity']}"] if face else None,
+            **{column: row[key] for head in CLASS_HEADS
+               for column, key in ((head.name, head.name), (f"P({head.name})", f"{head.name}_probability"))},
             "notes": row["quality_notes"] or ("no face found" if row["faces"] == 0 else row["error"] or ""),
         })  # fmt: skip
     return pd.DataFrame(lines)
@@ -145,16 +143,14 @@ def results_csv(result: BatchResult) -> str:
 
 
 def summary_counts(result: BatchResult) -> dict[str, dict[str, int]]:
-    """Faces per gender and per ethnicity (every class, in the schema's order) and photos per face count."""
+    """Faces per class of each class head (every class, in the schema's order) and photos per face count."""
     faces = [row for row in result.rows if is_read_face(row)]
-    genders = Counter(row["gender"] for row in faces)
-    ethnicities = Counter(row["ethnicity"] for row in faces)
     read_per_file = Counter(row["file"] for row in faces)
     files = {row["file"] for row in result.rows if row["error"] is None}
     per_photo = Counter(read_per_file[file] for file in files)
+    per_class = {head.name: Counter(row[head.name] for row in faces) for head in CLASS_HEADS}
     return {
-        "gender": {name: genders[name] for name in GENDERS},
-        "ethnicity": {name: ethnicities[name] for name in ETHNICITIES},
+        **{head.name: {name: per_class[head.name][name] for name in head.classes} for head in CLASS_HEADS},
         "faces per photo": {str(n): per_photo[n] for n in range(max(per_photo, default=0) + 1)},
     }
 

@@ -49,10 +49,23 @@ def training_summary() -> dict | None:
     return _json(str(paths.TRAINING_SUMMARY_PATH), _stamp(paths.TRAINING_SUMMARY_PATH))
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def _metrics(path: str, stamp: int | None, source: str) -> dict | None:
+    from face2data.evaluation.run import read_metrics
+
+    return read_metrics(path, source)
+
+
 def test_metrics(source: str = "utkface") -> dict | None:
-    """The shipped evaluation of a test set (``utkface`` or ``fairface``), or None before ``evaluate`` ran."""
+    """The shipped evaluation of a test set (``utkface``, ``fairface`` or ``allagefaces``), completed where an
+    older file lacks keys, or None before ``evaluate`` ran."""
     path = paths.evaluation_paths(source)[0]
-    return _json(str(path), _stamp(path))
+    return _metrics(str(path), _stamp(path), source)
+
+
+def calibration_record() -> dict | None:
+    """weights/calibration.json (the class heads' temperatures and their effect), or None before a calibration."""
+    return _json(str(paths.CALIBRATION_PATH), _stamp(paths.CALIBRATION_PATH))
 
 
 def test_predictions(source: str = "utkface") -> pd.DataFrame | None:

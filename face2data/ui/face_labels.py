@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import cv2
 
+from face2data.results import labels_of, short_label
+
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 # Label text height as a share of the face's width on the shown photo, and its bounds in display pixels.
 LABEL_HEIGHT_SHARE = 0.22
@@ -57,29 +59,30 @@ class PlacedLabel:
 
 
 def label_text(face) -> str:
-    """'3: 34 F White' — number, age, gender and ethnicity (the class name, as everywhere else) in short form
-    (ASCII: OpenCV's fonts have no more)."""
-    return f"{face.index + 1}: {face.age:.0f} {face.gender[0].upper()} {face.ethnicity}"
+    """'3: 34 F White' — the face's number, then its age and classes in short form (``results.short_label``)."""
+    return f"{face.index + 1}: {short_label(face.age, labels_of(face))}"
 
 
 def layout_labels(
-    boxes: list[Rect], texts: list[str], width: int, height: int, tags: list[str] | None = None
+    boxes: list[Rect], texts: list[str], width: int, height: int, tags: list[str] | None = None, unit: float = 1.0
 ) -> list[PlacedLabel | None]:
     """A label rectangle for each box (None where it is too small or no free place exists).
 
     Boxes come largest first, so big faces choose first. A label goes below, above, right or left of its box, or
     inside its top edge, shifted inside the image; it may not cover another label or another face's box. Where the
     full text finds no room (a dense crowd), the face's short tag (its number) is tried the same way.
+    ``unit`` is the photo's pixels per screen pixel where it is shown (2 for a phone's photo drawn at twice the
+    column's width, for a crisp picture): the size bounds hold on the screen.
     """
     placed: list[PlacedLabel | None] = []
     taken: list[Rect] = []
     for index, (box, text) in enumerate(zip(boxes, texts, strict=True)):
         label = None
-        if box.width >= MIN_LABELLED_FACE_PX:
+        if box.width >= MIN_LABELLED_FACE_PX * unit:
             others = [b for j, b in enumerate(boxes) if j != index]
-            label = _place(index, box, text, width, height, taken, others)
+            label = _place(index, box, text, width, height, taken, others, unit)
             if label is None and tags is not None:
-                label = _place(index, box, tags[index], width, height, taken, others)
+                label = _place(index, box, tags[index], width, height, taken, others, unit)
         placed.append(label)
         if label is not None:
             taken.append(label.rect)
@@ -87,12 +90,12 @@ def layout_labels(
 
 
 def _place(
-    index: int, box: Rect, text: str, width: int, height: int, taken: list[Rect], others: list[Rect]
+    index: int, box: Rect, text: str, width: int, height: int, taken: list[Rect], others: list[Rect], unit: float
 ) -> PlacedLabel | None:
-    wanted = min(MAX_LABEL_PX, max(MIN_LABEL_PX, round(box.width * LABEL_HEIGHT_SHARE)))
+    wanted = min(MAX_LABEL_PX * unit, max(MIN_LABEL_PX * unit, round(box.width * LABEL_HEIGHT_SHARE)))
     for shrink in SHRINK_STEPS:
         size = wanted * shrink
-        if size < MIN_LABEL_PX - 0.5:
+        if size < MIN_LABEL_PX * unit - 0.5:
             break
         scale, thickness, rect_w, rect_h, baseline = _measure(text, size)
         if rect_w > width or rect_h > height:

@@ -9,14 +9,13 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from face2data.evaluation.metrics import RANGE_HIT_KEY
 from face2data.schema import AGE_BUCKETS, AGE_RANGE_TOLERANCE, AGES, ETHNICITIES, GENDERS, RACES
 from face2data.ui.artifacts import best_epoch, normalise_rows
 
 TRAIN_COLOUR = "#2E6FBA"
 VAL_COLOUR = "#D9822B"
 BEST_COLOUR = "#2CA02C"
-# Blue = pushed the output down, red = pushed it up; white is no effect.
-DIVERGING = "RdBu_r"
 
 
 def _compact(fig: go.Figure, height: int, title: str | None = None, top: int | None = None) -> go.Figure:
@@ -108,7 +107,7 @@ SOURCE_CURVES = (
 )
 SOURCE_PANELS = (
     ("age_mae", "age MAE (years; exact ages)"),
-    (f"age_in_range_{AGE_RANGE_TOLERANCE}", f"age within range ± {AGE_RANGE_TOLERANCE} (%; age ranges)"),
+    (RANGE_HIT_KEY, f"age within range ± {AGE_RANGE_TOLERANCE} (%; age ranges)"),
     ("gender_accuracy", "gender accuracy (%)"),
     ("ethnicity_accuracy", "ethnicity accuracy (%)"),
 )
@@ -203,7 +202,7 @@ def confusion_figure(
 
 GROUP_METRICS = {
     "age_mae": ("age MAE (years)", "Reds", "%{z:.1f}"),
-    "age_in_range_5": ("age within range ± 5 years (%)", "Blues", "%{z:.0f}"),
+    RANGE_HIT_KEY: (f"age within range ± {AGE_RANGE_TOLERANCE} years (%)", "Blues", "%{z:.0f}"),
     "gender_accuracy": ("gender accuracy (%)", "Blues", "%{z:.0f}"),
     "ethnicity_accuracy": ("ethnicity accuracy (%)", "Blues", "%{z:.0f}"),
 }
@@ -338,9 +337,9 @@ def age_distribution_figure(probabilities: np.ndarray, age: float, low: float, h
     return _compact(fig, 170)
 
 
-def ethnicity_figure(probabilities: Mapping[str, float]) -> go.Figure:
-    """Horizontal bars of the five ethnicity probabilities."""
-    names = list(ETHNICITIES)
+def class_probability_figure(probabilities: Mapping[str, float]) -> go.Figure:
+    """Horizontal bars of a class head's probabilities, in the head's class order."""
+    names = list(probabilities)
     values = [float(probabilities[name]) for name in names]
     best = int(np.argmax(values))
     fig = go.Figure(

@@ -18,23 +18,12 @@ from face2data.faces import find_faces
 from face2data.faces.tracking import FaceTracker
 from face2data.outputs import expected_age
 from face2data.predictor import Predictor
-from face2data.schema import ETHNICITIES, GENDERS
-from face2data.structures import FaceResult
+from face2data.results import word_label
+from face2data.schema import AGE_HEAD, CLASS_HEADS
 
 BOX_COLOUR = (46, 111, 186)  # the app's primary colour, RGB
 POSSIBLE_COLOUR = (200, 200, 200)  # a thin light box: a possible face, not read
 FPS_WINDOW = 30  # frames over which the frame rate is measured
-
-
-def _probabilities(result: FaceResult) -> dict[str, np.ndarray]:
-    gender = GENDERS.index(result.gender)
-    p = result.gender_probability
-    genders = np.array([p, 1 - p] if gender == 0 else [1 - p, p])
-    return {
-        "age": result.age_probabilities,
-        "gender": genders,
-        "ethnicity": np.array([result.ethnicity_probabilities[e] for e in ETHNICITIES]),
-    }
 
 
 # A shown value changes only when the smoothed one has moved clearly away from it (hysteresis): a still face whose
@@ -48,26 +37,25 @@ class ShownLabel:
     """What is shown for one tracked face: updated only past the hysteresis margins."""
 
     age: float
-    gender: int
-    ethnicity: int
+    classes: dict[str, int]  # the shown class index per class head
 
     def update(self, probabilities: dict[str, np.ndarray]) -> None:
         """Move the shown values towards the smoothed probabilities where they clearly differ."""
-        age = float(expected_age(probabilities["age"]))
+        age = float(expected_age(probabilities[AGE_HEAD.name]))
         if abs(age - self.age) >= AGE_HYSTERESIS:
             self.age = age
-        self.gender = _leader(probabilities["gender"], self.gender)
-        self.ethnicity = _leader(probabilities["ethnicity"], self.ethnicity)
+        self.classes = {head: _leader(probabilities[head], shown) for head, shown in self.classes.items()}
 
     def text(self) -> str:
         """``34 · female · White``."""
-        return f"{self.age:.0f} · {GENDERS[self.gender]} · {ETHNICITIES[self.ethnicity]}"
+        labels = {head.name: head.classes[self.classes[head.name]] for head in CLASS_HEADS}
+        return word_label(self.age, labels, " · ", unit="")
 
     @classmethod
     def of(cls, probabilities: dict[str, np.ndarray]) -> ShownLabel:
         """The label first shown for a new face."""
-        return cls(float(expected_age(probabilities["age"])), int(np.argmax(probabilities["gender"])),
-                   int(np.argmax(probabilities["ethnicity"])))  # fmt: skip
+        age = float(expected_age(probabilities[AGE_HEAD.name]))
+        return cls(age, {head.name: int(np.argmax(probabilities[head.name])) for head in CLASS_HEADS})
 
 
 def _leader(probabilities: np.ndarray, shown: int) -> int:
@@ -92,7 +80,7 @@ class LiveAnnotator:
         """The frame with a box and a steady label on every face, and the frame rate in a corner."""
         found = self.predictor.predict_faces(find_faces(rgb, self.predictor.detector))
         results = [face for face in found if face.read]  # possible faces get a faint box, no label
-        tracks = self.tracker.update([r.box for r in results], [_probabilities(r) for r in results])
+        tracks = self.tracker.update([r.box for r in results], [r.probabilities for r in results])
         labels = []
         for track in tracks:
             smoothed = track.smoothed()

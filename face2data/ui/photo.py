@@ -5,9 +5,7 @@ All in memory: the bytes are decoded, predicted on and dropped; nothing here wri
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,8 +17,7 @@ import numpy as np
 
 from face2data.image_loading import ImageLoadError, load_rgb
 from face2data.limits import MAX_FILE_BYTES
-from face2data.schema import ETHNICITIES
-from face2data.structures import Progress
+from face2data.results import Progress, encode_csv, file_rows, report
 from face2data.ui.face_labels import FONT, Rect, label_text, layout_labels
 
 SAMPLE_PATH = Path(__file__).resolve().parent.parent / "assets" / "astronaut.jpg"
@@ -29,6 +26,10 @@ SAMPLE_CAPTION = "Sample: Eileen Collins, NASA astronaut — official NASA portr
 DISPLAY_SIDE = 1400
 # Smaller photos are shown enlarged to about this side, so faces, boxes and labels stay readable.
 MIN_DISPLAY_SIDE = 640
+# On a narrow screen (a phone) the photo is drawn separately for a column about this wide (a 390-px phone), at
+# twice that many pixels so that it stays crisp on the phone's dense screen, with labels sized for it.
+NARROW_COLUMN_PX = 358
+NARROW_DENSITY = 2
 BOX_COLOURS = ((46, 111, 186), (217, 130, 43), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75))
 POSSIBLE_COLOUR = (235, 235, 235)  # the faint corners of a possible face, not read
 
@@ -50,6 +51,8 @@ class Analysis:
     read_possible: bool = False  # whether possible faces were read on request (then they are in ``faces``)
     photo: np.ndarray | None = None
     scale: float = 1.0  # shown photo pixels per original photo pixel
+    narrow_photo: np.ndarray | None = None  # the same, drawn for a phone's column (NARROW_COLUMN_PX)
+    narrow_scale: float = 1.0
     error: str | None = None
 
     @property
@@ -103,6 +106,8 @@ def analyze(
     result.possible = [face for face in found if not face.read]
     result.scale = display_scale(*rgb.shape[:2])
     result.photo = annotate(rgb, result.faces, result.scale, result.possible)
+    result.narrow_scale = NARROW_COLUMN_PX * NARROW_DENSITY / rgb.shape[1]
+    result.narrow_photo = annotate(rgb, result.faces, result.narrow_scale, result.possible, unit=NARROW_DENSITY)
     return result
 
 
@@ -117,9 +122,11 @@ def display_scale(height: int, width: int) -> float:
     return float(max(1, MIN_DISPLAY_SIDE // side))
 
 
-def annotate(rgb: np.ndarray, faces: list, scale: float | None = None, possible: Sequence = ()) -> np.ndarray:
+def annotate(
+    rgb: np.ndarray, faces: list, scale: float | None = None, possible: Sequence = (), unit: float = 1.0
+) -> np.ndarray:
     """A display copy of the photo with a box per face and, beside it, a label that covers no other label; possible
-    faces (not read) get faint corners and no label."""
+    faces (not read) get faint corners and no label. ``unit``: the copy's pixels per screen pixel where shown."""
     scale = display_scale(*rgb.shape[:2]) if scale is None else scale
     if scale == 1:
         out = rgb.copy()
@@ -131,11 +138,11 @@ def annotate(rgb: np.ndarray, faces: list, scale: float | None = None, possible:
         _corners(out, Rect(*(round(v * scale) for v in face.box)))
     boxes = [Rect(*(round(v * scale) for v in face.box)) for face in faces]
     for face, box in zip(faces, boxes, strict=True):
-        thickness = max(1, min(3, round(box.width / 60)))
+        thickness = round(max(1, min(3, round(box.width / (60 * unit)))) * unit)
         colour = BOX_COLOURS[face.index % len(BOX_COLOURS)]
         cv2.rectangle(out, (box.x, box.y), (box.x + box.width, box.y + box.height), colour, thickness)
     texts, tags = [label_text(face) for face in faces], [str(face.index + 1) for face in faces]
-    labels = layout_labels(boxes, texts, width, height, tags)
+    labels = layout_labels(boxes, texts, width, height, tags, unit)
     for face, label in zip(faces, labels, strict=True):
         if label is None:
             continue
@@ -158,25 +165,13 @@ def _corners(out: np.ndarray, box: Rect) -> None:
 
 def results_json(analysis: Analysis) -> str:
     """The analysis as the JSON object of ``python -m face2data predict --json`` for one file."""
-    faces = [face.to_dict() for face in analysis.faces]
-    return json.dumps({"file": analysis.source, "faces": faces, "error": analysis.error}, ensure_ascii=False, indent=1)
+    return json.dumps(report(analysis.source, analysis.faces, analysis.error), ensure_ascii=False, indent=1)
 
 
 def results_csv(analysis: Analysis) -> str:
-    """One CSV row per face: the fields of the JSON form, flattened."""
-    out = io.StringIO()
-    columns = ["face", "x", "y", "width", "height", "score", "age", "age_low", "age_high", "gender",
-               "gender_probability", "ethnicity", *[f"p_{e}" for e in ETHNICITIES], "quality_notes"]  # fmt: skip
-    writer = csv.DictWriter(out, fieldnames=columns)
-    writer.writeheader()
-    for number, face in enumerate(analysis.faces, start=1):
-        row = face.to_dict()
-        x, y, w, h = row.pop("box")
-        probabilities = row.pop("ethnicity_probabilities")
-        notes = "; ".join(row.pop("quality_notes"))
-        writer.writerow({"face": number, "x": x, "y": y, "width": w, "height": h, **row,
-                         **{f"p_{e}": probabilities[e] for e in ETHNICITIES}, "quality_notes": notes})  # fmt: skip
-    return out.getvalue()
+    """The analysis as CSV rows, the columns of batch scoring's output (one row per face, or one saying why none)."""
+    faces = [face.to_dict() for face in analysis.faces]
+    return encode_csv(file_rows(analysis.source, faces, analysis.error), header=True)
 
 
 def annotated_png(analysis: Analysis) -> bytes:

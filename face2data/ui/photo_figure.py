@@ -8,6 +8,8 @@ import cv2
 import numpy as np
 import plotly.graph_objects as go
 
+from face2data.results import class_summary
+
 JPEG_QUALITY = 90  # the shown photo travels to the browser as JPEG: a tenth of the PNG's size
 # A click target per face, sized to the face on the shown photo but never too small to hit.
 MIN_TARGET_PX, MAX_TARGET_PX = 14, 80
@@ -15,20 +17,20 @@ MIN_TARGET_PX, MAX_TARGET_PX = 14, 80
 
 def hover_text(face) -> str:
     """'Face 3: 34 years (28–41), female 97 %, White 88 %' — what hovering over a face tells."""
-    return (
-        f"Face {face.index + 1}: {face.age:.0f} years ({face.age_low:.0f}–{face.age_high:.0f}), "
-        f"{face.gender} {face.gender_probability:.0%}, "
-        f"{face.ethnicity} {face.ethnicity_probabilities[face.ethnicity]:.0%}"
-    )
+    age = f"{face.age:.0f} years ({face.age_low:.0f}–{face.age_high:.0f})"
+    return f"Face {face.index + 1}: {age}, {class_summary(face)}"
 
 
-def photo_figure(photo: np.ndarray, faces: list, scale: float) -> go.Figure:
-    """The shown photo (boxes and labels already drawn) at its own pixel size, with a hover and click target per face.
+def photo_figure(photo: np.ndarray, faces: list, scale: float, column_px: int | None = None) -> go.Figure:
+    """The shown photo (boxes and labels already drawn) with a hover and click (or tap) target per face.
 
     ``scale`` maps the faces' boxes (photo pixels) onto the shown photo; each target's ``customdata`` is the face
-    index, which the page reads from a click.
+    index, which the page reads from a click. The figure has the photo's own pixel size, or, given ``column_px``,
+    the width of a column that wide (a phone's: the figure then stretches to the column) and the height that
+    keeps the photo's shape there.
     """
     height, width = photo.shape[:2]
+    screen = 1.0 if column_px is None else column_px / width  # screen pixels per shown photo pixel
     ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(photo, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     source = "data:image/jpeg;base64," + base64.b64encode(jpeg.tobytes() if ok else b"").decode()
     fig = go.Figure(go.Image(source=source, hoverinfo="skip"))
@@ -40,7 +42,7 @@ def photo_figure(photo: np.ndarray, faces: list, scale: float) -> go.Figure:
             mode="markers",
             marker={
                 "symbol": "square",
-                "size": np.clip(boxes[:, 2] * 0.9, MIN_TARGET_PX, MAX_TARGET_PX),
+                "size": np.clip(boxes[:, 2] * 0.9 * screen, MIN_TARGET_PX, MAX_TARGET_PX),
                 "color": "rgba(255,255,255,0.01)",  # invisible, yet it takes hovers and clicks
             },
             selected={"marker": {"opacity": 1}},
@@ -54,6 +56,10 @@ def photo_figure(photo: np.ndarray, faces: list, scale: float) -> go.Figure:
     fig.update_xaxes(visible=False, range=[0, width], constrain="domain")
     fig.update_yaxes(visible=False, range=[height, 0], scaleanchor="x", constrain="domain")
     fig.update_layout(
-        width=width, height=height, margin={"l": 0, "r": 0, "t": 0, "b": 0}, dragmode="zoom", clickmode="event+select"
+        width=width if column_px is None else None,
+        height=round(height * screen),
+        margin={"l": 0, "r": 0, "t": 0, "b": 0},
+        dragmode="zoom",
+        clickmode="event+select",
     )
     return fig

@@ -7,30 +7,21 @@ from collections.abc import Callable
 import numpy as np
 import streamlit as st
 
-from face2data.schema import AGE_BUCKETS, AGE_RANGE_TOLERANCE, ETHNICITIES, GENDERS, INPUT_SIZE
+from face2data.results import labels_of, word_label
+from face2data.schema import (
+    AGE_BUCKETS,
+    AGE_INTERVAL_MASS,
+    CLASS_HEADS,
+    ETHNICITIES,
+    GENDERS,
+    INPUT_SIZE,
+)
 from face2data.ui import figures
-
-GROUP_COLUMNS = {
-    "group": st.column_config.TextColumn("group"),
-    "n": st.column_config.NumberColumn("faces", format="%d"),
-    "age_mae": st.column_config.NumberColumn("age MAE (years)", format="%.2f"),
-    "gender_accuracy": st.column_config.NumberColumn("gender accuracy %", format="%.1f"),
-    "ethnicity_accuracy": st.column_config.NumberColumn("ethnicity accuracy %", format="%.1f"),
-    "age_in_range": st.column_config.NumberColumn("age inside the range %", format="%.1f"),
-    f"age_in_range_{AGE_RANGE_TOLERANCE}": st.column_config.NumberColumn(
-        f"age within range ± {AGE_RANGE_TOLERANCE} %", format="%.1f"
-    ),
-}
-
-
-def group_table(table, key: str) -> None:
-    """A sortable per-group table of test-set figures (accuracies in percent)."""
-    st.dataframe(table, hide_index=True, column_config=GROUP_COLUMNS, key=key, width="stretch")
 
 
 def face_title(face) -> str:
     """'Face 2: 34 years, female, Asian' — the label of a face in cards and pickers."""
-    return f"Face {face.index + 1}: {face.age:.0f} years, {face.gender}, {face.ethnicity}"
+    return f"Face {face.index + 1}: {word_label(face.age, labels_of(face))}"
 
 
 def faces_table(faces: list, on_select: Callable[[], None]) -> None:
@@ -39,8 +30,7 @@ def faces_table(faces: list, on_select: Callable[[], None]) -> None:
         {
             "face": face.index + 1,
             "age": f"{face.age:.0f} ({face.age_low:.0f}–{face.age_high:.0f})",
-            "gender": f"{face.gender} {face.gender_probability:.0%}",
-            "ethnicity": f"{face.ethnicity} {face.ethnicity_probabilities[face.ethnicity]:.0%}",
+            **{head.name: f"{face.label(head.name)} {face.probability(head.name):.0%}" for head in CLASS_HEADS},
             "notes": "; ".join(face.quality_notes),
         }
         for face in faces
@@ -76,20 +66,27 @@ def face_card(face, key: str) -> None:
         st.metric(
             "Predicted age", f"{face.age:.0f} years", help="The expected value of the predicted age distribution."
         )
-        st.markdown(f"Likely between **{face.age_low:.0f}** and **{face.age_high:.0f}** (80% of the distribution)")
+        st.markdown(
+            f"Likely between **{face.age_low:.0f}** and **{face.age_high:.0f}** "
+            f"({AGE_INTERVAL_MASS:.0%} of the distribution)"
+        )
         st.plotly_chart(
             figures.age_distribution_figure(face.age_probabilities, face.age, face.age_low, face.age_high),
             key=f"{key}_age",
             config={"displayModeBar": False},
         )
     with class_col:
-        st.metric(
-            "Gender", face.gender, f"{face.gender_probability:.0%} probability", delta_color="off", delta_arrow="off"
-        )
-        st.markdown(f"Ethnicity: **{face.ethnicity}**")
-        st.plotly_chart(
-            figures.ethnicity_figure(face.ethnicity_probabilities), key=f"{key}_eth", config={"displayModeBar": False}
-        )
+        for head in CLASS_HEADS:  # a two-class head reads best as one number, a longer one as bars
+            label, probability = face.label(head.name), face.probability(head.name)
+            if len(head.classes) == 2:
+                st.metric(head.title, label, f"{probability:.0%} probability", delta_color="off", delta_arrow="off")
+                continue
+            st.markdown(f"{head.title}: **{label}**")
+            st.plotly_chart(
+                figures.class_probability_figure(face.class_probabilities(head.name)),
+                key=f"{key}_{head.name}",
+                config={"displayModeBar": False},
+            )
     for note in face.quality_notes:
         st.warning(note, icon=":material/warning:")
 
@@ -109,11 +106,6 @@ SHAP_PROGRESS = "Computing per-pixel SHAP maps: {evals:,} masked faces, each wit
 
 def _explanations() -> dict:
     return st.session_state.setdefault("explanations", {})
-
-
-def cached_explanation(digest: str, face):
-    """This face's explanation if it was computed in this session, else None."""
-    return _explanations().get((digest, face.index))
 
 
 def compute_explanation(digest: str, face):
@@ -151,7 +143,7 @@ def shap_panel(explanation, crop, key: str, ethnicity_class: str | None = None, 
     from face2data.explanation import overlay, plotly_colorscale
 
     if ethnicity_class is not None:
-        explanation = explanation.retarget(ethnicity_class=ethnicity_class)
+        explanation = explanation.retarget(ethnicity=ethnicity_class)
     colours = plotly_colorscale()
     for col, head in zip(st.columns(3), ("age", "gender", "ethnicity"), strict=True):
         part = explanation[head]
@@ -207,7 +199,7 @@ def region_panel(explanation, crop, key: str, ethnicity_class: str | None = None
     from face2data.ui import cache
 
     if ethnicity_class is not None:
-        explanation = explanation.retarget(ethnicity_class=ethnicity_class)
+        explanation = explanation.retarget(ethnicity=ethnicity_class)
     faithfulness = cache.faithfulness()
     labels = region_labels(INPUT_SIZE)
     # One colour scale per unit: gender's ±2 points must not look as strong as ethnicity's ±30

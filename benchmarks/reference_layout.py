@@ -1,10 +1,10 @@
-"""Measure the reference keypoint layout from UTKFace's own aligned crops.
+"""Measure the reference keypoint layout from UTKFace's own aligned crops (a measuring tool, not run by the app).
 
-``python -m face2data.faces.reference --data PATH/UTKFace.tar.gz`` runs the detector on a seeded sample
+``python benchmarks/reference_layout.py --data PATH/UTKFace.tar.gz`` runs the detector on a seeded sample
 of training-split crops, averages where each keypoint sits in the 200x200 frame (corrected so that
 aligning those crops leaves them where they are, see ``unbiased_layout``) and writes
-``reference_keypoints.json`` next to this module, with the spread of pose and sharpness over the same
-faces (what the quality notes compare against).
+``face2data/faces/reference_keypoints.json`` (``face2data.faces.alignment.REFERENCE_PATH``), with the spread
+of pose and sharpness over the same faces (what the quality notes compare against).
 """
 
 from __future__ import annotations
@@ -15,23 +15,27 @@ import logging
 import random
 from pathlib import Path
 
-import cv2
-import numpy as np
+import common
 
-from face2data.data.labels import parse_name
-from face2data.data.sources import iter_image_bytes, list_image_names
-from face2data.data.split import split_of
-from face2data.faces.alignment import (
+common.setup_path()
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from face2data.data.labels import parse_name  # noqa: E402
+from face2data.data.sources import iter_image_bytes, list_image_names  # noqa: E402
+from face2data.data.split import split_of  # noqa: E402
+from face2data.faces.alignment import (  # noqa: E402
     REFERENCE_PATH,
     ReferenceLayout,
     align_face,
     similarity_transform,
     transform_points,
 )
-from face2data.faces.detection import KEYPOINT_NAMES, FaceDetector, default_detector
-from face2data.faces.quality import pose_ratios, sharpness
-from face2data.image_loading import ImageLoadError, load_rgb
-from face2data.schema import CROP_SIZE
+from face2data.faces.detection import KEYPOINT_NAMES, FaceDetector, default_detector  # noqa: E402
+from face2data.faces.quality import pose_ratios, sharpness  # noqa: E402
+from face2data.image_loading import ImageLoadError, load_rgb  # noqa: E402
+from face2data.schema import CROP_SIZE  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +128,7 @@ def measure_reference(
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: measure and write the reference layout."""
-    parser = argparse.ArgumentParser(prog="python -m face2data.faces.reference", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python benchmarks/reference_layout.py", description=__doc__)
     parser.add_argument("--data", required=True, help="UTKFace folder or archive")
     parser.add_argument("--count", type=int, default=800, help="training crops to measure")
     parser.add_argument("--seed", type=int, default=0)

@@ -22,11 +22,11 @@ import json
 import os
 import uuid
 from collections import Counter
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from face2data.batch.rows import COLUMNS, expected_rows
+from face2data.batch.rows import expected_rows
+from face2data.results import COLUMNS, encode_csv
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet"}
 PART_GLOB = "*.parquet"
@@ -48,16 +48,6 @@ def exists(path: str | os.PathLike) -> bool:
     """Whether an output holds anything already (a file, or a Parquet folder with any file in it)."""
     path = Path(path)
     return any(path.iterdir()) if path.is_dir() else path.exists()
-
-
-def encode_csv(rows: Iterable[dict[str, Any]], header: bool = False) -> str:
-    """Rows as CSV text (the columns of ``rows.COLUMNS``), with the header line when asked."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    if header:
-        writer.writerow(COLUMNS)
-    writer.writerows([[row.get(name) for name in COLUMNS] for row in rows])
-    return out.getvalue()
 
 
 def arrow_schema():
@@ -119,7 +109,7 @@ class RowWriter:
 
 
 def read_rows(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """Every complete row of a batch output, typed as ``rows.COLUMNS`` (a partial last line is left out)."""
+    """Every complete row of a batch output, typed as ``results.COLUMNS`` (a partial last line is left out)."""
     path = Path(path)
     fmt = output_format(path)
     if not exists(path):

@@ -1,0 +1,42 @@
+"""Facts about the machine this process runs on: usable cores, CPU model, and how a record of them reads."""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (the affinity mask, which containers narrow)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def cpu_model() -> str:
+    """The CPU's marketing name from /proc/cpuinfo (the platform's processor string elsewhere)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def describe_machine(devices: list[str] | None = None) -> dict:
+    """What a record of a run (training.json) keeps about the machine: CPU model, usable cores and the devices
+    the run computed on (Keras' names: ``cpu:0``, ``gpu:0`` ...)."""
+    return {"cpu": cpu_model(), "cores": usable_cores(), "devices": list(devices or [])}
+
+
+def machine_words(machine: dict | None) -> str:
+    """`` on a 2-core CPU (its model)`` (accelerators first, when the run used any) for a recorded machine;
+    empty for a record without one (files written before it was recorded)."""
+    if not machine:
+        return ""
+    cpu = f"a {machine['cores']}-core CPU" + (f" ({machine['cpu']})" if machine.get("cpu") else "")
+    accelerators = [d for d in machine.get("devices", []) if not d.lower().startswith("cpu")]
+    return f" on {', '.join(accelerators)} with {cpu}" if accelerators else f" on {cpu}"

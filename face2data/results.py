@@ -1,0 +1,203 @@
+"""What a prediction for one face is, and every form it is written in: JSON, a flat row, a label, a report.
+
+One definition for the CLI, the pages (downloads included), batch scoring and the API. A face's values are per
+head of ``schema.HEAD_TABLE``: a new head appears in all these forms without a change here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from face2data.outputs import age_interval, expected_age
+from face2data.schema import AGE_HEAD, CLASS_HEADS, HEAD_BY_NAME
+
+Progress = Callable[[int, int], None]  # told (faces read so far, faces found) while a photo is read
+
+
+@dataclass
+class FaceResult:
+    """What was predicted for one face of a photo (faces are numbered largest first).
+
+    ``probabilities`` holds each head's output (mirror-averaged) by head name; it is empty for a possible face
+    left unread, which has a box and notes and no attribute at all.
+    """
+
+    index: int
+    box: tuple[int, int, int, int]  # x, y, width, height in photo pixels
+    score: float  # detector confidence
+    crop: np.ndarray  # the aligned (CROP_SIZE, CROP_SIZE, 3) uint8 RGB crop the model saw
+    probabilities: dict[str, np.ndarray]
+    quality_notes: list[str] = field(default_factory=list)
+    doubtful: bool = False  # a possible face (the detector is not sure); see ``read``
+
+    @classmethod
+    def unread(cls, index: int, box, score: float, crop: np.ndarray, notes: list[str]) -> FaceResult:
+        """A possible face that was not read: no attribute is given for it."""
+        x, y, width, height = (int(v) for v in box)
+        return cls(index, (x, y, width, height), float(score), crop, {}, list(notes), doubtful=True)
+
+    @property
+    def read(self) -> bool:
+        """False for a possible face left unread."""
+        return bool(self.probabilities)
+
+    @property
+    def age_probabilities(self) -> np.ndarray:
+        """The age distribution over ``schema.AGES``."""
+        return self.probabilities[AGE_HEAD.name]
+
+    @cached_property
+    def age(self) -> float:
+        """The expected value of the age distribution."""
+        return float(expected_age(self.age_probabilities))
+
+    @cached_property
+    def age_range(self) -> tuple[float, float]:
+        """The central ``AGE_INTERVAL_MASS`` interval of the age distribution."""
+        low, high = age_interval(self.age_probabilities)
+        return float(low[0]), float(high[0])
+
+    @property
+    def age_low(self) -> float:
+        return self.age_range[0]
+
+    @property
+    def age_high(self) -> float:
+        return self.age_range[1]
+
+    def label(self, head: str) -> str:
+        """The likeliest class of a class head."""
+        return HEAD_BY_NAME[head].classes[int(np.argmax(self.probabilities[head]))]
+
+    def probability(self, head: str, label: str | None = None) -> float:
+        """The probability of ``label`` (default: the likeliest class) of a class head."""
+        classes = HEAD_BY_NAME[head].classes
+        return float(self.probabilities[head][classes.index(label or self.label(head))])
+
+    def class_probabilities(self, head: str) -> dict[str, float]:
+        """Every class of a class head with its probability, in the head's order."""
+        return {name: float(p) for name, p in zip(HEAD_BY_NAME[head].classes, self.probabilities[head], strict=True)}
+
+    def to_dict(self) -> dict:
+        """The JSON object of ``python -m face2data predict --json`` (no image or age distribution).
+
+        Per class head: ``<head>`` (the likeliest class), ``<head>_probability`` and ``<head>_probabilities``.
+        A possible face carries ``"possible_face": true``; one left unread has its box, score and notes only.
+        """
+        out: dict[str, Any] = {"box": [int(v) for v in self.box], "score": round(float(self.score), 3)}
+        if not self.read:
+            return out | {"possible_face": True, "quality_notes": list(self.quality_notes)}
+        out |= {"age": round(self.age, 1), "age_low": int(self.age_low), "age_high": int(self.age_high)}
+        for head in CLASS_HEADS:
+            out |= {
+                head.name: self.label(head.name),
+                f"{head.name}_probability": round(self.probability(head.name), 3),
+                f"{head.name}_probabilities": {k: round(p, 3) for k, p in self.class_probabilities(head.name).items()},
+            }
+        out["quality_notes"] = list(self.quality_notes)
+        return out | ({"possible_face": True} if self.doubtful else {})
+
+
+def short_label(age: float, labels: Mapping[str, str]) -> str:
+    """'34 F White': the age and each class head's short form, for labels drawn on photos (ASCII)."""
+    return " ".join([f"{age:.0f}", *(head.short_form(labels[head.name]) for head in CLASS_HEADS)])
+
+
+def word_label(age: float, labels: Mapping[str, str], separator: str = ", ", unit: str = " years") -> str:
+    """'34 years, female, White': the age and each class head's class in words."""
+    return separator.join([f"{age:.0f}{unit}", *(labels[head.name] for head in CLASS_HEADS)])
+
+
+def labels_of(face: FaceResult) -> dict[str, str]:
+    """The likeliest class of every class head of a read face."""
+    return {head.name: face.label(head.name) for head in CLASS_HEADS}
+
+
+def class_summary(face: FaceResult) -> str:
+    """'female 97 %, White 88 %': each class head's likeliest class with its probability."""
+    return ", ".join(f"{face.label(h.name)} {face.probability(h.name):.0%}" for h in CLASS_HEADS)
+
+
+def report(file: str | None, faces: list[FaceResult] | None = None, error: str | None = None) -> dict:
+    """One file's JSON report, as ``predict --json``, the API and the app's download write it:
+    ``{"file", "faces", "error"}`` (no faces when the file could not be read)."""
+    return {"file": file, "faces": [face.to_dict() for face in faces or []], "error": error}
+
+
+# The flat row: one per face, or one per file without a face or with an error. Column name -> type ("str", "int"
+# or "float"), in output order. A face's values are those of ``FaceResult.to_dict``, flattened; ``faces`` (the
+# number of faces found in the file, on every row of it) lets a reader tell whether all rows of a file were
+# written. Empty values are None (an empty cell in CSV, null in JSONL and Parquet). A possible face has
+# ``possible_face`` 1 and, unless it was read on request, no attribute; the faces read have 0.
+COLUMNS: dict[str, str] = {
+    "file": "str",
+    "faces": "int",  # faces found in the file; None for a file that could not be read
+    "face": "int",  # 1 = the largest face; None on a row without a face
+    "x": "int",
+    "y": "int",
+    "width": "int",
+    "height": "int",
+    "score": "float",
+    "age": "float",
+    "age_low": "int",
+    "age_high": "int",
+    **{
+        column: kind
+        for head in CLASS_HEADS
+        for column, kind in (
+            (head.name, "str"),
+            (f"{head.name}_probability", "float"),
+            *((f"p_{name}", "float") for name in head.classes),
+        )
+    },
+    "quality_notes": "str",  # "; "-separated
+    "possible_face": "int",  # 1: the detector is not sure this is a face (see FaceResult.read); 0 for faces
+    "error": "str",  # the loader's message for a file that could not be read
+}
+
+
+def face_row(file: str, faces: int, number: int, face: dict) -> dict[str, Any]:
+    """The row of face ``number`` (1-based) from its ``FaceResult.to_dict()``."""
+    x, y, width, height = face["box"]
+    row = dict.fromkeys(COLUMNS)
+    row.update(file=file, faces=faces, face=number, x=x, y=y, width=width, height=height, score=face["score"],
+               quality_notes="; ".join(face["quality_notes"]) or None,
+               possible_face=int(face.get("possible_face", False)))  # fmt: skip
+    if "age" in face:  # not a possible face left unread
+        row.update(age=face["age"], age_low=face["age_low"], age_high=face["age_high"])
+        for head in CLASS_HEADS:
+            row[head.name] = face[head.name]
+            row[f"{head.name}_probability"] = face[f"{head.name}_probability"]
+            row.update({f"p_{name}": p for name, p in face[f"{head.name}_probabilities"].items()})
+    return row
+
+
+def file_rows(file: str, faces: list[dict] | None, error: str | None = None) -> list[dict[str, Any]]:
+    """The rows of one file: one per face (``to_dict`` forms), else one row saying no face or the error."""
+    if error is not None:
+        return [{**dict.fromkeys(COLUMNS), "file": file, "error": error}]
+    if not faces:
+        return [{**dict.fromkeys(COLUMNS), "file": file, "faces": 0}]
+    return [face_row(file, len(faces), number, face) for number, face in enumerate(faces, start=1)]
+
+
+def is_read_face(row: dict[str, Any]) -> bool:
+    """True on the row of a face that was read (not a file without a face, nor a possible face)."""
+    return row["face"] is not None and not row.get("possible_face")
+
+
+def encode_csv(rows: Iterable[dict[str, Any]], header: bool = False) -> str:
+    """Rows as CSV text (the columns of ``results.COLUMNS``), with the header line when asked."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    if header:
+        writer.writerow(COLUMNS)
+    writer.writerows([[row.get(name) for name in COLUMNS] for row in rows])
+    return out.getvalue()

@@ -1,0 +1,48 @@
+"""A face's result in its forms: JSON, flat row, labels and the CLI table, all derived from the head table."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from face2data.results import COLUMNS, FaceResult, face_row, labels_of, report, short_label, word_label
+from face2data.schema import AGES, CLASS_HEADS, CROP_SIZE, HEAD_TABLE
+from face2data.text_table import format_table
+
+
+def _face() -> FaceResult:
+    ages = np.exp(-0.5 * ((AGES - 40.0) / 3.0) ** 2)
+    probabilities = {"age": ages / ages.sum(), "gender": np.array([0.25, 0.75]),
+                     "ethnicity": np.array([0.1, 0.05, 0.7, 0.1, 0.05])}  # fmt: skip
+    return FaceResult(0, (10, 20, 80, 90), 0.97, np.zeros((CROP_SIZE, CROP_SIZE, 3), np.uint8), probabilities)
+
+
+def test_every_head_has_its_columns_and_no_two_classes_share_one():
+    names = [name for head in CLASS_HEADS for name in head.classes]
+    assert len(names) == len(set(names))  # p_<class> columns cannot collide
+    for head in CLASS_HEADS:
+        assert {head.name, f"{head.name}_probability", *(f"p_{c}" for c in head.classes)} <= set(COLUMNS)
+    assert [head.name for head in HEAD_TABLE if head.kind == "age"] == ["age"]
+
+
+def test_a_face_reads_the_same_in_every_form():
+    face = _face()
+    assert face.label("gender") == "female" and face.probability("gender") == 0.75
+    assert face.label("ethnicity") == "Asian" and face.probability("ethnicity", "White") == np.float32(0.1)
+    assert round(face.age) == 40 and face.age_low < 40 < face.age_high
+    as_json = face.to_dict()
+    assert as_json["gender_probabilities"] == {"male": 0.25, "female": 0.75}
+    assert as_json["ethnicity"] == "Asian" and as_json["ethnicity_probability"] == 0.7
+    row = face_row("a.jpg", 1, 1, as_json)
+    assert row["gender"] == "female" and row["p_female"] == 0.75 and row["p_Asian"] == 0.7 and row["age"] == 40.0
+    assert short_label(face.age, labels_of(face)) == "40 F Asian"
+    assert word_label(face.age, labels_of(face)) == "40 years, female, Asian"
+    table = format_table([report("a.jpg", [face]), report("b.png", error="the file is empty")])
+    assert "female 75%" in table and "Asian 70%" in table and "error: the file is empty" in table
+
+
+def test_an_unread_possible_face_claims_nothing():
+    face = FaceResult.unread(1, (0, 0, 30, 30), 0.66, np.zeros((CROP_SIZE, CROP_SIZE, 3), np.uint8), ["a note"])
+    assert not face.read and face.to_dict() == {"box": [0, 0, 30, 30], "score": 0.66, "possible_face": True,
+                                                "quality_notes": ["a note"]}  # fmt: skip
+    row = face_row("a.jpg", 1, 1, face.to_dict())
+    assert row["possible_face"] == 1 and row["age"] is None and row["gender"] is None
