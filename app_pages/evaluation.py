@@ -101,8 +101,12 @@ if source == YOURS:
     evaluation = _your_photos()
     if evaluation is None:
         st.stop()
-    metrics, rows, crops = evaluation.report, evaluation.rows, evaluation.crops
+    metrics, rows = evaluation.report, evaluation.rows
     predictions = predictions_frame(rows)
+
+    def faces_of(indices: list[int]) -> list:
+        return [evaluation.crops[i] for i in indices]
+
     command = LABELLED_COMMAND
     st.markdown(
         f"**{metrics['n']:,} faces** of your photos, each run through the same face detection and alignment as "
@@ -115,7 +119,13 @@ else:
         st.info(f"This test set has not been evaluated yet. Run:\n\n`{EVALUATE_COMMAND}`")
         st.stop()
     predictions = cache.test_predictions(source)
-    rows, crops, command = [], None, EVALUATE_COMMAND
+    rows = [] if predictions is None else predictions.to_dict("records")
+    command = EVALUATE_COMMAND
+
+    def faces_of(indices: list[int]) -> list:
+        found = cache.test_faces(metrics["data"], [rows[i]["file"] for i in indices]) or {}
+        return [found.get(rows[i]["file"]) for i in indices]
+
     st.markdown(
         f"**{int(metrics['n']):,} test faces** of {metrics['test_set']} ({metrics['data']}), never seen in training "
         f"or model selection, each run through the same face detection and alignment as an uploaded photo; "
@@ -127,7 +137,14 @@ evaluation_views.headline(metrics)
 if source != YOURS:
     evaluation_views.comparison(metrics, source)
 evaluation_views.confusions(metrics, source)
-evaluation_views.error_gallery(rows, crops, metrics, source)
+if source == YOURS or cache.test_faces(metrics["data"], []) is not None:
+    evaluation_views.error_gallery(rows, faces_of, metrics, source)
+else:
+    evaluation_views.error_gallery(rows, None, metrics, source, missing=(
+        f"The test images are not on this machine ({metrics['data']} and its aligned crops in the folder "
+        "FACE2DATA_DATA names, by default ../shared/data; `python -m face2data crops --data PATH` builds them), "
+        "so the faces behind each cell cannot be shown; your own labelled photos (above) can."
+    ))  # fmt: skip
 evaluation_views.groups(metrics, source)
 evaluation_views.calibration(metrics, source, command, cache.calibration_record())
 if evaluation_views.age_kind(metrics) == "exact":

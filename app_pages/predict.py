@@ -14,7 +14,6 @@ from face2data.ui.photo_figure import photo_figure
 
 UPLOAD, WEBCAM = "Upload a photo", "Webcam snapshot"
 OPEN_FACES = 3  # up to this many faces, every card is open; more, and the user picks one card at a time
-NARROW_SCREEN_PX = 640  # up to this screen width the photo drawn for a phone's column is shown
 
 
 def _use(source: str) -> None:
@@ -122,18 +121,15 @@ if analysis.photo is None:  # not reached: a read photo always has its shown cop
 
 # Two drawings of the photo, one shown by screen width: on a phone, labels drawn for a desktop column would be a
 # few pixels high, so the narrow one is drawn for a phone's column, its labels sized for it.
-st.html(
-    f"<style>@media (max-width: {NARROW_SCREEN_PX}px) {{ .st-key-photo_wide {{ display: none; }} }}"
-    f"@media (min-width: {NARROW_SCREEN_PX + 1}px) {{ .st-key-photo_narrow {{ display: none; }} }}</style>"
-)
 PHOTO_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d", "toImage"]}
-with st.container(key="photo_wide"):
+wide, narrow_column = views.wide_and_narrow("photo")
+with wide:
     st.plotly_chart(photo_figure(analysis.photo, analysis.faces, analysis.scale), key="photo_plot",
                     on_select=partial(_open_clicked_face, "photo_plot"), selection_mode="points", width="content",
                     config=PHOTO_CONFIG)  # fmt: skip
     hint = "Hover over a face to read it, click it to open its card; drag to zoom in, double-click to zoom out."
     st.caption(f"{SAMPLE_CAPTION} {hint}" if analysis.source == "sample" else hint)
-with st.container(key="photo_narrow"):
+with narrow_column:
     narrow = photo_figure(analysis.narrow_photo, analysis.faces, analysis.narrow_scale, column_px=NARROW_COLUMN_PX)
     st.plotly_chart(narrow, key="photo_plot_narrow", on_select=partial(_open_clicked_face, "photo_plot_narrow"),
                     selection_mode="points", width="stretch",

@@ -220,6 +220,26 @@ def load_crops(path: str | Path, workers: int | None = None) -> CropSet:
     return crops
 
 
+def cached_crops(path: str | Path, names: list[str]) -> dict[str, np.ndarray] | None:
+    """The cached aligned crops of the named faces of a source (those the cache holds), or None when the source
+    is not there or its crops were never built (nothing is built here: that takes minutes)."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    file = cache_path(path, crop_key(path))
+    if not file.exists():
+        return None
+    with np.load(file) as stored:
+        where = {str(name): i for i, name in enumerate(stored["names"])}
+        rows = [where[name] for name in names if name in where]
+        offsets, blob = stored["offsets"], stored["blob"]
+        parts = [blob[offsets[i] : offsets[i + 1]] for i in rows]
+    if not parts:
+        return {}
+    images = _decode(np.concatenate(parts), np.cumsum([0] + [len(p) for p in parts]))
+    return dict(zip([n for n in names if n in where], images, strict=True))
+
+
 def write_crops_copy(crops_path: str | Path, out: str | Path, splits: tuple[str, ...], shard: tuple[int, int]) -> int:
     """Copy the cached crops of a source (only ``splits``, only shard ``i`` of ``n``) to a file; returns faces."""
     path = Path(crops_path)

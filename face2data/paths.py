@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 WEIGHTS_DIR = PROJECT_ROOT / "weights"
+# Where the labelled sources lie (the project's ../shared/data unless FACE2DATA_DATA says otherwise): the app
+# shows the faces of a test set from there when its crops were built (python -m face2data crops).
+DATA_DIR = Path(os.environ.get("FACE2DATA_DATA", PROJECT_ROOT.parent / "shared" / "data"))
 
 MODEL_PATH = WEIGHTS_DIR / "face2data.keras"  # the trained model (training, evaluation)
 TFLITE_PATH = WEIGHTS_DIR / "face2data.tflite"  # the same network as the app and the CLI run it

@@ -42,8 +42,9 @@ class TFLiteModel:
         from ai_edge_litert.interpreter import Interpreter
 
         self.name = name
-        # Per class head, applied by outputs.predict_probabilities; set by the loader from weights/calibration.json
-        self.temperatures: dict[str, float] = {}
+        # Per class head, applied by outputs.predict_probabilities: weights/calibration.json's, if fitted for
+        # exactly these bytes (a TFLiteModel made anywhere, by any engine, answers as the served one)
+        self.temperatures: dict[str, float] = read_temperatures(flatbuffer)
         self._interpreter = Interpreter(model_content=flatbuffer, num_threads=threads or usable_cores())
         inputs = self._interpreter.get_input_details()
         if len(inputs) != 1 or tuple(inputs[0]["shape"][1:]) != (INPUT_SIZE, INPUT_SIZE, 3):
@@ -122,12 +123,11 @@ def export_tflite(model: keras.Model, path: str | PathLike = TFLITE_PATH) -> Pat
 
 
 def largest_difference(reference, candidate, n: int = 8, seed: int = 0) -> float:
-    """Largest absolute probability difference between two models over ``n`` seeded random images."""
-    from face2data.outputs import predict_probabilities
-
+    """Largest absolute difference between two networks' raw probabilities (before any temperature) over ``n``
+    seeded random images."""
     images = np.random.default_rng(seed).uniform(0, 255, (n, INPUT_SIZE, INPUT_SIZE, 3)).astype(np.float32)
-    expected, got = predict_probabilities(reference, images), predict_probabilities(candidate, images)
-    return max(float(np.max(np.abs(expected[head] - got[head]))) for head in HEADS)
+    expected, got = reference.predict_on_batch(images), candidate.predict_on_batch(images)
+    return max(float(np.max(np.abs(np.asarray(expected[head]) - np.asarray(got[head])))) for head in HEADS)
 
 
 def _load(path: Path) -> TFLiteModel:
@@ -141,8 +141,6 @@ def _load(path: Path) -> TFLiteModel:
     if len(flatbuffer) < 8 or flatbuffer[4:8] != b"TFL3":
         raise ModelFileError(f"not a TFLite model file (or an incomplete one): {path}")
     try:
-        model = TFLiteModel(flatbuffer, name=path.name)
+        return TFLiteModel(flatbuffer, name=path.name)
     except (ValueError, RuntimeError) as error:
         raise ModelFileError(f"model file cannot be used ({error}): {path}") from error
-    model.temperatures = read_temperatures(flatbuffer)
-    return model

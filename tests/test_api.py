@@ -57,6 +57,7 @@ def test_model_facts(client):
     assert body["genders"] == ["male", "female"] and len(body["ethnicities"]) == 5 and body["input_size"] == INPUT_SIZE
     assert body["ages"] == {"min": 0, "max": 116} and body["intended_use"] and body["limits"]
     assert "utkface" in body["test_metrics"] and 0 < body["test_metrics"]["utkface"]["gender_accuracy"] <= 1
+    assert set(body["temperatures"]) <= {"gender", "ethnicity"}  # the shipped file's, when calibrated
 
 
 def test_predict_as_multipart_and_raw_body_equals_the_cli(client):

@@ -72,3 +72,19 @@ def test_a_copy_holds_the_chosen_splits_and_shard(tmp_path):
     whole = load_crops(folder).faces.of_splits("train")
     np.testing.assert_array_equal(copy.faces.images, whole.images[1::2])
     assert list(copy.faces.names) == list(whole.names[1::2])
+
+
+def test_cached_crops_of_named_faces_without_building_anything(tmp_path):
+    from face2data.crops import cached_crops
+
+    folder = write_fairface_source(tmp_path, [("30-39", "Female", "Black"), ("3-9", "Male", "White")] * 2)
+    assert cached_crops(folder, ["train/1.jpg"]) is None  # never built: nothing is built for a gallery
+    assert cached_crops(tmp_path / "nowhere", ["train/1.jpg"]) is None
+    found = load_crops(folder)
+    wanted = ["train/3.jpg", "train/no-such.jpg", "train/1.jpg"]
+    picked = cached_crops(folder, wanted)
+    assert list(picked) == ["train/3.jpg", "train/1.jpg"]  # in the order asked, the unknown name left out
+    names = list(found.faces.names)
+    for name, image in picked.items():
+        assert np.array_equal(image, found.faces.images[names.index(name)])
+    assert cached_crops(folder, []) == {}

@@ -176,6 +176,8 @@ def model_facts(runtime: Annotated[Runtime | None, Depends(runtime_of)]) -> dict
         "test_metrics": _shipped_metrics(),
         "intended_use": INTENDED_USE,
         "limits": list(LIMITS),
+        # the class heads' temperatures (weights/calibration.json) the answers are rescaled by
+        "temperatures": getattr(runtime.predictor.model, "temperatures", {}) if runtime and runtime.predictor else {},
     }
 
 

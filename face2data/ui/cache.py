@@ -63,6 +63,19 @@ def test_metrics(source: str = "utkface") -> dict | None:
     return _metrics(str(path), _stamp(path), source)
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def _test_crops(path: str, names: tuple[str, ...]) -> dict | None:
+    from face2data.crops import cached_crops
+
+    return cached_crops(path, list(names))
+
+
+def test_faces(source_file: str, names: list[str]) -> dict | None:
+    """The aligned crops of these test faces, by name, from the cached crops of the source ``source_file`` in
+    paths.DATA_DIR; None when the source or its crops are not on this machine."""
+    return _test_crops(str(paths.DATA_DIR / source_file), tuple(names))
+
+
 def calibration_record() -> dict | None:
     """weights/calibration.json (the class heads' temperatures and their effect), or None before a calibration."""
     return _json(str(paths.CALIBRATION_PATH), _stamp(paths.CALIBRATION_PATH))

@@ -6,7 +6,7 @@ absent (``age_kind``), and a head without labels has no figures, so every sectio
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable
 from pathlib import PurePosixPath
 from types import SimpleNamespace
 
@@ -17,8 +17,8 @@ import streamlit as st
 from face2data.evaluation import gallery
 from face2data.evaluation.metrics import RANGE_HIT_KEY
 from face2data.evaluation.run import RANGE_SOURCES
-from face2data.schema import AGE_INTERVAL_MASS, AGE_RANGE_TOLERANCE, RACE_TO_ETHNICITY
-from face2data.ui import figures
+from face2data.schema import AGE_INTERVAL_MASS, AGE_MAX, AGE_RANGE_TOLERANCE, RACE_TO_ETHNICITY
+from face2data.ui import figures, views
 from face2data.ui.artifacts import per_group_table
 
 GROUP_COLUMNS = {
@@ -48,9 +48,12 @@ GROUP_TABLES = {
     "race": "By race group",
     "age_bucket": "By age bucket",
 }
+# The aligned crops of some rows of an evaluation, in their order (None for a face that cannot be found).
+FacesOf = Callable[[list[int]], list[np.ndarray | None]]
 GALLERY_FACES = 24
 SMALL_SET = 200  # faces: below it, the per-cell heatmap shows even cells of one face by default
 GALLERY_COLUMNS = 6
+GALLERY_IMAGE_PX = 140  # a column's width on a desktop; on a phone the columns stack and stay this small
 AGE_ERRORS = "largest age errors"
 
 
@@ -144,7 +147,11 @@ def groups(metrics: dict, key: str) -> None:
         default = 5 if metrics["n"] >= SMALL_SET else 1
         min_n = st.slider("Hide cells with fewer faces than", 1, 50, default, help="Small cells give noisy figures.")
         cells = per_group_table(per_group[cells_key])
-        st.plotly_chart(figures.group_heatmap(cells, choice, min_n=min_n, group=group), key=f"groups_{key}")
+        wide, narrow = views.wide_and_narrow(f"groups_{key}")
+        wide.plotly_chart(figures.group_heatmap(cells, choice, min_n=min_n, group=group), key=f"heatmap_{key}")
+        narrow.plotly_chart(
+            figures.group_heatmap(cells, choice, min_n=min_n, group=group, narrow=True), key=f"heatmap_{key}_narrow"
+        )
     tables = {cells_key: f"{group.capitalize()} × gender × age bucket" if group else "Gender × age bucket"}
     tables |= GROUP_TABLES
     keys = [k for k in tables if per_group.get(k)]
@@ -212,14 +219,25 @@ def _cells(rows: list[dict], metrics: dict) -> list[tuple[str, str, str, int]]:
     return sorted(cells, key=lambda cell: -cell[3])
 
 
+def _shown(value: object) -> str:
+    """A label cell as text: empty for a missing one (None, "", or a CSV's NaN), whole numbers without ".0", the
+    last age range (up to AGE_MAX) as "70+"."""
+    if value is None or value == "" or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    text = str(value)
+    return text.replace(f"-{AGE_MAX}", "+") if text.endswith(f"-{AGE_MAX}") else text
+
+
 def _caption(row: dict) -> str:
     """What a gallery face was labelled and what the model said."""
     said = [f"{row['age_pred']:.0f} y ({row['age_low']}–{row['age_high']})"]
     for head in ("gender", "ethnicity"):
         predicted = row[f"{head}_pred"]
         said.append(f"{predicted} {row['p_' + predicted]:.0%}")
-    labelled = [str(row[c]) for c in ("age_true", "age_range_true", "gender_true", "race_true", "ethnicity_true")
-                if row.get(c) not in (None, "")]  # fmt: skip
+    labelled = [_shown(row.get(c)) for c in ("age_true", "age_range_true", "gender_true", "race_true", "ethnicity_true")
+                if _shown(row.get(c))]  # fmt: skip
     return f"{PurePosixPath(row['file']).name}  \nlabel: {', '.join(labelled)}  \nsaid: {', '.join(said)}"
 
 
@@ -233,15 +251,13 @@ def _explain(crop: np.ndarray, number: int, key: str) -> None:
         views.region_panel(explanation, crop, key=f"gallery_{key}_{number}")
 
 
-def error_gallery(rows: list[dict], crops: Sequence[np.ndarray] | None, metrics: dict, key: str) -> None:
+def error_gallery(rows: list[dict], faces_of: FacesOf | None, metrics: dict, key: str, missing: str = "") -> None:
     """Pick a mistaken cell of a confusion matrix (or the largest age errors) and see those faces, each with its
-    label, the prediction and a button opening its explanation."""
+    label, the prediction and a button opening its explanation. ``faces_of(indices)`` gives the rows' aligned
+    crops (None for one it cannot find); without it, ``missing`` says in one line why no face can be shown."""
     st.header("Which faces does it get wrong?")
-    if crops is None:
-        st.caption(
-            "The test images are not part of the app, so their faces cannot be shown here: evaluate your own "
-            "labelled photos (above) to see the faces behind each cell."
-        )
+    if faces_of is None:
+        st.caption(missing)
         return
     cells = _cells(rows, metrics)
     options: list[tuple[str, str, str, int]] = cells
@@ -266,11 +282,14 @@ def error_gallery(rows: list[dict], crops: Sequence[np.ndarray] | None, metrics:
     if len(chosen) > len(shown):
         st.caption(f"The first {len(shown)} of {len(chosen)} faces.")
     columns = st.columns(GALLERY_COLUMNS)
-    for place, i in enumerate(shown):
+    for place, (i, crop) in enumerate(zip(shown, faces_of(shown), strict=True)):
         with columns[place % GALLERY_COLUMNS]:
-            st.image(crops[i], caption=_caption(rows[i]), width="stretch")
+            if crop is None:
+                st.caption(f"{_caption(rows[i])}  \n(its face is not in the crops cache)")
+                continue
+            st.image(crop, caption=_caption(rows[i]), width=GALLERY_IMAGE_PX)
             if st.button("Explain", key=f"explain_{key}_{i}", icon=":material/insights:"):
-                _explain(crops[i], i, key)
+                _explain(crop, i, key)
 
 
 def comparison(metrics: dict, key: str) -> None:

@@ -208,11 +208,14 @@ GROUP_METRICS = {
 }
 
 
-def group_heatmap(table: pd.DataFrame, metric: str, min_n: int = 1, group: str | None = "ethnicity") -> go.Figure:
+def group_heatmap(
+    table: pd.DataFrame, metric: str, min_n: int = 1, group: str | None = "ethnicity", narrow: bool = False
+) -> go.Figure:
     """``metric`` per (group, gender) row and age-bucket column, with n per cell in the hover and text.
 
     ``group`` is ``ethnicity`` (the five classes, UTKFace), ``race`` (FairFace's seven groups) or None (rows by
-    gender alone, for a set without ethnicity labels).
+    gender alone, for a set without ethnicity labels). ``narrow``: for a phone's column, the figures in the hover
+    (a tap) only and the colour bar below the cells, so the cells keep the width.
     """
     title, colours, fmt = GROUP_METRICS[metric]
     if group is None:
@@ -246,15 +249,17 @@ def group_heatmap(table: pd.DataFrame, metric: str, min_n: int = 1, group: str |
             reversescale=metric != "age_mae",
             customdata=n,
             hovertemplate=f"%{{y}}, age %{{x}}<br>{title}: {fmt}<br>n = %{{customdata:.0f}}<extra></extra>",
-            colorbar={"title": title},
+            colorbar={"title": title, "orientation": "h", "y": -0.3} if narrow else {"title": title},
             hoverongaps=False,
         )
     )
+    if narrow:
+        fig.update_traces(texttemplate=None, text=None)
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_xaxes(title_text="true age bucket", type="category")
     rows_by = "gender" if group is None else f"{group} × gender"
-    height = {None: 260, "ethnicity": 520}.get(group, 640)
-    return _compact(fig, height, f"{title} per {rows_by} × age bucket (true labels)")
+    height = {None: 260, "ethnicity": 520}.get(group, 640) + (120 if narrow else 0)
+    return _compact(fig, height, title if narrow else f"{title} per {rows_by} × age bucket (true labels)")
 
 
 def age_scatter(predictions: pd.DataFrame) -> go.Figure:

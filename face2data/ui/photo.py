@@ -16,7 +16,6 @@ import cv2
 import numpy as np
 
 from face2data.image_loading import ImageLoadError, load_rgb
-from face2data.limits import MAX_FILE_BYTES
 from face2data.results import Progress, encode_csv, file_rows, report
 from face2data.ui.face_labels import FONT, Rect, label_text, layout_labels
 
@@ -71,14 +70,6 @@ def sample_bytes() -> bytes:
     return SAMPLE_PATH.read_bytes()
 
 
-def size_error(size: int) -> str | None:
-    """The message for a file over the size limit, None when it fits."""
-    if size > MAX_FILE_BYTES:
-        limit = MAX_FILE_BYTES / 2**20
-        return f"The file is {size / 2**20:.1f} MB; the limit is {limit:.0f} MB. Please use a smaller photo."
-    return None
-
-
 def analyze(
     data: bytes,
     predictor: Callable[[], FacePredictor],
@@ -93,9 +84,6 @@ def analyze(
     unread, unless ``read_possible``.
     """
     result = Analysis(digest=digest_of(data), source=source, read_possible=read_possible)
-    result.error = size_error(len(data))
-    if result.error:
-        return result
     try:
         rgb = load_rgb(data)
         found = list(predictor().predict_image(rgb, progress, read_possible=read_possible))

@@ -18,6 +18,18 @@ from face2data.schema import (
 )
 from face2data.ui import figures
 
+NARROW_SCREEN_PX = 640  # up to this screen width a page shows what it drew for a phone's column
+
+
+def wide_and_narrow(key: str):
+    """Two containers, ``<key>_wide`` shown on screens wider than NARROW_SCREEN_PX and ``<key>_narrow`` on
+    narrower ones (a CSS media query: the browser picks, the server draws both)."""
+    st.html(
+        f"<style>@media (max-width: {NARROW_SCREEN_PX}px) {{ .st-key-{key}_wide {{ display: none; }} }}"
+        f"@media (min-width: {NARROW_SCREEN_PX + 1}px) {{ .st-key-{key}_narrow {{ display: none; }} }}</style>"
+    )
+    return st.container(key=f"{key}_wide"), st.container(key=f"{key}_narrow")
+
 
 def face_title(face) -> str:
     """'Face 2: 34 years, female, Asian' — the label of a face in cards and pickers."""
