@@ -6,12 +6,31 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from face2data.paths import MODEL_PATH, REGION_GLOBAL_PATH, SHAP_GLOBAL_PATH, TFLITE_PATH  # noqa: E402
 from face2data.schema import SOURCES  # noqa: E402
+
+
+class CommandError(Exception):
+    """What stops a command: ``main`` prints ``error: <message>`` on stderr and exits with ``code``."""
+
+    def __init__(self, message: object, code: int = 2) -> None:
+        super().__init__(str(message))
+        self.code = code
+
+
+@contextmanager
+def _failing(code: int, *kinds: type[BaseException], prefix: str = "") -> Iterator[None]:
+    """Turn the expected errors ``kinds`` of a command's work into a CommandError with exit status ``code``."""
+    try:
+        yield
+    except kinds as error:
+        raise CommandError(f"{prefix}{error}", code) from error
 
 
 def _setup_logging(log_file: Path | None = None) -> None:
@@ -69,8 +88,7 @@ def _cmd_crops(args: argparse.Namespace) -> int:
           f"{len(found.skipped)} files skipped")  # fmt: skip
     if args.out:
         if not args.out.endswith(CROPS_SUFFIX):
-            print(f"error: --out must end with {CROPS_SUFFIX}", file=sys.stderr)
-            return 2
+            raise CommandError(f"--out must end with {CROPS_SUFFIX}")
         index, count = (int(v) for v in args.shard.split("/"))
         written = write_crops_copy(args.data, args.out, tuple(args.splits.split(",")), (index, count))
         print(f"wrote {written} faces to {args.out}")
@@ -86,21 +104,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     _setup_logging()
     labelled = args.labels is not None or args.source == "labelled"
     if labelled and args.shipped:
-        print("error: --shipped is for the test sets the model card reports, not for your own photos", file=sys.stderr)
-        return 2
-    model = _inference_model_or_none(args.model)
-    if model is None:
-        return 2
-    try:
+        raise CommandError("--shipped is for the test sets the model card reports, not for your own photos")
+    model = _inference_model(args.model)
+    with _failing(2, FileNotFoundError, ValueError):
         if labelled:
             report, rows, problems = evaluate_labelled(model, args.data, args.labels)
             if problems:
                 print(problems.message(), file=sys.stderr)
         else:
             report, rows = evaluate(model, args.data, args.split, args.source)
-    except (FileNotFoundError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
     report = {"model": Path(args.model).name, **report}
     json_path, predictions_path = args.json, args.predictions
     if args.shipped:
@@ -118,14 +130,9 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     from face2data.evaluation.calibrate import calibrate, calibration_table
 
     _setup_logging()
-    model = _inference_model_or_none(args.model)
-    if model is None:
-        return 2
-    try:
+    model = _inference_model(args.model)
+    with _failing(2, FileNotFoundError, ValueError):
         report = calibrate(model, args.model, args.data)
-    except (FileNotFoundError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
     print(calibration_table(report))
     if args.write:
         print(f"wrote {write_calibration(report)}")
@@ -133,15 +140,12 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def _load_predictor(model_path: str):
-    """The Predictor for ``--model``, or None after printing why the model cannot be loaded."""
+    """The Predictor for ``--model``; a CommandError saying why the model cannot be loaded."""
     from face2data.model_loading import ModelFileError
     from face2data.predictor import Predictor
 
-    try:
+    with _failing(2, ModelFileError, OSError, ValueError, prefix="cannot load the model: "):
         return Predictor(model_path=model_path)
-    except (ModelFileError, OSError, ValueError) as error:
-        print(f"error: cannot load the model: {error}", file=sys.stderr)
-        return None
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
@@ -151,8 +155,6 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from face2data.text_table import format_table
 
     predictor = _load_predictor(args.model)
-    if predictor is None:
-        return 2
     reports = predict_files(args.images, predictor, read_possible=args.read_possible)
     print(json.dumps(reports, ensure_ascii=False) if args.json else format_table(reports))
     return 0 if any(report["error"] is None for report in reports) else 1
@@ -162,11 +164,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from face2data.model_loading import ModelFileError, load_trained_model
     from face2data.tflite_model import export_tflite, largest_difference, load_tflite_model
 
-    try:
+    with _failing(2, ModelFileError):
         model = load_trained_model(Path(args.model))
-    except ModelFileError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
     path = export_tflite(model, args.out)
     difference = largest_difference(model, load_tflite_model(path))
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB); largest probability difference to {args.model}: "
@@ -196,47 +195,32 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     from face2data.image_loading import ImageLoadError
 
     predictor = _load_predictor(args.model)
-    if predictor is None:
-        return 2
     out = args.out if args.out is not None or args.json else "explanations"
-    try:
+    # ImageLoadError is a ValueError: the inner context sees it first
+    with _failing(1, ValueError), _failing(2, ImageLoadError, prefix=f"{args.image}: "):
         lines, records = explain_photo(
             args.image, out, predictor, args.face, args.ethnicity, args.gender, _explain_settings(args)
         )
-    except ImageLoadError as error:
-        print(f"error: {args.image}: {error}", file=sys.stderr)
-        return 2
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
     print(json.dumps(records, ensure_ascii=False) if args.json else "\n".join(lines))
     return 0
 
 
-def _inference_model_or_none(path: str):
-    """The inference model at ``path`` (.tflite or .keras), or None after saying on stderr why it cannot load."""
+def _inference_model(path: str):
+    """The inference model at ``path`` (.tflite or .keras); a CommandError saying why it cannot load."""
     from face2data.model_loading import ModelFileError
     from face2data.tflite_model import load_inference_model
 
-    try:
+    with _failing(2, ModelFileError):
         return load_inference_model(Path(path))
-    except ModelFileError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return None
 
 
 def _cmd_explain_regions_global(args: argparse.Namespace) -> int:
     from face2data.explanation.commands import explain_regions_global
 
     _setup_logging()
-    model = _inference_model_or_none(args.model)
-    if model is None:
-        return 2
-    try:
+    model = _inference_model(args.model)
+    with _failing(1, OSError, ValueError):
         path = explain_regions_global(model, args.data, args.out, args.n, args.seed, Path(args.model).name)
-    except (OSError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
     print(f"wrote {path}")
     return 0
 
@@ -245,16 +229,11 @@ def _cmd_explain_global(args: argparse.Namespace) -> int:
     from face2data.explanation.commands import explain_global
 
     _setup_logging()
-    model = _inference_model_or_none(args.model)
-    if model is None:
-        return 2
-    try:
+    model = _inference_model(args.model)
+    with _failing(1, OSError, ValueError):
         path = explain_global(
             model, args.data, args.out, args.n, args.seed, _explain_settings(args), Path(args.model).name
         )
-    except (OSError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
     print(f"wrote {path}")
     return 0
 
@@ -264,15 +243,12 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     from face2data.batch.writers import OutputError
     from face2data.model_loading import ModelFileError
 
-    try:
+    with _failing(2, OutputError, ModelFileError, EngineUnavailable):
         summary = run_batch(
             args.inputs, args.out, engine=args.engine, workers=args.workers, resume=args.resume,
             overwrite=args.overwrite, model=args.model, ray_address=args.ray_address, chunk_files=args.chunk_size,
             progress=not args.quiet,
         )  # fmt: skip
-    except (OutputError, ModelFileError, EngineUnavailable) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
     print(f"{summary.line()}; wrote {args.out}")
     return 0
 
@@ -549,4 +525,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m face2data``."""
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except CommandError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.code
