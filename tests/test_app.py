@@ -638,3 +638,20 @@ def test_evaluation_page_shows_a_test_set_without_ethnicity_labels_and_its_calib
     assert _metric(app, "Age MAE") == f"{metrics['age_mae']:.2f} years"
     assert _metric(app, "Ethnicity accuracy") == "—"
     assert "Can its probabilities be trusted?" in [h.value for h in app.header]
+
+
+def test_on_a_phone_every_label_is_at_least_eleven_screen_pixels_high():
+    from conftest import crowd_photo
+
+    rgb = crowd_photo(rows=3, cols=4, side=110, seed=3)  # the phone browser test's crowd
+    unit = photo.NARROW_DENSITY
+    scale = photo.NARROW_COLUMN_PX * unit / rgb.shape[1]  # the phone's drawing, as analyze makes it
+    boxes = [face_labels.Rect(round(110 * c * 1.3 * scale), round(110 * r * 1.3 * scale), round(110 * scale),
+                              round(110 * scale)) for r in range(3) for c in range(4)]  # fmt: skip
+    texts = [f"{i + 1}: 34 F White" for i in range(len(boxes))]
+    width, height = round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)
+    labels = face_labels.layout_labels(boxes, texts, width, height, [str(i + 1) for i in range(12)], unit)
+    placed = [label for label in labels if label is not None]
+    assert placed  # the faces (about 50 screen px wide on a phone) get labels
+    for label in placed:  # the text's height on the screen: font scale x 22 px, over the drawing's density
+        assert label.font_scale * 22 / unit >= face_labels.MIN_LABEL_PX - 0.5, label
