@@ -7,7 +7,7 @@ import streamlit as st
 from face2data.limits import MAX_BATCH_BYTES, MAX_BATCH_FILES
 from face2data.model_loading import ModelFileError
 from face2data.schema import CLASS_HEADS
-from face2data.ui import cache, figures
+from face2data.ui import cache, figures, views
 from face2data.ui.batch import (
     ages,
     digest_of_uploads,
@@ -31,13 +31,7 @@ st.caption(
     f"**{MAX_BATCH_BYTES / 2**20:.0f} MB** in all. Photos and results stay in this app's memory, nowhere else. "
     "Bigger jobs: `python -m face2data batch` (see the README)."
 )
-picked = st.file_uploader(
-    "Photos or archives of photos",
-    accept_multiple_files=True,
-    key="batch_upload",
-    max_upload_size=MAX_BATCH_BYTES // 2**20,
-)
-uploads = [(file.name, file.getvalue()) for file in picked or []]
+uploads = views.many_uploads("Photos or archives of photos", "batch_upload")
 
 # The result lives in the session, not in the widget: it stays across page changes until other uploads replace it.
 result = st.session_state.get("batch_result")

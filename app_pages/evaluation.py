@@ -8,7 +8,7 @@ import streamlit as st
 from face2data.evaluation.run import TEST_SET_NAMES
 from face2data.limits import MAX_BATCH_BYTES, MAX_BATCH_FILES
 from face2data.model_loading import ModelFileError
-from face2data.ui import cache, evaluation_views
+from face2data.ui import cache, evaluation_views, views
 from face2data.ui.batch import digest_of_uploads, upload_problem
 from face2data.ui.labelled import evaluate_uploads, metrics_json, predictions_csv, predictions_frame
 
@@ -32,13 +32,7 @@ def _your_photos():
         f"Up to {MAX_BATCH_FILES} photos and {MAX_BATCH_BYTES / 2**20:.0f} MB, as files or .zip/.tar archives; "
         f"they stay in this app's memory. Larger sets: `{LABELLED_COMMAND}`."
     )
-    picked = st.file_uploader(
-        "Labelled photos, a CSV of labels, or archives of them",
-        accept_multiple_files=True,
-        key="labelled_upload",
-        max_upload_size=MAX_BATCH_BYTES // 2**20,
-    )
-    uploads = [(file.name, file.getvalue()) for file in picked or []]
+    uploads = views.many_uploads("Labelled photos, a CSV of labels, or archives of them", "labelled_upload")
     evaluation = st.session_state.get("labelled_evaluation")
     if uploads and (evaluation is None or evaluation.report["digest"] != digest_of_uploads(uploads)):
         count, problem = upload_problem(uploads)

@@ -31,6 +31,14 @@ def wide_and_narrow(key: str):
     return st.container(key=f"{key}_wide"), st.container(key=f"{key}_narrow")
 
 
+def many_uploads(label: str, key: str) -> list[tuple[str, bytes]]:
+    """A multi-file uploader with the Batch page's size limit; its files as ``(name, bytes)``, in memory."""
+    from face2data.limits import MAX_BATCH_BYTES
+
+    picked = st.file_uploader(label, accept_multiple_files=True, key=key, max_upload_size=MAX_BATCH_BYTES // 2**20)
+    return [(file.name, file.getvalue()) for file in picked or []]
+
+
 def face_title(face) -> str:
     """'Face 2: 34 years, female, Asian' — the label of a face in cards and pickers."""
     return f"Face {face.index + 1}: {word_label(face.age, labels_of(face))}"
