@@ -28,8 +28,9 @@ st.markdown(
     "trained network exported to TFLite with LiteRT (the same answers, several times faster on a CPU) and never "
     "loads TensorFlow. The Live page labels a webcam stream in real time; programs can use the same model through "
     "`python -m face2data predict` and the HTTP API (`python -m face2data serve`). Speed and accuracy figures, "
-    "measured by the scripts in `benchmarks/`, are in `benchmarks/RESULTS.md`. Everything runs on this computer; "
-    "no network is used."
+    "measured by the scripts in `benchmarks/`, are in `benchmarks/RESULTS.md`. Everything runs on this computer "
+    "and no other machine is contacted (the Live page's video travels between your browser and this app's server: "
+    "see Privacy)."
 )
 
 st.header("Measured performance")
@@ -113,10 +114,16 @@ st.markdown("\n".join(f"- {line}" for line in LIMITS) + "\n\nPer group: the Eval
 st.markdown(f"**Intended use.** {INTENDED_USE}")
 
 st.header("Privacy")
+session_ttl = st.get_option("server.disconnectedSessionTTL")
 st.markdown(
-    """
+    f"""
 - Uploaded photos and webcam snapshots are held **in memory only** for your session: they are never written to
-  disk, never logged and never sent anywhere. Closing the tab discards them.
+  disk (uploads are received in memory, not spooled to a temporary file), never logged and never sent anywhere.
+  After you close the tab, the server keeps the session for **{session_ttl} seconds** in case the connection
+  comes back (`server.disconnectedSessionTTL`), then drops it with its photos.
+- Live video goes from your browser to this app's server by WebRTC. While a Live session runs, the server opens
+  UDP ports on this computer's network interfaces for it (WebRTC's host candidates; no STUN or TURN server is
+  asked), and the frames are analysed in memory and never stored.
 - The model, the face detector (YuNet, Apache-2.0, `face2data/faces/yunet/`) and the explainer ship with the
   app; nothing is downloaded at run time, and the app does not load TensorFlow (LiteRT runs the model).
 - Usage statistics of Streamlit are switched off (`browser.gatherUsageStats = false`).

@@ -121,8 +121,8 @@ else:
         return [found.get(rows[i]["file"]) for i in indices]
 
     st.markdown(
-        f"**{int(metrics['n']):,} test faces** of {metrics['test_set']} ({metrics['data']}), never seen in training "
-        f"or model selection, each run through the same face detection and alignment as an uploaded photo; "
+        f"**{int(metrics['n']):,} test faces**: {metrics['test_set']}, from `{metrics['data']}`. None was seen in "
+        f"training or model selection; each run through the same face detection and alignment as an uploaded photo; "
         f"a face was found in **{metrics['faces_found']:.1%}** of {metrics['faces_total']:,} images"
         + (", predictions averaged with the mirrored face." if metrics.get("flip_tta") else ".")
     )
@@ -134,11 +134,7 @@ evaluation_views.confusions(metrics, source)
 if source == YOURS or cache.test_faces(metrics["data"], []) is not None:
     evaluation_views.error_gallery(rows, faces_of, metrics, source)
 else:
-    evaluation_views.error_gallery(rows, None, metrics, source, missing=(
-        f"The test images are not on this machine ({metrics['data']} and its aligned crops in the folder "
-        "FACE2DATA_DATA names, by default ../shared/data; `python -m face2data crops --data PATH` builds them), "
-        "so the faces behind each cell cannot be shown; your own labelled photos (above) can."
-    ))  # fmt: skip
+    evaluation_views.error_gallery(rows, None, metrics, source, missing=cache.test_faces_missing(metrics["data"]))
 evaluation_views.groups(metrics, source)
 evaluation_views.calibration(metrics, source, command, cache.calibration_record())
 if evaluation_views.age_kind(metrics) == "exact":

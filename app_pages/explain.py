@@ -63,7 +63,7 @@ if analysis is not None and faces:
         )
     key = f"explain_{analysis.digest}_{face.index}"
     ethnicity_class = None if choice == "predicted class" else choice
-    regions = views.compute_regions(analysis.digest, face)
+    regions = views.compute_regions(analysis.digest, face, preview_key=key, ethnicity_class=ethnicity_class)
     if regions is not None:
         views.region_panel(regions, face.crop, key=key, ethnicity_class=ethnicity_class)
         views.pixel_maps_toggle(analysis.digest, face, key, ethnicity_class=ethnicity_class)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import Final
 
 import streamlit as st
 
@@ -13,6 +14,7 @@ from face2data.ui.photo import NARROW_COLUMN_PX, SAMPLE_CAPTION, analyze, digest
 from face2data.ui.photo_figure import photo_figure
 
 UPLOAD, WEBCAM = "Upload a photo", "Webcam snapshot"
+SNAPSHOT_RESOLUTION: Final = "720p"  # the webcam snapshot's height asked of the camera (faces of a group need pixels)
 OPEN_FACES = 3  # up to this many faces, every card is open; more, and the user picks one card at a time
 
 
@@ -58,7 +60,11 @@ else:
     # Once a snapshot is analysed it is shown below, annotated: the camera folds away so it is not shown twice.
     taken = st.session_state.get("camera") is not None
     with st.expander("Webcam: take another snapshot" if taken else "Webcam", expanded=not taken):
-        picked = st.camera_input("Webcam snapshot", key="camera", on_change=_use, args=("camera",))
+        # 720p asked for whatever the widget's size: at its default a phone took 324x243 snapshots, too few pixels
+        # for the faces of a group (4 of 7 found against 7 of 7 on a desktop)
+        picked = st.camera_input(
+            "Webcam snapshot", key="camera", on_change=_use, args=("camera",), resolution=SNAPSHOT_RESOLUTION
+        )
 if st.button("Try a sample", icon=":material/image:"):
     _use("sample")
 

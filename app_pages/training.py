@@ -44,7 +44,8 @@ else:
     if summary.get("mixing"):
         st.caption(f"**How the sources are mixed.** {summary['mixing']}")
     if summary.get("initialised_from"):
-        st.caption(f"**Starting point.** {summary['initialised_from']}")
+        start = summary["initialised_from"]
+        st.caption(f"**Starting point.** {start[:1].upper()}{start[1:]}")
 
 st.subheader("Losses")
 st.plotly_chart(figures.loss_figure(history), key="losses")

@@ -30,34 +30,38 @@ from face2data.explanation import DEFAULT_SETTINGS, ExplainSettings, explain_fac
 from face2data.paths import TFLITE_PATH  # noqa: E402
 from face2data.schema import HEADS  # noqa: E402
 
+REFERENCE_EVALS = 2000
+AGREEMENT_BUDGETS = (500, 750, 1000)
 
-def map_agreement(model, data: str, n: int) -> dict:
-    """Pearson correlation of the default (mirror-averaged) maps with maps of the face as seen, per head, over
-    ``n`` test faces."""
+
+def map_agreement(model, data: str, n: int, reference: ExplainSettings, others: dict[str, ExplainSettings]) -> dict:
+    """Pearson correlation of the maps made with each of ``others`` with the ``reference`` maps, per head, over
+    ``n`` test faces, and the seconds each took per face."""
     import numpy as np
 
     from face2data.explanation.sampling import sample_test_faces
 
-    as_seen = replace(DEFAULT_SETTINGS, flip=False)
     faces = sample_test_faces(data, n, seed=0).images
-    correlations: dict[str, list[float]] = {head: [] for head in HEADS}
-    seconds: dict[str, list[float]] = {"default": [], "as seen": []}
+    correlations: dict[str, dict[str, list[float]]] = {name: {head: [] for head in HEADS} for name in others}
+    seconds: dict[str, list[float]] = {name: [] for name in ["reference", *others]}
     for face in faces:
         start = time.perf_counter()
-        slow = explain_face(model, face)
-        seconds["default"].append(time.perf_counter() - start)
-        start = time.perf_counter()
-        fast = explain_face(model, face, settings=as_seen)
-        seconds["as seen"].append(time.perf_counter() - start)
-        for head in HEADS:
-            a, b = fast[head].values.ravel(), slow[head].values.ravel()
-            correlations[head].append(float(np.corrcoef(a, b)[0, 1]))
-    rows = [[head, f"{np.median(v):.3f}", f"{np.percentile(v, 10):.3f}", f"{min(v):.3f}"]
-            for head, v in correlations.items()]  # fmt: skip
-    print(f"\n### Mirror-averaged maps (the default) vs maps of the face as seen, {len(faces)} test faces\n")
-    print(common.markdown_table(["head", "correlation, median", "10th percentile", "lowest"], rows))
-    print(f"\nSeconds per face: {common.median(seconds['default']):.2f} (default, mirror-averaged) against "
-          f"{common.median(seconds['as seen']):.2f} (the face as seen).")  # fmt: skip
+        reference_maps = explain_face(model, face, settings=reference)
+        seconds["reference"].append(time.perf_counter() - start)
+        for name, setting in others.items():
+            start = time.perf_counter()
+            maps = explain_face(model, face, settings=setting)
+            seconds[name].append(time.perf_counter() - start)
+            for head in HEADS:
+                a, b = maps[head].values.ravel(), reference_maps[head].values.ravel()
+                correlations[name][head].append(float(np.corrcoef(a, b)[0, 1]))
+    rows = [[name, head, f"{np.median(v):.3f}", f"{np.percentile(v, 10):.3f}", f"{min(v):.3f}",
+             f"{common.median(seconds[name]):.2f}"]
+            for name, by_head in correlations.items() for head, v in by_head.items()]  # fmt: skip
+    print(f"\n### Maps against the reference ({reference.describe()}), {len(faces)} test faces\n")
+    headers = ["maps", "head", "correlation, median", "10th percentile", "lowest", "s per face"]
+    print(common.markdown_table(headers, rows))
+    print(f"\nReference: {common.median(seconds['reference']):.2f} s per face.")
     return {"faces": len(faces), "correlation": correlations, "seconds": seconds}
 
 
@@ -70,7 +74,11 @@ def main() -> int:
         "--agreement", type=int, default=0, metavar="N",
         help="compare the default (mirror-averaged) maps with maps of the face as seen on N UTKFace test faces",
     )  # fmt: skip
-    parser.add_argument("--data", default=str(common.SHARED_DATA / "UTKFace.tar.gz"), help="for --agreement")
+    parser.add_argument(
+        "--budget-agreement", type=int, default=0, metavar="N",
+        help=f"compare maps of smaller budgets with {REFERENCE_EVALS}-evaluation maps on N UTKFace test faces",
+    )  # fmt: skip
+    parser.add_argument("--data", default=str(common.SHARED_DATA / "UTKFace.tar.gz"), help="for the agreements")
     args = parser.parse_args()
     repeats = 2 if args.quick else args.repeats
 
@@ -149,12 +157,22 @@ def main() -> int:
         f"- Default budget vs its bare model calls: {ratio:.2f}x.\n"
         f"- Regions: first call in a process {first_regions:.2f} s (after the pixel maps' first call)."
     )
-    agreement = map_agreement(model, args.data, args.agreement) if args.agreement else None
+    agreement = None
+    if args.agreement:  # the default maps against those of the face as seen
+        agreement = map_agreement(model, args.data, args.agreement, DEFAULT_SETTINGS,
+                                  {"as seen": replace(DEFAULT_SETTINGS, flip=False)})  # fmt: skip
+    budget_agreement = None
+    if args.budget_agreement:  # smaller budgets against REFERENCE_EVALS, the default before 2026-12-06
+        budget_agreement = map_agreement(
+            model, args.data, args.budget_agreement, replace(DEFAULT_SETTINGS, max_evals=REFERENCE_EVALS),
+            {f"{evals} evaluations": replace(DEFAULT_SETTINGS, max_evals=evals) for evals in AGREEMENT_BUDGETS},
+        )  # fmt: skip
     common.print_json(
         "explain_speed",
         info,
         args.quick,
         agreement=agreement,
+        budget_agreement=budget_agreement,
         first_call_s=first,
         first_regions_s=first_regions,
         settings={k: vars(v) for k, v in settings.items()},

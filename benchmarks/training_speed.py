@@ -25,6 +25,10 @@ import common
 
 common.setup_path()
 
+from face2data.machine import prepare_training_environment  # noqa: E402
+
+prepare_training_environment()  # as `train` runs: TensorFlow, its BFC CPU allocator (before Keras is imported)
+
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 

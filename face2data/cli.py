@@ -70,6 +70,9 @@ def _train_config(args: argparse.Namespace):
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from face2data.machine import prepare_training_environment
+
+    prepare_training_environment(getattr(args, "devices", None))
     from face2data.training import train
 
     config = _train_config(args)
@@ -95,6 +98,29 @@ def _cmd_crops(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dataset_kind(data: str) -> str | None:
+    import tarfile
+
+    from face2data.data.sources import dataset_kind
+
+    with _failing(2, OSError, ValueError, tarfile.TarError, prefix=f"{data}: "):
+        return dataset_kind(data)
+
+
+def _check_writable(option: str, path: str | None) -> None:
+    """A CommandError now for an output file that cannot be written, so no work is done and lost."""
+    if path is None:
+        return
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise CommandError(f"{option} {path} is a folder; give a file name")
+    if not folder.is_dir():
+        raise CommandError(f"{option} {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise CommandError(f"{option} {path} cannot be written (no permission)")
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
@@ -102,9 +128,14 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from face2data.paths import evaluation_paths
 
     _setup_logging()
-    labelled = args.labels is not None or args.source == "labelled"
+    # Without --source, a folder or archive that is none of the shipped data sets is your own labelled photos
+    # (UTKFace-style names label your photos; they do not make them UTKFace's test split).
+    recognised = None if args.source is not None else _dataset_kind(args.data)
+    labelled = args.labels is not None or args.source == "labelled" or (args.source is None and recognised is None)
     if labelled and args.shipped:
         raise CommandError("--shipped is for the test sets the model card reports, not for your own photos")
+    for option, path in (("--json", args.json), ("--predictions", args.predictions)):
+        _check_writable(option, path)  # before the work, not after it
     model = _inference_model(args.model)
     with _failing(2, FileNotFoundError, ValueError):
         if labelled:
@@ -243,7 +274,8 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     from face2data.batch.writers import OutputError
     from face2data.model_loading import ModelFileError
 
-    with _failing(2, OutputError, ModelFileError, EngineUnavailable):
+    # OSError: an output that cannot be written (the folder is read-only, the disk is full): one line, no traceback
+    with _failing(2, OutputError, ModelFileError, EngineUnavailable, OSError):
         summary = run_batch(
             args.inputs, args.out, engine=args.engine, workers=args.workers, resume=args.resume,
             overwrite=args.overwrite, model=args.model, ray_address=args.ray_address, chunk_files=args.chunk_size,
@@ -530,3 +562,7 @@ def main(argv: list[str] | None = None) -> int:
     except CommandError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.code
+    except KeyboardInterrupt:  # Ctrl-C: one line, no traceback (batch output written so far stays whole)
+        resume = " (run the same command with --resume to go on)" if args.command == "batch" else ""
+        print(f"interrupted{resume}", file=sys.stderr)
+        return 130

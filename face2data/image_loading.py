@@ -6,6 +6,9 @@ Everything that reads an image (the app, the CLI, training) goes through
 * sizes are checked before decoding: the byte count first, then the pixel count
   from the header (Pillow reads only the header in ``Image.open``), so a
   decompression bomb is refused without allocating its pixels;
+* a JPEG of more than ``DECODE_PIXELS`` is decoded at 1/2, 1/4 or 1/8 of its size
+  (so its array is that much smaller), which bounds the cost of a small file whose
+  header claims a huge image;
 * only common photo formats are decoded (``FORMATS``); PostScript, PSD and the
   other formats Pillow can read are refused, which keeps the attack surface small;
 * the first frame of an animation is used and the EXIF orientation is applied
@@ -31,7 +34,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageCms, ImageOps
 
-from face2data.limits import MAX_FILE_BYTES, MAX_JPEG_SCANS, MAX_PIXELS, MIN_IMAGE_SIDE
+from face2data.limits import DECODE_PIXELS, MAX_FILE_BYTES, MAX_JPEG_SCANS, MAX_PIXELS, MIN_IMAGE_SIDE
 
 # Formats decoded; the names are Pillow's. JPEG includes MPO, the multi-picture JPEG some cameras write.
 FORMATS = ("JPEG", "PNG", "GIF", "BMP", "WEBP", "TIFF", "AVIF")
@@ -71,9 +74,16 @@ class UnsupportedImageError(ImageLoadError):
 def load_rgb(data: bytes) -> np.ndarray:
     """Decode image bytes to an RGB uint8 array (H, W, 3), EXIF orientation applied.
 
-    Raises ImageLoadError with a readable message for an empty, oversized,
+    A JPEG of more than DECODE_PIXELS is decoded at a reduced size (``_reduce``; ``load_rgb_scaled`` says by
+    how much). Raises ImageLoadError with a readable message for an empty, oversized,
     undersized, truncated, damaged or non-image input.
     """
+    return load_rgb_scaled(data)[0]
+
+
+def load_rgb_scaled(data: bytes) -> tuple[np.ndarray, float]:
+    """``load_rgb``'s array and the photo's size over the decoded size (1.0 unless a large JPEG was decoded
+    reduced): multiply the decoded image's pixel coordinates by it to get the photo's."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError(f"load_rgb takes the file's bytes, not {type(data).__name__}")
     size = len(data)
@@ -88,8 +98,10 @@ def load_rgb(data: bytes) -> np.ndarray:
         try:
             with Image.open(io.BytesIO(data), formats=FORMATS) as image:
                 _check_header(image, data, caught)
+                full_width = image.size[0]
+                _reduce(image)
                 image.load()
-                return pil_to_rgb(_apply_orientation(image))
+                return pil_to_rgb(_apply_orientation(image)), full_width / image.size[0]
         except ImageLoadError:
             raise
         except Image.DecompressionBombError as error:
@@ -139,7 +151,7 @@ def pil_to_rgb(image: Image.Image) -> np.ndarray:
     if mode.startswith("I;16"):
         gray = _scale_16bit(np.asarray(image))
     elif mode == "I":
-        gray = _scale_int32(np.asarray(image))
+        gray = _scale_int32(np.asarray(image), _stored_bits(image))
     elif mode == "F":
         gray = _scale_float(np.asarray(image))
     elif mode in ("LA", "La", "PA", "RGBA", "RGBa") or image.has_transparency_data:
@@ -170,6 +182,16 @@ def _check_header(image: Image.Image, data: bytes, caught: list[warnings.Warning
         raise ImageLoadError(f"the JPEG has more than {MAX_JPEG_SCANS} scans; it is damaged or crafted")
 
 
+def _reduce(image: Image.Image) -> None:
+    """Have a JPEG of more than DECODE_PIXELS decoded at 1/2, 1/4 or 1/8 of its size, the least that fits."""
+    width, height = image.size
+    if image.format not in ("JPEG", "MPO") or width * height <= DECODE_PIXELS:
+        return
+    # The reduced size rounds up; 1/8 is the most libjpeg can do.
+    divisor = next((d for d in (2, 4) if -(-width // d) * -(-height // d) <= DECODE_PIXELS), 8)
+    image.draft(None, (width // divisor, height // divisor))  # decodes at 1/divisor: the largest scale this fits
+
+
 def _apply_orientation(image: Image.Image) -> Image.Image:
     """The image turned upright by its EXIF orientation; unchanged when the EXIF is unreadable."""
     try:
@@ -186,8 +208,18 @@ def _scale_16bit(values: np.ndarray) -> np.ndarray:
     return ((values.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
 
 
-def _scale_int32(values: np.ndarray) -> np.ndarray:
-    """Mode "I": Pillow uses it for 16-bit data (0..65535); any other range is stretched to 0..255."""
+def _stored_bits(image: Image.Image) -> int | None:
+    """Bits per sample a TIFF declares (None for other formats)."""
+    bits = getattr(image, "tag_v2", {}).get(258) if image.format == "TIFF" else None
+    return int(bits[0] if isinstance(bits, tuple) else bits) if bits else None
+
+
+def _scale_int32(values: np.ndarray, bits: int | None = None) -> np.ndarray:
+    """Mode "I": Pillow uses it for 16-bit data (0..65535). A 32-bit file's values are read in the smallest range
+    that holds them (8-bit values stored in 32 bits are 8-bit, not near-black 16-bit); any other range is
+    stretched to 0..255."""
+    if values.size and values.min() >= 0 and values.max() <= 255 and bits == 32:
+        return values.astype(np.uint8)
     if values.size and values.min() >= 0 and values.max() <= 65535:
         return _scale_16bit(values)
     return _stretch(values.astype(np.float32))

@@ -46,6 +46,17 @@ LIMITS_HEADING = "## Known limits"
 INTENDED_USE_HEADING = "## Intended use"
 
 
+def _speed_text(summary: dict) -> str:
+    """The run's training rate: training images over the median epoch (validation included) and, where the run
+    recorded it, model.fit's own rate and what the network alone reaches on that machine kind."""
+    text = f"{summary['train_images_per_second']} images/s over whole epochs with validation"
+    if summary.get("fit_images_per_second"):
+        text += f", {summary['fit_images_per_second']} in the training steps"
+    if summary.get("network_images_per_second_on_this_machine"):
+        text += f" (the network alone: {summary['network_images_per_second_on_this_machine']:.0f} on this machine kind)"
+    return text
+
+
 def _loss_weights_text(config: dict) -> str:
     """The per-head loss weights of the run as a sentence (empty when every head weighed 1)."""
     weights = config.get("loss_weights") or {}
@@ -272,7 +283,7 @@ layout) before training or evaluation:
 
 ## Training
 Starting point: {summary.get("initialised_from", "random weights (from scratch)")}.
-{summary["epochs_completed"]} epochs ({hours:.1f} h{machine}, {summary["train_images_per_second"]} images/s,
+{summary["epochs_completed"]} epochs ({hours:.1f} h{machine}, {_speed_text(summary)},
 backend {summary["keras_backend"]}), batch {cfg["batch_size"]}, AdamW (peak learning rate {cfg["learning_rate"]},
 weight decay {cfg["weight_decay"]}), one warm-up epoch then cosine decay{dropout}.
 Augmentation: {describe_augmentation(cfg.get("augment_strength", 1.0))}.

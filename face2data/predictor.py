@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from face2data.faces import FaceDetector, FoundFace, default_detector, find_faces
-from face2data.image_loading import ImageLoadError, load_rgb, load_rgb_file
+from face2data.image_loading import ImageLoadError, load_rgb_file, load_rgb_scaled
 from face2data.outputs import predict_probabilities
 from face2data.paths import TFLITE_PATH
 from face2data.results import FaceResult, Progress, report
@@ -27,7 +27,8 @@ class Predictor:
 
     def predict_bytes(self, data: bytes, read_possible: bool = False) -> list[FaceResult]:
         """Predictions for every face of an encoded image; raises ImageLoadError for unusable bytes."""
-        return self.predict_image(load_rgb(data), read_possible=read_possible)
+        rgb, scale = load_rgb_scaled(data)
+        return [face.in_photo_pixels(scale) for face in self.predict_image(rgb, read_possible=read_possible)]
 
     def predict_image(
         self, rgb: np.ndarray, progress: Progress | None = None, read_possible: bool = False

@@ -6,19 +6,25 @@ head of ``schema.HEAD_TABLE``: a new head appears in all these forms without a c
 
 from __future__ import annotations
 
-import csv
-import io
+import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from face2data.outputs import age_interval, expected_age
+from face2data.safe_text import csv_text, safe_name
 from face2data.schema import AGE_HEAD, CLASS_HEADS, HEAD_BY_NAME
 
 Progress = Callable[[int, int], None]  # told (faces read so far, faces found) while a photo is read
+
+
+def whole_years(age: float) -> int:
+    """An age as people read it: rounded half up to whole years. The one rounding of the card, the photo labels,
+    the CLI table, batch rows and the API (``age_years``), so a face is the same age everywhere."""
+    return math.floor(age + 0.5)
 
 
 @dataclass
@@ -36,6 +42,14 @@ class FaceResult:
     probabilities: dict[str, np.ndarray]
     quality_notes: list[str] = field(default_factory=list)
     doubtful: bool = False  # a possible face (the detector is not sure); see ``read``
+
+    def in_photo_pixels(self, scale: float) -> FaceResult:
+        """This face with its box multiplied by ``scale``: from a reduced decode's pixels to the photo's
+        (``image_loading.load_rgb_scaled``)."""
+        if scale == 1.0:
+            return self
+        x, y, width, height = (round(v * scale) for v in self.box)
+        return replace(self, box=(x, y, width, height))
 
     @classmethod
     def unread(cls, index: int, box, score: float, crop: np.ndarray, notes: list[str]) -> FaceResult:
@@ -57,6 +71,11 @@ class FaceResult:
     def age(self) -> float:
         """The expected value of the age distribution."""
         return float(expected_age(self.age_probabilities))
+
+    @property
+    def age_years(self) -> int:
+        """The age in whole years (``whole_years``)."""
+        return whole_years(self.age)
 
     @cached_property
     def age_range(self) -> tuple[float, float]:
@@ -94,7 +113,8 @@ class FaceResult:
         out: dict[str, Any] = {"box": [int(v) for v in self.box], "score": round(float(self.score), 3)}
         if not self.read:
             return out | {"possible_face": True, "quality_notes": list(self.quality_notes)}
-        out |= {"age": round(self.age, 1), "age_low": int(self.age_low), "age_high": int(self.age_high)}
+        out |= {"age": round(self.age, 1), "age_years": self.age_years, "age_low": int(self.age_low),
+                "age_high": int(self.age_high)}  # fmt: skip
         for head in CLASS_HEADS:
             out |= {
                 head.name: self.label(head.name),
@@ -107,12 +127,12 @@ class FaceResult:
 
 def short_label(age: float, labels: Mapping[str, str]) -> str:
     """'34 F White': the age and each class head's short form, for labels drawn on photos (ASCII)."""
-    return " ".join([f"{age:.0f}", *(head.short_form(labels[head.name]) for head in CLASS_HEADS)])
+    return " ".join([str(whole_years(age)), *(head.short_form(labels[head.name]) for head in CLASS_HEADS)])
 
 
 def word_label(age: float, labels: Mapping[str, str], separator: str = ", ", unit: str = " years") -> str:
     """'34 years, female, White': the age and each class head's class in words."""
-    return separator.join([f"{age:.0f}{unit}", *(labels[head.name] for head in CLASS_HEADS)])
+    return separator.join([f"{whole_years(age)}{unit}", *(labels[head.name] for head in CLASS_HEADS)])
 
 
 def labels_of(face: FaceResult) -> dict[str, str]:
@@ -127,8 +147,10 @@ def class_summary(face: FaceResult) -> str:
 
 def report(file: str | None, faces: list[FaceResult] | None = None, error: str | None = None) -> dict:
     """One file's JSON report, as ``predict --json``, the API and the app's download write it:
-    ``{"file", "faces", "error"}`` (no faces when the file could not be read)."""
-    return {"file": file, "faces": [face.to_dict() for face in faces or []], "error": error}
+    ``{"file", "faces", "error"}`` (no faces when the file could not be read). Names and errors are
+    ``safe_text.safe_name`` text, so any file name writes as JSON."""
+    return {"file": None if file is None else safe_name(file), "faces": [face.to_dict() for face in faces or []],
+            "error": None if error is None else safe_name(error)}  # fmt: skip
 
 
 # The flat row: one per face, or one per file without a face or with an error. Column name -> type ("str", "int"
@@ -146,6 +168,7 @@ COLUMNS: dict[str, str] = {
     "height": "int",
     "score": "float",
     "age": "float",
+    "age_years": "int",  # the age in whole years, as the card and the CLI show it
     "age_low": "int",
     "age_high": "int",
     **{
@@ -171,7 +194,7 @@ def face_row(file: str, faces: int, number: int, face: dict) -> dict[str, Any]:
                quality_notes="; ".join(face["quality_notes"]) or None,
                possible_face=int(face.get("possible_face", False)))  # fmt: skip
     if "age" in face:  # not a possible face left unread
-        row.update(age=face["age"], age_low=face["age_low"], age_high=face["age_high"])
+        row.update(age=face["age"], age_years=face["age_years"], age_low=face["age_low"], age_high=face["age_high"])
         for head in CLASS_HEADS:
             row[head.name] = face[head.name]
             row[f"{head.name}_probability"] = face[f"{head.name}_probability"]
@@ -180,8 +203,12 @@ def face_row(file: str, faces: int, number: int, face: dict) -> dict[str, Any]:
 
 
 def file_rows(file: str, faces: list[dict] | None, error: str | None = None) -> list[dict[str, Any]]:
-    """The rows of one file: one per face (``to_dict`` forms), else one row saying no face or the error."""
+    """The rows of one file: one per face (``to_dict`` forms), else one row saying no face or the error.
+
+    The file name (and error) is ``safe_text.safe_name`` text: the one form every writer and ``--resume`` use."""
+    file = safe_name(file)
     if error is not None:
+        error = safe_name(error)
         return [{**dict.fromkeys(COLUMNS), "file": file, "error": error}]
     if not faces:
         return [{**dict.fromkeys(COLUMNS), "file": file, "faces": 0}]
@@ -194,10 +221,6 @@ def is_read_face(row: dict[str, Any]) -> bool:
 
 
 def encode_csv(rows: Iterable[dict[str, Any]], header: bool = False) -> str:
-    """Rows as CSV text (the columns of ``results.COLUMNS``), with the header line when asked."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    if header:
-        writer.writerow(COLUMNS)
-    writer.writerows([[row.get(name) for name in COLUMNS] for row in rows])
-    return out.getvalue()
+    """Rows as CSV text (the columns of ``results.COLUMNS``), with the header line when asked; text cells that a
+    spreadsheet would run as a formula are quoted (``safe_text.csv_cell``)."""
+    return csv_text([[row.get(name) for name in COLUMNS] for row in rows], list(COLUMNS) if header else None)

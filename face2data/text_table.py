@@ -28,7 +28,7 @@ def format_table(reports: list[dict]) -> str:
             x, y, w, h = face["box"]
             notes = "; ".join(face["quality_notes"])
             if "age" in face:
-                age = f"{face['age']:.0f} ({face['age_low']}-{face['age_high']})"
+                age = f"{face['age_years']} ({face['age_low']}-{face['age_high']})"
                 classes = [f"{face[h.name]} {face[f'{h.name}_probability']:.0%}" for h in CLASS_HEADS]
             else:  # a possible face, not read
                 age, classes = "—", ["—"] * len(CLASS_HEADS)

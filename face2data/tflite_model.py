@@ -8,8 +8,12 @@ per-op overhead for this small network, LiteRT's XNNPACK kernels ~1 ms. ``export
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import tempfile
 import threading
+from collections.abc import Iterator
 from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -46,6 +50,8 @@ class TFLiteModel:
         # exactly these bytes (a TFLiteModel made anywhere, by any engine, answers as the served one)
         self.temperatures: dict[str, float] = read_temperatures(flatbuffer)
         self._interpreter = Interpreter(model_content=flatbuffer, num_threads=threads or usable_cores())
+        with _native_stderr_silenced():  # the first allocation prints "INFO: Created ... XNNPACK delegate"
+            self._interpreter.allocate_tensors()
         inputs = self._interpreter.get_input_details()
         if len(inputs) != 1 or tuple(inputs[0]["shape"][1:]) != (INPUT_SIZE, INPUT_SIZE, 3):
             raise ValueError(f"the network's input is not one ({INPUT_SIZE}, {INPUT_SIZE}, 3) image batch")
@@ -68,6 +74,21 @@ class TFLiteModel:
             return {head: self._interpreter.get_tensor(index).copy() for head, index in self._outputs.items()}
 
     __call__ = predict_on_batch
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Send what native code writes to stderr meanwhile to /dev/null: LiteRT announces its XNNPACK delegate on
+    every process's first model with an INFO line that no setting turns off, and the CLI printed it every call."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _outputs_by_head(interpreter) -> dict[str, int]:

@@ -26,6 +26,7 @@ from face2data.model import DROPOUT, build_model, compile_for_training
 from face2data.outputs import predict_probabilities
 from face2data.paths import HISTORY_PATH, MODEL_PATH, TFLITE_PATH, TRAINING_SUMMARY_PATH
 from face2data.schema import INPUT_SIZE, SOURCES
+from face2data.training_speed import RATE_KEY, TrainingSpeed, network_speed
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ SUMMARY_FILE = TRAINING_SUMMARY_PATH.name
 DEFAULT_EPOCHS = 34
 CHECKPOINT_DIR = "checkpoint"  # resumable state; not shipped
 HISTORY_COLUMNS = [
-    "epoch", "seconds", "learning_rate",
+    "epoch", "seconds", RATE_KEY, "learning_rate",
     "loss", "age_loss", "gender_loss", "ethnicity_loss", "age_mae", "gender_accuracy", "ethnicity_accuracy",
     "val_loss", "val_age_loss", "val_gender_loss", "val_ethnicity_loss",
     "val_age_mae", "val_gender_accuracy", "val_ethnicity_accuracy",
@@ -131,8 +132,8 @@ class EpochRecorder(keras.callbacks.Callback):
         state = {"epoch": epoch + 1, "best_val_loss": self.best_val_loss, "config": asdict(self.config)}
         (checkpoint / "state.json").write_text(json.dumps(state, indent=2))
         figures = ", ".join(f"{k[4:]} {v:.3f}" for k, v in logs.items() if k.startswith("val_") and "_loss" not in k)
-        log.info("epoch %d/%d %.0fs  val loss %.4f%s  %s", epoch + 1, self.config.epochs, row["seconds"], val_loss,
-                 "  (best, saved)" if improved else "", figures)  # fmt: skip
+        log.info("epoch %d/%d %.0fs  %s images/s  val loss %.4f%s  %s", epoch + 1, self.config.epochs, row["seconds"],
+                 row[RATE_KEY] or "?", val_loss, "  (best, saved)" if improved else "", figures)  # fmt: skip
 
     def _per_source_figures(self) -> dict[str, float]:
         """Validation figures of each source, in inference mode (as the model is served, without mirroring)."""
@@ -268,6 +269,8 @@ def train(config: TrainConfig) -> Path:
         log.info("new run: %s, %d parameters", model.name, model.count_params())
 
     recorder = EpochRecorder(out, config, best, train_batches, val_faces, devices)
+    device_names = visible_devices()[:devices]
+    speed = TrainingSpeed(config.batch_size, network_speed(describe_machine(device_names)), device_names)
     started = time.time()
     last_epoch = config.epochs if config.stop_after is None else min(config.epochs, initial_epoch + config.stop_after)
     if initial_epoch < last_epoch:
@@ -276,10 +279,10 @@ def train(config: TrainConfig) -> Path:
             validation_data=val_batches,
             epochs=last_epoch,
             initial_epoch=initial_epoch,
-            callbacks=[recorder],
+            callbacks=[speed, recorder],  # speed first: the recorder writes the rate it adds to the logs
             verbose=1 if sys.stdout.isatty() else 2,
         )
-    _write_summary(out, config, time.time() - started, len(train_faces), len(val_faces), sources, devices)
+    _write_summary(out, config, time.time() - started, len(train_faces), len(val_faces), sources, devices, speed)
     if last_epoch == config.epochs:
         _export_for_serving(out / MODEL_FILE)
     return out / MODEL_FILE
@@ -328,7 +331,14 @@ def _lineage_text(out: Path) -> str:
 
 
 def _write_summary(
-    out: Path, config: TrainConfig, seconds: float, n_train: int, n_val: int, sources: dict, devices: int = 1
+    out: Path,
+    config: TrainConfig,
+    seconds: float,
+    n_train: int,
+    n_val: int,
+    sources: dict,
+    devices: int = 1,
+    speed: TrainingSpeed | None = None,
 ) -> None:
     """Record how the shipped model was made (accumulated over resumed runs)."""
     summary_file = out / SUMMARY_FILE
@@ -336,6 +346,7 @@ def _write_summary(
     with (out / HISTORY_FILE).open(newline="") as handle:
         rows = list(csv.DictReader(handle))
     epoch_seconds = [float(r["seconds"]) for r in rows]
+    fit_rates = [float(r[RATE_KEY]) for r in rows if r.get(RATE_KEY)]
     val_losses = [float(r["val_loss"]) for r in rows]
     summary = {
         "config": {
@@ -352,6 +363,10 @@ def _write_summary(
         "training_seconds": round(sum(epoch_seconds), 1),
         "median_epoch_seconds": round(float(np.median(epoch_seconds)), 1) if rows else None,
         "train_images_per_second": round(n_train / float(np.median(epoch_seconds)), 1) if rows else None,
+        # model.fit's own rate (training steps only, no validation), the median over epochs that recorded it
+        "fit_images_per_second": round(float(np.median(fit_rates)), 1) if fit_rates else None,
+        "first_steps_images_per_second": round(speed.first_rate, 1) if speed and speed.first_rate else None,
+        "network_images_per_second_on_this_machine": speed.reference if speed else None,
         "wall_seconds_this_run": round(seconds, 1),
         "keras_backend": keras.backend.backend(),
         "devices": devices,

@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from conftest import astronaut_face_crop
+from fastapi import HTTPException
 from fastapi.testclient import TestClient
-from test_image_loading import BAD_INPUTS
+from test_image_loading import BAD_INPUTS, jpeg_claiming
 
-from face2data.api.app import API_KEY_VARIABLE, create_app
+from face2data.api import app as api_app
+from face2data.api.app import API_KEY_VARIABLE, _explain, create_app
+from face2data.api.requests import MAX_PARTS
 from face2data.image_loading import ImageLoadError, ImageTooLargeError, UnsupportedImageError, load_rgb
 from face2data.limits import MAX_FILE_BYTES
 from face2data.predictor import Predictor, predict_files
@@ -148,24 +156,35 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_the_real_server_answers_over_http(shipped_tflite_path, tmp_path):
+@contextlib.contextmanager
+def serving(log: Path) -> Iterator[tuple[str, int]]:
+    """``python -m face2data serve`` on a free loopback port, once it says ready: its host and port. Its output
+    goes to ``log``."""
     port = _free_port()
-    log = tmp_path / "server.log"
     with log.open("wb") as output:
         server = subprocess.Popen([sys.executable, "-m", "face2data", "serve", "--port", str(port)], cwd=ROOT,
                                   stdout=output, stderr=subprocess.STDOUT)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
         while True:
             try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
                     if json.load(response)["status"] == "ready":
                         break
             except OSError:
                 pass
             assert server.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
             time.sleep(0.5)
+        yield "127.0.0.1", port
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_the_real_server_answers_over_http(shipped_tflite_path, tmp_path):
+    log = tmp_path / "server.log"
+    with serving(log) as (host, port):
+        url = f"http://{host}:{port}"
         request = urllib.request.Request(f"{url}/v1/predict", data=SAMPLE.read_bytes(),
                                          headers={"Content-Type": "image/jpeg"})  # fmt: skip
         with urllib.request.urlopen(request, timeout=60) as response:
@@ -176,9 +195,6 @@ def test_the_real_server_answers_over_http(shipped_tflite_path, tmp_path):
             urllib.request.urlopen(bad, timeout=60)
         assert refused.value.code == 415
         assert "Traceback" not in refused.value.read().decode()
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     logged = log.read_text()
     assert "POST /v1/predict 200" in logged and "POST /v1/predict 415" in logged
     assert "astronaut" not in logged and "just words" not in logged  # nothing a client sent is logged
@@ -192,3 +208,118 @@ def test_file_over_the_byte_limit_streamed_is_refused(client):
 
     response = client.post("/v1/predict", content=body(), headers={"Content-Type": "image/jpeg"})
     assert response.status_code == 413
+
+
+def _multipart(fields: list[tuple[str, bytes]], boundary: str = "b0undary") -> tuple[bytes, dict[str, str]]:
+    """A multipart/form-data body of ``(name, value)`` fields and its header."""
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode() + value + b"\r\n"
+             for name, value in fields]  # fmt: skip
+    header = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), header
+
+
+def test_multipart_parsing_leaves_health_answering_and_too_many_parts_are_refused(client):
+    many, many_header = _multipart([("f", b"x")] * 100_000)  # 5 MB of parts: 20 s of parsing on the event loop
+    big, big_header = _multipart([("file", b"not an image, line by line\r\n" * 1_500_000)])  # 40 MB: ~3 s parsing
+    assert len(many) > 5_000_000
+    answers = []
+
+    def post(body: bytes, header: dict[str, str]) -> None:
+        answers.append(client.post("/v1/predict", content=body, headers=header))
+
+    uploads = [(big, big_header), (many, many_header), (many, many_header)]
+    posts = [threading.Thread(target=post, args=upload) for upload in uploads]
+    for thread in posts:
+        thread.start()
+    waits = []
+    while any(thread.is_alive() for thread in posts):
+        started = time.perf_counter()
+        assert client.get("/health").status_code == 200
+        waits.append(time.perf_counter() - started)
+        time.sleep(0.05)
+    assert waits and max(waits) < 1.0, waits
+    statuses = sorted((answer.status_code, answer.json()["detail"]) for answer in answers)
+    assert [status for status, _ in statuses] == [413, 413, 415]  # the big one is parsed, then found to be text
+    assert f"more than {MAX_PARTS} parts" in statuses[0][1] and "text" in statuses[2][1]
+    few, few_header = _multipart([("note", b"hi")] * (MAX_PARTS - 1) + [("file", SAMPLE.read_bytes())])
+    assert client.post("/v1/predict", content=few, headers=few_header).status_code == 200
+
+
+def test_an_explanation_over_its_time_budget_is_stopped_with_503(client, monkeypatch):
+    monkeypatch.setattr(api_app, "EXPLAIN_SECONDS", 0.0)
+    response = client.post("/v1/explain", content=SAMPLE.read_bytes(), headers={"Content-Type": "image/jpeg"})
+    assert response.status_code == 503 and "took longer than" in response.json()["detail"]
+
+
+def test_a_pixel_explanation_stops_at_a_check_between_batches_and_the_next_one_still_adds_up(client):
+    predictor, crop, checks = client.app.state.runtime.predictor, astronaut_face_crop(), []
+
+    def stop_at_the_third(done: float) -> None:
+        checks.append(done)
+        if len(checks) == 3:
+            raise HTTPException(503, "stop")
+
+    with pytest.raises(HTTPException):
+        _explain(predictor, crop, stop_at_the_third)
+    assert len(checks) == 3  # SHAP passed the exception on at once
+    head = _explain(predictor, crop, lambda done: None)["age"]
+    assert head.base_value + float(head.values.sum()) == pytest.approx(head.output_value, abs=1e-3)
+
+
+def test_a_tiny_jpeg_claiming_8000x8000_costs_little_to_answer(client):
+    started = time.process_time()  # this process's CPU, the app's worker threads included
+    response = client.post("/v1/predict", content=jpeg_claiming(8000, 8000), headers={"Content-Type": "image/jpeg"})
+    assert response.status_code == 200 and response.json()["faces"] == []
+    assert time.process_time() - started < 3  # decoded whole: 10 s of CPU and 1.1 GB
+
+
+def test_the_docs_pages_load_nothing_from_another_host(client):
+    for page in ("/docs", "/redoc"):
+        html = client.get(page).text
+        assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+        assert len(assets) >= 2 and "://" not in html, html
+        for url in assets:
+            assert url.startswith("/") and client.get(url).status_code == 200, url
+    assert client.get("/openapi.json").status_code == 200
+
+
+@pytest.fixture(scope="module")
+def server(shipped_tflite_path, tmp_path_factory) -> Iterator[tuple[str, int, Path]]:
+    """A real server (disconnects need real sockets): host, port and its log file."""
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    with serving(log) as (host, port):
+        yield host, port, log
+
+
+def _wait_for_log(log: Path, text: str, seconds: float) -> float:
+    """Seconds until ``text`` appears in the server's log; fails after ``seconds``."""
+    started = time.monotonic()
+    while text not in log.read_text():
+        assert time.monotonic() - started < seconds, f"no {text!r} in the log:\n{log.read_text()[-3000:]}"
+        time.sleep(0.02)
+    return time.monotonic() - started
+
+
+def _send(host: str, port: int, path: str, body: bytes, length: int | None = None) -> socket.socket:
+    """A connection that has sent a POST of ``body`` (declaring ``length`` bytes) and nothing else."""
+    connection = socket.create_connection((host, port))
+    head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: image/jpeg\r\nContent-Length: {length or len(body)}"
+    connection.sendall(head.encode() + b"\r\n\r\n" + body)
+    return connection
+
+
+def test_a_client_gone_mid_upload_logs_one_line_and_no_500(server):
+    host, port, log = server
+    _send(host, port, "/v1/predict", b"\xff\xd8" + b"\0" * 1000, length=100_000).close()
+    _wait_for_log(log, "POST /v1/predict 499", 10)
+    logged = log.read_text()
+    assert "Traceback" not in logged and "ClientDisconnect" not in logged and " 500 " not in logged
+
+
+def test_an_abandoned_explanation_stops_within_2_s(server):
+    host, port, log = server
+    connection = _send(host, port, "/v1/explain", SAMPLE.read_bytes())
+    time.sleep(1.5)  # the face is found and its explanation under way (it takes several seconds)
+    connection.close()
+    assert _wait_for_log(log, "POST /v1/explain 499", 10) < 2
+    assert "POST /v1/explain 200" not in log.read_text()

@@ -454,6 +454,18 @@ def test_labels_scale_with_the_face_and_tiny_faces_get_none():
     assert face_labels.label_text(_fake_face(2, (0, 0, 9, 9))) == "3: 34 F Others"  # as on the Live page
 
 
+def test_on_a_phone_every_face_of_a_crowded_photo_carries_its_number():
+    unit = 2.0  # a phone's photo is drawn at twice its column's width
+    boxes = [face_labels.Rect(40 + i * 46, 120 + (i % 2) * 14, 40, 40) for i in range(7)]  # 20 screen px each
+    texts, tags = [f"{i + 1}: 34 F White" for i in range(7)], [str(i + 1) for i in range(7)]
+    labels = face_labels.layout_labels(boxes, texts, 400, 300, tags, unit)
+    assert all(label is not None for label in labels)
+    assert [label.text for label in labels] == tags  # too small for the full label: the number, as the caption says
+    shown = [label.rect for label in labels]
+    assert not any(a.overlaps(b) for i, a in enumerate(shown) for b in shown[i + 1 :])
+    assert all(rect.height >= face_labels.MIN_LABEL_PX * unit for rect in shown)
+
+
 def test_a_face_filling_a_small_photo_keeps_its_label_inside_and_the_photo_grows():
     rgb = np.full((224, 224, 3), 90, np.uint8)
     face = _fake_face(0, (0, 0, 224, 224))

@@ -137,9 +137,9 @@ def test_uploads_open_zip_and_tar_in_memory(photos):
 # --- rows and outputs ---------------------------------------------------------------------
 
 
-FACE = {"box": [1, 2, 30, 40], "score": 0.9, "age": 31.5, "age_low": 25, "age_high": 40, "gender": "female",
-        "gender_probability": 0.8, "gender_probabilities": {"male": 0.2, "female": 0.8}, "ethnicity": "Asian",
-        "ethnicity_probability": 0.85,
+FACE = {"box": [1, 2, 30, 40], "score": 0.9, "age": 31.5, "age_years": 32, "age_low": 25, "age_high": 40,
+        "gender": "female", "gender_probability": 0.8, "gender_probabilities": {"male": 0.2, "female": 0.8},
+        "ethnicity": "Asian", "ethnicity_probability": 0.85,
         "ethnicity_probabilities": {"White": 0.1, "Black": 0.0, "Asian": 0.85, "Indian": 0.05, "Others": 0.0},
         "quality_notes": ["small face", "blurred"]}  # fmt: skip
 
@@ -305,3 +305,69 @@ def test_the_local_engine_imports_neither_tensorflow_nor_ray(shipped_tflite_path
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {"faces": 1, "loaded": []}
+
+
+def test_odd_archive_members_each_get_a_row_saying_why_they_were_not_read():
+    import warnings
+
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns about the duplicate name it is told to write
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr("a.jpg", b"first")
+            archive.writestr("a.jpg", b"second")
+            archive.writestr("../outside.jpg", b"x")
+            archive.writestr("inner.zip", b"PK")
+            archive.writestr(".hidden.jpg", b"x")
+    entries = {entry.name: entry for entry in iter_upload_entries([("set.zip", buffer.getvalue())])}
+    assert entries["set.zip/a.jpg"].read() == b"first"
+    assert "same name" in entries["set.zip/a.jpg (copy 2)"].error
+    assert "outside the archive" in entries["set.zip/../outside.jpg"].error
+    assert "archive inside an archive" in entries["set.zip/inner.zip"].error
+    assert "set.zip/.hidden.jpg" not in entries  # hidden files are left out silently, as before
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table from /proc (Linux)")
+def test_kill_9_of_a_batch_leaves_no_worker_behind(tmp_path):
+    import signal
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for n, data in enumerate(scene_jpegs(4) * 100):
+        (folder / f"p{n}.jpg").write_bytes(data)
+    command = [sys.executable, "-m", "face2data", "batch", str(folder), "--out", str(tmp_path / "o.csv"),
+               "--workers", "2", "--quiet"]  # fmt: skip
+    batch = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    workers: list[int] = []
+    while time.monotonic() < deadline and len(workers) < 2 and batch.poll() is None:
+        time.sleep(0.2)
+        workers = _children(batch.pid)
+    assert batch.poll() is None and workers, "the batch ended before its workers could be seen"
+    os.kill(batch.pid, signal.SIGKILL)
+    batch.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in workers):
+        time.sleep(0.1)
+    alive = []
+    for pid in workers:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":  # a zombie is gone, only not yet reaped
+            alive.append(pid)
+    assert not alive

@@ -145,3 +145,29 @@ def test_a_bad_model_file_is_a_clear_error_not_a_traceback(tmp_path, capsys, mod
     captured = capsys.readouterr()
     assert code != 0
     assert model in captured.err and ("not found" in captured.err or "empty" in captured.err)
+
+
+def test_ctrl_c_on_batch_says_how_to_go_on_without_a_traceback(tmp_path, monkeypatch, capsys):
+    import face2data.batch.run
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(face2data.batch.run, "run_batch", interrupted)
+    assert main(["batch", str(tmp_path), "--out", str(tmp_path / "out.csv")]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "--resume" in err and "Traceback" not in err
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_any_work(tmp_path, capsys):
+    started = time.perf_counter()
+    for option in ("--predictions", "--json"):
+        code = main(["evaluate", "--data", str(tmp_path), option, str(tmp_path / "no such folder" / "out.csv")])
+        assert code == 2 and "does not exist" in capsys.readouterr().err
+    assert main(["evaluate", "--data", str(tmp_path), "--json", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err and time.perf_counter() - started < 5
+    blocked = tmp_path / "file"
+    blocked.write_text("a file where a folder should be")
+    assert main(["batch", str(tmp_path), "--out", str(blocked / "out.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err

@@ -158,3 +158,19 @@ def test_utkface_test_crops_are_found_and_align_close_to_the_original(utkface_ar
 def test_align_face_matches_find_faces(astronaut, detector):
     face = find_faces(astronaut, detector)[0]
     np.testing.assert_array_equal(align_face(astronaut, face.keypoints), face.crop)
+
+
+def test_a_face_looking_down_is_called_tilted_not_turned_to_the_side():
+    from face2data.faces.alignment import reference_layout
+    from face2data.faces.quality import quality_notes
+
+    sharp = np.random.default_rng(0).integers(0, 256, (200, 200, 3), dtype=np.uint8)
+
+    def notes(yaw: float, pitch: float) -> list[str]:
+        eyes, mouth = [(40.0, 50.0), (80.0, 50.0)], [(45.0, 90.0), (75.0, 90.0)]
+        nose = (60.0 + yaw * 40.0, 50.0 + pitch * 40.0)
+        return quality_notes(150, 0.95, np.array([*eyes, nose, *mouth]), sharp, reference_layout())
+
+    assert notes(0.3, 0.95) == ["head tilted far up or down: few training faces look like this"]
+    assert notes(0.45, 0.55) == ["head turned far to the side: few training faces look like this"]
+    assert notes(0.0, 0.55) == []

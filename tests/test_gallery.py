@@ -45,3 +45,5 @@ def test_largest_age_errors_count_from_the_edge_of_a_range():
     assert age_error(ROWS[3]) is None
     assert largest_age_errors(ROWS, 3) == [4, 1, 2]
     assert largest_age_errors(ROWS, 10) == [4, 1, 2, 0]
+    inside = {"age_range_true": "40-49", "age_pred": 45.0, "gender_pred": "male", "ethnicity_pred": "White"}
+    assert largest_age_errors([*ROWS, inside], 10) == [4, 1, 2, 0]  # said 45 for 40-49 is no error

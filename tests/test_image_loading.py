@@ -12,8 +12,15 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms, ImageFile
 
-from face2data.image_loading import ImageLoadError, load_rgb, load_rgb_file, pil_to_rgb, read_image_bytes
-from face2data.limits import MAX_FILE_BYTES, MAX_JPEG_SCANS, MAX_PIXELS, MIN_IMAGE_SIDE
+from face2data.image_loading import (
+    ImageLoadError,
+    load_rgb,
+    load_rgb_file,
+    load_rgb_scaled,
+    pil_to_rgb,
+    read_image_bytes,
+)
+from face2data.limits import DECODE_PIXELS, MAX_FILE_BYTES, MAX_JPEG_SCANS, MAX_PIXELS, MIN_IMAGE_SIDE
 
 RNG = np.random.default_rng(7)
 NOISE = RNG.integers(0, 256, (48, 64, 3), dtype=np.uint8)
@@ -151,6 +158,31 @@ def test_huge_valid_photo_within_the_limits_decodes():
     rgb = load_rgb(data)
     assert rgb.shape == (4000, 6000, 3)
     assert abs(float(rgb[:400, :600].mean()) - float(tile.mean())) < 2
+
+
+def jpeg_claiming(width: int, height: int) -> bytes:
+    """A JPEG of a few hundred bytes whose header claims ``width`` x ``height`` (its one block then ends early:
+    libjpeg fills the rest with grey)."""
+    data = bytearray(encode(Image.new("RGB", (64, 64), (128, 128, 128)), "JPEG"))
+    struct.pack_into(">HH", data, data.index(b"\xff\xc0") + 5, height, width)  # SOF0: lines, then samples per line
+    return bytes(data)
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "decoded"),
+    [(8000, 8000, (4000, 4000)), (9248, 6936, (4624, 3468)), (20_000, 3000, (10_000, 1500))],
+)
+def test_a_jpeg_far_larger_than_needed_is_decoded_at_reduced_size(monkeypatch, width, height, decoded):
+    loads = []
+    original = ImageFile.ImageFile.load
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: loads.append(self.size) or original(self))
+    data = jpeg_claiming(width, height)
+    started = time.process_time()
+    rgb = load_rgb(data)
+    assert len(data) < 5000 and set(loads) == {decoded} and rgb.shape == (decoded[1], decoded[0], 3)
+    assert decoded[0] * decoded[1] <= DECODE_PIXELS < width * height
+    assert time.process_time() - started < 2  # 64 megapixels decoded whole took 3 s of CPU and 0.9 GB
+    assert load_rgb_scaled(data)[1] == pytest.approx(width / decoded[0])  # boxes are given in the photo's pixels
 
 
 def test_smallest_accepted_image_side():
@@ -437,3 +469,10 @@ def test_decoding_writes_nothing_to_disk(tmp_path, monkeypatch):
         with pytest.raises(ImageLoadError):
             load_rgb(data)
     assert [p.name for p in tmp_path.rglob("*")] == ["tmp"]
+
+
+def test_a_32_bit_integer_tiff_holding_8_bit_values_is_not_black():
+    values = np.tile(np.arange(0, 256, dtype=np.int32), (24, 1))
+    data = encode(Image.fromarray(values, mode="I"), "TIFF")
+    rgb = load_rgb(data)
+    assert rgb[0, 0, 0] == 0 and rgb[0, -1, 0] == 255 and rgb[0, 128, 0] == 128

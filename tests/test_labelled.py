@@ -24,6 +24,7 @@ from face2data.data.labelled import (
     parse_row,
     parse_utkface_name,
     read_labelled,
+    read_labelled_uploads,
 )
 from face2data.data.labels import FaceLabel, parse_fairface_row
 from face2data.evaluation.run import (
@@ -146,6 +147,10 @@ def test_bad_cells_say_what_kind_of_problem_they_are(cells, kind):
 
 def test_age_strings():
     assert parse_age("") is None and parse_age("more than 70") == (70, AGE_MAX) and parse_age("0-2") == (0, 2)
+    for not_a_number in ("nan", "NaN", "inf"):  # not "out of range": not an age at all
+        with pytest.raises(BadLabel, match="not a number of years") as bad:
+            parse_age(not_a_number)
+        assert bad.value.kind == "unknown_class"
 
 
 # ---------------------------------------------------------------------------------------------- reading sets
@@ -419,3 +424,87 @@ def test_the_cli_evaluates_your_photos_with_a_labels_file(tmp_path, capsys):
     assert len(list(csv.DictReader(predictions.open()))) == 3
     assert main(["evaluate", "--data", str(tmp_path / "nowhere"), "--labels", str(labels)]) == 2
     assert "no such folder" in capsys.readouterr().err
+
+
+def test_photos_are_read_only_a_few_ahead_of_the_work_so_memory_stays_bounded():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from face2data.data.labelled import bounded_map
+
+    read = []
+
+    def photos():
+        for i in range(100):
+            read.append(i)
+            yield i
+
+    with ThreadPoolExecutor(2) as pool:
+        results = bounded_map(lambda item: pool.submit(lambda x: x * 2, item).result, photos(), ahead=4)
+        assert next(results) == 0 and len(read) == 4  # Executor.map would have read all 100 first
+        assert list(results) == [2 * i for i in range(1, 100)] and len(read) == 100
+
+
+def test_labels_tables_in_utf16_work_and_odd_tables_are_named_with_a_hint(tmp_path):
+    folder = tmp_path / "set"
+    folder.mkdir()
+    write_utkface_images(folder, ["a.jpg", "b.jpg"])
+    (folder / "labels.csv").write_bytes("file,age,gender\na.jpg,30,female\n".encode("utf-16"))
+    (folder / "semicolons.csv").write_text("file;age\nb.jpg;40\n")
+    (folder / "huge.csv").write_text("file,age\nb.jpg," + "9" * 200_000 + "\n")
+    found = read_labelled(folder)
+    assert found.labels["a.jpg"] == FaceLabel(30, FEMALE, NO_LABEL)
+    message = found.problems.message()
+    assert "semicolons.csv" in message and "separated by ';'" in message
+    assert "huge.csv: not a readable CSV table" in message
+
+
+def test_a_report_lists_a_bounded_number_of_offenders_and_counts_them_all():
+    from face2data.data.labelled import LISTED
+
+    problems = Problems()
+    for i in range(LISTED * 3):
+        problems.add("row_without_file", f"labels.csv row {i + 2}: missing{i}.jpg")
+    listed = problems.as_dict()["row_without_file"]
+    assert listed["count"] == LISTED * 3 and len(listed["items"]) == LISTED
+
+
+def test_your_ordinary_photos_with_a_table_inside_or_utkface_style_names_just_work(tmp_path, capsys, monkeypatch):
+    from face2data.cli import main
+    from face2data.paths import TFLITE_PATH
+
+    if not TFLITE_PATH.is_file():
+        pytest.skip("the shipped model is not in weights/")
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("FACE2DATA_CACHE", str(cache))
+    faces = face_images(3, 180, seed=8)
+    photos = []
+    for face in faces:  # an ordinary photo: a small face in a large frame, where the tight-crop settings miss it
+        photo = np.full((720, 960, 3), 200, np.uint8)
+        photo[300:480, 400:580] = face
+        photos.append(photo)
+    table = tmp_path / "table"
+    table.mkdir()
+    for n, photo in enumerate(photos):
+        (table / f"p{n}.jpg").write_bytes(_jpeg(photo))
+    (table / "labels.csv").write_text("file,age,gender\np0.jpg,30,f\np1.jpg,41,m\np2.jpg,25,m\n")
+    archive = tmp_path / "table.zip"
+    with zipfile.ZipFile(archive, "w") as out:
+        for file in sorted(table.iterdir()):
+            out.write(file, f"mine/{file.name}")
+    named = tmp_path / "named"
+    named.mkdir()
+    for n, photo in enumerate(photos):  # UTKFace-style names: your labels, not UTKFace's test split
+        (named / f"{30 + n}_1_0_2024010112000{n}.jpg").write_bytes(_jpeg(photo))
+    for data in (table, archive, named):
+        assert main(["evaluate", "--data", str(data)]) == 0, capsys.readouterr().err
+        assert "n=3 of 3" in capsys.readouterr().out
+    assert not cache.exists() or not any(cache.iterdir())  # nothing of your photos is cached on disk
+
+
+def test_a_table_naming_a_folder_matches_photos_uploaded_loose_by_their_bare_name():
+    table = b"file,age\nimages/a.jpg,30\nimages/dup.jpg,40\nother/dup.jpg,41\n"
+    uploads = [("a.jpg", b"x"), ("one/dup.jpg", b"x"), ("two/dup.jpg", b"x"), ("labels.csv", table)]
+    found = read_labelled_uploads(uploads)
+    assert found.labels["a.jpg"].age == 30
+    assert not any("dup.jpg" in name for name in found.labels)  # two photos of that name: ambiguous, not guessed
+    assert found.problems.count("row_without_file") == 2

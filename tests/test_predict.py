@@ -17,7 +17,7 @@ from face2data.schema import ETHNICITIES, GENDERS, NUM_AGES, to_model_input
 
 ASTRONAUT = Path(__file__).resolve().parents[1] / "face2data" / "assets" / "astronaut.jpg"
 FACE_KEYS = {
-    "box", "score", "age", "age_low", "age_high", "gender", "gender_probability", "gender_probabilities",
+    "box", "score", "age", "age_years", "age_low", "age_high", "gender", "gender_probability", "gender_probabilities",
     "ethnicity", "ethnicity_probability", "ethnicity_probabilities", "quality_notes",
 }  # fmt: skip
 

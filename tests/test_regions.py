@@ -220,6 +220,9 @@ def test_for_an_additive_model_ranked_hiding_beats_random_order():
         def output_index(self, head):
             return 0
 
+        def _needs_exact(self, what):
+            pass
+
     explanation = RegionExplanation.hidden_outputs  # reads only the table and the output column
     fake = Additive()
     ranked = explanation(fake, "age", ranked_order(weights))
@@ -246,3 +249,72 @@ def test_global_region_values_round_trip(tmp_path, face):
     assert all(a >= abs(s) - 1e-9 for a, s in zip(groups["all"]["mean_abs"], groups["all"]["mean_signed"], strict=True))
     with pytest.raises(RegionGlobalError, match="explain-regions-global"):
         load_region_global(tmp_path / "absent.json")
+
+
+def test_what_if_reads_every_head_for_hidden_regions_from_the_coalition_table(face):
+    from face2data.explanation.core import output_function
+    from face2data.explanation.regions import hidden_face
+
+    model = SoftmaxModel()
+    explanation = explain_regions(model, face, {"gender": "female"})
+    whole, blurred = explanation.what_if([]), explanation.what_if(REGIONS)
+    for head in HEADS:
+        assert whole.heads[head].value == pytest.approx(explanation[head].output_value)
+        assert blurred.heads[head].value == pytest.approx(explanation[head].base_value)
+    hidden = ["hair & forehead", "mouth"]
+    what_if = explanation.what_if(hidden)
+    # the same number as running the model on the face with those regions hidden (mirror-averaged, as the card)
+    direct = output_function(model)(hidden_face(face, hidden)[None].astype(np.float32))[0]
+    assert what_if.heads["age"].value == pytest.approx(direct[0])
+    assert what_if.heads["gender"].value == pytest.approx(100 * direct[1 + GENDERS.index("female")])
+    assert what_if.heads["gender"].target == "P(female)"
+    assert what_if.sentence().startswith("Without the hair and forehead and the mouth: ")
+    with pytest.raises(ValueError, match="not a region: ears"):
+        explanation.what_if(["ears"])
+
+
+def test_the_kernel_fit_over_every_coalition_is_the_exact_shapley_value():
+    from face2data.explanation.region_estimate import _kernel_weight, kernel_fit
+
+    n = 5
+    table = np.random.default_rng(3).normal(size=(2**n, 2))
+    inner = np.arange(1, 2**n - 1)
+    weights = np.array([_kernel_weight(n, bin(c).count("1")) for c in inner])
+    fitted = kernel_fit(table[inner], inner, weights, table[0], table[-1], n)
+    assert fitted == pytest.approx(shapley_values(table), abs=1e-9)
+
+
+def test_an_estimate_is_close_states_its_uncertainty_and_lends_its_coalitions_to_the_exact_values(face):
+    from face2data.explanation.region_estimate import ESTIMATE_COALITIONS, estimate_regions
+
+    class Counting(SoftmaxModel):
+        faces = 0
+
+        def predict_on_batch(self, batch):
+            Counting.faces += len(batch)
+            return super().predict_on_batch(batch)
+
+    model = Counting()
+    estimate = estimate_regions(model, face)
+    ran = Counting.faces
+    assert ran == 2 * ESTIMATE_COALITIONS  # each coalition and its mirror image
+    exact = explain_regions(model, face, known=estimate)
+    assert Counting.faces == 2 * 2 ** len(REGIONS)  # the exact values ran only the coalitions the estimate had not
+    assert not estimate.exact and exact.exact and exact.to_dict() == explain_regions(SoftmaxModel(), face).to_dict()
+    for head in HEADS:
+        error = np.max(np.abs(estimate[head].values - exact[head].values))
+        assert estimate[head].uncertainty is not None and error <= 2 * estimate[head].uncertainty
+        assert estimate[head].output_value == pytest.approx(exact[head].output_value)
+        assert sum(estimate[head].values) == pytest.approx(exact[head].output_value - exact[head].base_value)
+    assert estimate.to_dict()["exact"] is False and "uncertainty" in estimate.to_dict()["heads"]["age"]
+    with pytest.raises(ValueError, match="needs the exact explanation"):
+        estimate.what_if(["mouth"])
+
+
+def test_an_estimate_of_an_additive_model_is_exact(face):
+    from face2data.explanation.region_estimate import estimate_regions
+
+    model = OneRegionModel("nose")
+    estimate, exact = estimate_regions(model, face), explain_regions(model, face)
+    for head in HEADS:
+        assert estimate[head].values == pytest.approx(exact[head].values, abs=1e-6)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+import pytest
 
 from face2data.results import COLUMNS, FaceResult, face_row, labels_of, report, short_label, word_label
 from face2data.schema import AGES, CLASS_HEADS, CROP_SIZE, HEAD_TABLE
 from face2data.text_table import format_table
 
 
-def _face() -> FaceResult:
-    ages = np.exp(-0.5 * ((AGES - 40.0) / 3.0) ** 2)
+def _face(age: float = 40.0) -> FaceResult:
+    ages = np.exp(-0.5 * ((AGES - age) / 3.0) ** 2)
     probabilities = {"age": ages / ages.sum(), "gender": np.array([0.25, 0.75]),
                      "ethnicity": np.array([0.1, 0.05, 0.7, 0.1, 0.05])}  # fmt: skip
     return FaceResult(0, (10, 20, 80, 90), 0.97, np.zeros((CROP_SIZE, CROP_SIZE, 3), np.uint8), probabilities)
@@ -40,9 +43,29 @@ def test_a_face_reads_the_same_in_every_form():
     assert "female 75%" in table and "Asian 70%" in table and "error: the file is empty" in table
 
 
+@pytest.mark.parametrize("age", [26.546, 26.5, 26.46, 61.47, 61.5])
+def test_a_face_has_one_whole_age_on_the_card_the_labels_the_table_the_rows_and_the_json(age):
+    face = _face(age)
+    years = face.age_years
+    assert abs(face.age - age) < 0.01 and years == math.floor(face.age + 0.5)  # half up, never half to even
+    as_json = face.to_dict()
+    assert as_json["age_years"] == years
+    assert face_row("a.jpg", 1, 1, as_json)["age_years"] == years
+    assert short_label(face.age, labels_of(face)).startswith(f"{years} ")
+    assert word_label(face.age, labels_of(face)).startswith(f"{years} years")
+    table_row = format_table([report("a.jpg", [face])]).splitlines()[2]
+    assert f" {years} ({as_json['age_low']}-{as_json['age_high']})" in table_row
+
+
 def test_an_unread_possible_face_claims_nothing():
     face = FaceResult.unread(1, (0, 0, 30, 30), 0.66, np.zeros((CROP_SIZE, CROP_SIZE, 3), np.uint8), ["a note"])
     assert not face.read and face.to_dict() == {"box": [0, 0, 30, 30], "score": 0.66, "possible_face": True,
                                                 "quality_notes": ["a note"]}  # fmt: skip
     row = face_row("a.jpg", 1, 1, face.to_dict())
     assert row["possible_face"] == 1 and row["age"] is None and row["gender"] is None
+
+
+def test_a_face_found_in_a_reduced_decode_is_boxed_in_the_photos_pixels():
+    face = _face()
+    assert face.in_photo_pixels(1.0) is face
+    assert face.in_photo_pixels(2.0).box == (20, 40, 160, 180) and face.in_photo_pixels(2.0).age == face.age

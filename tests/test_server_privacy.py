@@ -91,3 +91,34 @@ def test_the_server_listens_on_loopback_only_and_looks_nothing_up():
     assert "OUTBOUND" not in err, err
     assert "External URL" not in out and "Did not auto detect external IP" not in err + out
     assert f"http://127.0.0.1:{port}" in out
+
+
+def test_uploads_are_received_in_memory_and_a_closed_tab_is_dropped_soon():
+    import asyncio
+
+    from starlette.requests import Request
+
+    from face2data.limits import MAX_BATCH_BYTES
+    from face2data.ui.uploads import keep_uploads_in_memory
+
+    assert keep_uploads_in_memory() > MAX_BATCH_BYTES
+    payload = os.urandom(3 * 2**20)  # over Starlette's default 1 MB spool size
+    body = (b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\n"
+            b"Content-Type: image/jpeg\r\n\r\n" + payload + b"\r\n--b--\r\n")  # fmt: skip
+
+    async def parse():
+        chunks = [body[i : i + 65536] for i in range(0, len(body), 65536)]
+
+        async def receive():
+            return {"type": "http.request", "body": chunks.pop(0), "more_body": bool(chunks)} if chunks else {
+                "type": "http.request", "body": b"", "more_body": False}  # fmt: skip
+
+        headers = [(b"content-type", b"multipart/form-data; boundary=b")]
+        form = await Request({"type": "http", "method": "POST", "headers": headers}, receive).form()
+        upload = form["file"]
+        return upload.file._rolled, await upload.read()
+
+    rolled_to_disk, data = asyncio.run(parse())
+    assert data == payload and not rolled_to_disk
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["disconnectedSessionTTL"] <= 30

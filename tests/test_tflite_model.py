@@ -153,3 +153,14 @@ def test_the_predictor_runs_the_tflite_model_by_default(shipped_tflite_path):
     probabilities = predictor.predict_crops(crops)
     expected = predict_probabilities(predictor.model, crops.astype(np.float32))
     np.testing.assert_allclose(probabilities["age"], expected["age"], atol=1e-6)
+
+
+def test_loading_the_model_prints_nothing_on_stderr(shipped_tflite_path):
+    import subprocess
+    import sys
+
+    batch = f"np.zeros((2, {INPUT_SIZE}, {INPUT_SIZE}, 3), 'float32')"
+    code = (f"from face2data.tflite_model import load_tflite_model; import numpy as np; "
+            f"load_tflite_model({str(shipped_tflite_path)!r})({batch})")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert "XNNPACK" not in done.stderr and done.stderr.strip() == ""

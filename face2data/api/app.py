@@ -1,9 +1,11 @@
 """The FastAPI application: health, model facts, predictions and explanations (regions, SHAP maps) of photos.
 
 Every way a client can get a request wrong is answered with a 4xx and a sentence (see ``STATUS_OF``); the model,
-detector and explainer are loaded once and shared; the heavy work runs in worker threads, so ``/health``
-answers while predictions run. Nothing a client sends is written to disk or logged: the request log holds the
-method, the path, the status and the time taken.
+detector and explainer are loaded once and shared; the heavy work (multipart parsing included) runs in worker
+threads, so ``/health`` answers while predictions run. An explanation stops between batches of masked faces once
+its client has gone away or its time budget (``EXPLAIN_SECONDS``) is spent. Nothing a client sends is written to
+disk or logged: the request log holds the method, the path, the status and the time taken. The docs pages load
+their scripts from the app itself (``api/docs.py``): nothing comes from another host.
 """
 
 from __future__ import annotations
@@ -27,10 +29,13 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
+from face2data.api.budget import watched
+from face2data.api.docs import add_docs
 from face2data.api.requests import image_bytes, read_body
 from face2data.evaluation.metrics import RANGE_HIT_KEY
 from face2data.faces.detection import DETECTOR_VERSION
-from face2data.image_loading import ImageLoadError, ImageTooLargeError, UnsupportedImageError, load_rgb
+from face2data.faces.regions import REGIONS
+from face2data.image_loading import ImageLoadError, ImageTooLargeError, UnsupportedImageError, load_rgb_scaled
 from face2data.model_card import INTENDED_USE, LIMITS
 from face2data.paths import TFLITE_PATH, evaluation_paths
 from face2data.predictor import Predictor
@@ -46,6 +51,9 @@ STATUS_OF: dict[type[ImageLoadError], int] = {ImageTooLargeError: 413, Unsupport
 # Heavy work (decoding, detection, the model, SHAP) runs in worker threads, at most one per core at a time:
 # more would only queue inside the shared model and detector, each holding its request's decoded photo.
 HEAVY_THREADS = max(1, os.cpu_count() or 1)
+# Longest an explanation may take once its photo is decoded: many times its usual few seconds, so that only an
+# overloaded server stops one (503).
+EXPLAIN_SECONDS = 60.0
 HEADLINE_KEYS = ("n", "faces_found", "age_mae", "age_rmse", "age_in_range", RANGE_HIT_KEY, "gender_accuracy",
                  "ethnicity_accuracy", "confidence_intervals")  # fmt: skip
 
@@ -181,13 +189,21 @@ def model_facts(runtime: Annotated[Runtime | None, Depends(runtime_of)]) -> dict
     }
 
 
-async def read_image(request: Request, runtime: Runtime) -> tuple[np.ndarray, str | None]:
-    """The photo of the request (decoded in a worker) and its file name, or the 4xx of what is wrong with it."""
-    data, name = image_bytes(request.headers.get("content-type", ""), await read_body(request))
+async def read_image(request: Request, runtime: Runtime) -> tuple[np.ndarray, str | None, float]:
+    """The photo of the request (parsed and decoded in a worker), its file name and the photo's size over the
+    decoded size (``load_rgb_scaled``), or the 4xx of what is wrong."""
+    body = await read_body(request)
+    return await runtime.in_worker(decode_body, request.headers.get("content-type", ""), body)
+
+
+def decode_body(content_type: str, body: bytes) -> tuple[np.ndarray, str | None, float]:
+    """The photo in a request body, its file name and its decode scale, or the HTTPException of what is wrong."""
+    data, name = image_bytes(content_type, body)
     try:
-        return await runtime.in_worker(load_rgb, data), name
+        rgb, scale = load_rgb_scaled(data)
     except ImageLoadError as error:
         raise HTTPException(status_of(error), str(error)) from None
+    return rgb, name, scale
 
 
 def choose_face(faces: list[FaceResult], number: int) -> FaceResult:
@@ -209,10 +225,10 @@ async def predict(
 ) -> dict:
     """Every face of the photo (the body, or the multipart field ``file``), largest first; then the possible
     faces (boxes the detector is not sure are faces), without attributes unless ``read_possible``."""
-    rgb, name = await read_image(request, runtime)
+    rgb, name, scale = await read_image(request, runtime)
     predict_image = functools.partial(runtime.model.predict_image, rgb, read_possible=read_possible)
     faces = await runtime.in_worker(predict_image)
-    return report(name, faces)
+    return report(name, [found.in_photo_pixels(scale) for found in faces])
 
 
 @router.post("/v1/explain", dependencies=guarded)
@@ -222,18 +238,28 @@ async def explain(
     face: Annotated[int, Query(ge=1, description="face number, 1 = the largest")] = 1,
     arrays: Annotated[bool, Query(description="include the maps as arrays of numbers")] = False,
     pixels: Annotated[bool, Query(description="also compute the per-pixel SHAP maps")] = True,
+    exact: Annotated[
+        bool,
+        Query(
+            description=f"exact region values (all {2 ** len(REGIONS):,} combinations of hidden regions); false: "
+            "a quick estimate from a sixteenth of them, with its 95 % uncertainty per head"
+        ),
+    ] = True,  # fmt: skip
 ) -> dict:
     """Region values of the three heads of one face (base value, output, every named region) and, unless
-    ``pixels=false``, the per-pixel SHAP maps: PNG overlays (base64), base values and outputs."""
+    ``pixels=false``, the per-pixel SHAP maps: PNG overlays (base64), base values and outputs. The work stops when
+    the client goes away (logged as 499) or after a minute (``EXPLAIN_SECONDS``; a 503)."""
     model = runtime.model
-    rgb, name = await read_image(request, runtime)
-    chosen = choose_face(await runtime.in_worker(model.predict_image, rgb), face)
-    regions = await runtime.in_worker(_explain_regions, model, chosen.crop)
-    answer = {"file": name, "face": face, "prediction": chosen.to_dict(), "regions": regions.to_dict()}
-    if not pixels:
-        return answer
-    explanation = await runtime.in_worker(_explain, model, chosen.crop)
-    pixel = explanation.to_dict(chosen.crop, arrays=arrays)
+    rgb, name, scale = await read_image(request, runtime)
+    async with watched(request, EXPLAIN_SECONDS) as budget:
+        chosen = choose_face(await runtime.in_worker(model.predict_image, rgb), face)
+        regions = await runtime.in_worker(_explain_regions, model, chosen.crop, budget.check, exact)
+        prediction = chosen.in_photo_pixels(scale).to_dict()
+        answer = {"file": name, "face": face, "prediction": prediction, "regions": regions.to_dict()}
+        if not pixels:
+            return answer
+        explanation = await runtime.in_worker(_explain, model, chosen.crop, budget.check)
+        pixel = await runtime.in_worker(explanation.to_dict, chosen.crop, arrays)
     return answer | {"explained": pixel["heads"], "method": pixel["method"]}
 
 
@@ -244,6 +270,8 @@ def create_app(predictor_factory: Callable[[], Predictor] = Predictor, model_pat
         version="1",
         summary="Age, gender and ethnicity of every face in a photo, with SHAP explanations. Offline.",
         lifespan=lifespan,
+        docs_url=None,  # add_docs serves both pages with their assets
+        redoc_url=None,
     )
     app.state.settings = Settings(predictor_factory, model_path)
     origins = [o.strip() for o in os.environ.get(CORS_VARIABLE, "").split(",") if o.strip()]
@@ -251,6 +279,7 @@ def create_app(predictor_factory: Callable[[], Predictor] = Predictor, model_pat
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"], allow_headers=["*"])
     app.middleware("http")(request_log)  # outside CORS: logs every request, preflights included
     app.include_router(router)
+    add_docs(app)
     return app
 
 
@@ -260,13 +289,17 @@ def _warm_up(predictor: Predictor) -> None:
     warm_up(predictor.model)
 
 
-def _explain(predictor: Predictor, crop: np.ndarray):
+def _explain(predictor: Predictor, crop: np.ndarray, check: Callable[[float], None]):
     from face2data.explanation import explain_face
 
-    return explain_face(predictor.model, crop)
+    return explain_face(predictor.model, crop, progress=check)
 
 
-def _explain_regions(predictor: Predictor, crop: np.ndarray):
+def _explain_regions(predictor: Predictor, crop: np.ndarray, check: Callable[[float], None], exact: bool = True):
     from face2data.explanation import explain_regions
+    from face2data.explanation.region_estimate import estimate_regions
 
-    return explain_regions(predictor.model, crop)
+    if not exact:
+        check(0.0)
+        return estimate_regions(predictor.model, crop)
+    return explain_regions(predictor.model, crop, progress=check)

@@ -22,6 +22,7 @@ from pathlib import Path, PurePosixPath
 
 from face2data.image_loading import ImageLoadError, read_image_bytes
 from face2data.limits import MAX_FILE_BYTES
+from face2data.safe_text import safe_name
 
 ZIP_SUFFIXES = (".zip",)
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
@@ -33,13 +34,17 @@ class Entry:
     """One input of a batch: a file on disk (``path``), an archive member's bytes (``data``), or ``error``.
 
     ``name`` is what the output rows call it: the path as given (joined under a folder), or
-    ``<archive>/<member>`` for a member of an archive.
+    ``<archive>/<member>`` for a member of an archive, always as ``safe_text.safe_name`` text (bytes that are not
+    UTF-8 written ``\\xNN``), the form rows and ``--resume`` use; ``path`` is the name the file system knows.
     """
 
     name: str
     path: str | None = None
     data: bytes | None = None
     error: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", safe_name(self.name))
 
     def read(self) -> bytes:
         """The bytes to decode; ImageLoadError (with the reason) when there are none."""
@@ -132,11 +137,15 @@ def _zip_entries(name: str, source: Path | bytes, skip, read: bool) -> Iterator[
         yield Entry(name, error=f"the archive cannot be read: it is damaged or not a ZIP file ({_brief(error)})")
         return
     with archive:
+        seen: dict[str, int] = {}
         for info in archive.infolist():
-            member = f"{name}/{info.filename}"
+            member = safe_name(f"{name}/{info.filename}")
             if info.is_dir() or _left_out(info.filename) or member in skip:
                 continue
-            if info.flag_bits & 0x1:
+            row_name, problem = _member_problem(info.filename, member, seen)
+            if problem is not None:
+                yield Entry(row_name, error=problem)
+            elif info.flag_bits & 0x1:
                 yield Entry(member, error="the file is encrypted in the archive (password-protected ZIP)")
             elif info.file_size > MAX_FILE_BYTES:
                 yield Entry(member, error=_too_large(info.file_size))
@@ -154,12 +163,16 @@ def _tar_entries(name: str, source: Path | bytes, skip, read: bool) -> Iterator[
     try:
         fileobj = io.BytesIO(source) if isinstance(source, bytes) else None
         with tarfile.open(name=None if fileobj else source, fileobj=fileobj, mode="r:*") as archive:
+            seen: dict[str, int] = {}
             for info in archive:
                 members += 1
-                member = f"{name}/{info.name}"
+                member = safe_name(f"{name}/{info.name}")
                 if not info.isfile() or _left_out(info.name) or member in skip:
                     continue
-                if info.size > MAX_FILE_BYTES:
+                row_name, problem = _member_problem(info.name, member, seen)
+                if problem is not None:
+                    yield Entry(row_name, error=problem)
+                elif info.size > MAX_FILE_BYTES:
                     yield Entry(member, error=_too_large(info.size))
                 elif not read:
                     yield Entry(member)
@@ -176,9 +189,25 @@ def _hidden(name: str) -> bool:
 
 
 def _left_out(member: str) -> bool:
-    """Hidden files, anything in a hidden folder, and macOS resource forks."""
+    """Hidden files, anything in a hidden folder, and macOS resource forks (a '..' is no hidden folder: it is
+    reported, see ``_member_problem``)."""
     parts = PurePosixPath(member.replace("\\", "/")).parts
-    return any(_hidden(part) for part in parts) or "__MACOSX" in parts
+    return any(_hidden(part) and part != ".." for part in parts) or "__MACOSX" in parts
+
+
+def _member_problem(raw: str, member: str, seen: dict[str, int]) -> tuple[str, str | None]:
+    """The row name of an archive member and why it is not read: a path leading out of the archive, a second
+    member of the same name (its row gets a name of its own, so every row names one entry), or an archive inside
+    the archive; no reason for a member to read. ``seen`` counts the names met so far."""
+    parts = PurePosixPath(raw.replace("\\", "/")).parts
+    if ".." in parts or raw.startswith(("/", "\\")):
+        return member, "left out: its path in the archive leads outside the archive ('..' or an absolute path)"
+    seen[member] = seen.get(member, 0) + 1
+    if seen[member] > 1:
+        return f"{member} (copy {seen[member]})", "left out: another file of the same name in the archive was read"
+    if is_archive_name(raw):
+        return member, "an archive inside an archive is not opened: unpack it and add its photos"
+    return member, None
 
 
 def _too_large(size: int) -> str:

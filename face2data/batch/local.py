@@ -43,7 +43,28 @@ def worker_predictor(model: str | os.PathLike | bytes = TFLITE_PATH):
 
 def _init_worker(model: str) -> None:
     global _predictor
+    _end_with_parent()
     _predictor = worker_predictor(model)
+
+
+PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h): a signal for this process when its parent dies
+
+
+def _end_with_parent() -> None:
+    """Have Linux end this worker when the batch process dies, even by ``kill -9`` (which runs no clean-up and
+    left the workers orphaned, each holding a model); elsewhere nothing is done."""
+    import ctypes
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before the call: end now
+        os._exit(1)
 
 
 def _rows_in_worker(entry: Entry) -> list[dict]:

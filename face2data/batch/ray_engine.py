@@ -39,7 +39,8 @@ class RayScorer:
         """A pyarrow batch of entries -> a pyarrow Table of their rows."""
         rows = []
         for item in batch.to_pylist():
-            entry = Entry(item["name"], path=item["path"], data=item["data"], error=item["error"])
+            path = os.fsdecode(item["path"]) if item["path"] is not None else None  # bytes: any name travels
+            entry = Entry(item["name"], path=path, data=item["data"], error=item["error"])
             rows.extend(score(entry, self.predictor).rows())
         return arrow_table(rows)
 
@@ -72,7 +73,8 @@ def run_on_ray(entries: list[Entry], out: str | os.PathLike, model: str | os.Pat
     model_path = Path(model)
     # The model's bytes go to the object store once; each actor fetches them from there.
     shipped = ray.put(model_path.read_bytes()) if model_path.suffix == ".tflite" else str(model_path.resolve())
-    items = [{"name": e.name, "path": e.path, "data": e.data, "error": e.error} for e in entries]
+    items = [{"name": e.name, "path": os.fsencode(e.path) if e.path is not None else None, "data": e.data,
+              "error": e.error} for e in entries]  # fmt: skip
     cpus = cluster_cpus()
     dataset = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), cpus * 4)))
     scored = dataset.map_batches(

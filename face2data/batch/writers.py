@@ -27,6 +27,7 @@ from typing import Any
 
 from face2data.batch.rows import expected_rows
 from face2data.results import COLUMNS, encode_csv
+from face2data.safe_text import from_csv_cell
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet"}
 PART_GLOB = "*.parquet"
@@ -118,8 +119,9 @@ def read_rows(path: str | os.PathLike) -> list[dict[str, Any]]:
         return [row for part in _parts(path) for row in (_read_part(part) or [])]
     text = _complete_text(path)
     if fmt == "jsonl":
-        return [_typed(json.loads(line)) for line in text.splitlines() if line.strip()]
-    lines = csv.reader(io.StringIO(text))
+        # lines end with "\n" only: a name may hold U+2028 or U+0085, which JSON leaves as they are
+        return [_typed(json.loads(line)) for line in text.split("\n") if line.strip()]
+    lines = ([from_csv_cell(cell) for cell in values] for values in csv.reader(io.StringIO(text)))  # undo csv_cell
     header = next(lines, None)
     if header is None:
         return []

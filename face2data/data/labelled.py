@@ -21,8 +21,11 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import math
 import multiprocessing
 import re
+import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -33,11 +36,14 @@ import cv2
 import numpy as np
 
 from face2data.batch.inputs import Entry, is_archive_name, iter_entries, iter_upload_entries
-from face2data.crops import SMALL_SOURCE, _crop_encoded, _decode
+from face2data.crops import SMALL_SOURCE
 from face2data.data.arrays import FaceArrays, empty_faces
 from face2data.data.labels import FaceLabel, parse_name
 from face2data.data.sources import IMAGE_SUFFIXES
+from face2data.faces import FaceDetector, find_faces
+from face2data.image_loading import ImageLoadError, load_rgb
 from face2data.machine import usable_cores
+from face2data.safe_text import posix_name, safe_name
 from face2data.schema import (
     AGE_MAX,
     AGE_MIN,
@@ -48,6 +54,7 @@ from face2data.schema import (
     RACE_TO_ETHNICITY,
     RACES,
     age_range_bounds,
+    to_model_input,
 )
 
 SOURCE = "labelled"
@@ -79,6 +86,7 @@ AGE_AND_OVER = re.compile(r"^(\d+)\s*\+$")  # "70+": that age up to AGE_MAX
 SHOWN = 3  # offenders named per kind of problem in a message
 
 # Kinds of problem, in the order a message lists them, with how a person reads them.
+LISTED = 200  # offenders of one kind a report lists by name; all are counted
 PROBLEM_KINDS = {
     "unknown_class": "unknown label",
     "age_out_of_range": f"age outside {AGE_MIN}..{AGE_MAX}",
@@ -86,6 +94,7 @@ PROBLEM_KINDS = {
     "ambiguous_row": "row naming more than one photo",
     "duplicate_row": "photo named by more than one row",
     "table_without_file_column": "table without a file column",
+    "unreadable_table": "table that is not readable CSV",
     "file_without_labels": "photo without labels (no table row, not a UTKFace-style name)",
     "unreadable_image": "unreadable image",
     "no_face_found": "no face found",
@@ -112,9 +121,11 @@ class Problems:
     def __bool__(self) -> bool:
         return self.count() > 0
 
-    def as_dict(self) -> dict[str, dict]:
-        """JSON-ready: per kind its count, what it means and every offender."""
-        return {kind: {"count": len(self.items[kind]), "meaning": PROBLEM_KINDS[kind], "items": list(self.items[kind])}
+    def as_dict(self, listed: int = LISTED) -> dict[str, dict]:
+        """JSON-ready: per kind its count, what it means and the first ``listed`` offenders (a 60 MB labels file
+        of bad rows made a 187 MB report when every one was listed)."""
+        return {kind: {"count": len(self.items[kind]), "meaning": PROBLEM_KINDS[kind],
+                       "items": self.items[kind][:listed]}
                 for kind in PROBLEM_KINDS if kind in self.items}  # fmt: skip
 
     def message(self, shown: int = SHOWN) -> str:
@@ -179,6 +190,8 @@ def parse_age(text: str) -> tuple[int, int | None] | None:
         number = float(text)
     except ValueError:
         raise BadLabel("unknown_class", f"age {text!r}") from None
+    if not math.isfinite(number):  # "nan", "inf": not a number of years at all
+        raise BadLabel("unknown_class", f"age {text!r} (not a number of years)")
     if not number.is_integer():
         if not AGE_MIN <= number <= AGE_MAX:
             raise BadLabel("age_out_of_range", f"age {text!r}")
@@ -294,7 +307,7 @@ def parse_utkface_name(name: str) -> FaceLabel | None:
     label = parse_name(name)
     if label is not None:
         return label
-    fields = PurePosixPath(name.replace("\\", "/")).name.split("_")
+    fields = PurePosixPath(posix_name(name)).name.split("_")
     if len(fields) < 4 or not all(f.isdigit() for f in fields[:3]):
         return None
     age, gender, ethnicity = (int(f) for f in fields[:3])
@@ -311,15 +324,16 @@ def _is_image(name: str) -> bool:
 
 
 def _entries(path: Path, read: bool) -> Iterator[tuple[str, Entry]]:
-    """``(name inside the set, entry)`` for every file of a folder or archive (archives read in memory)."""
-    spec = str(path)
+    """``(name inside the set, entry)`` for every file of a folder or archive (archives read in memory); names
+    are ``safe_text.safe_name`` text, as the entries'."""
+    spec, shown = str(path), safe_name(path)
     for entry in iter_entries([spec], read=read):
-        if entry.name == spec:  # a single file given, or an archive that cannot be read at all
-            yield path.name, entry
+        if entry.name == shown:  # a single file given, or an archive that cannot be read at all
+            yield safe_name(path.name), entry
         elif path.is_dir():
-            yield Path(entry.name).relative_to(path).as_posix(), entry
+            yield Path(entry.name).relative_to(shown).as_posix(), entry
         else:
-            yield entry.name[len(spec) + 1 :], entry
+            yield entry.name[len(shown) + 1 :], entry
 
 
 def _suffixes(name: str) -> Iterator[str]:
@@ -329,7 +343,7 @@ def _suffixes(name: str) -> Iterator[str]:
 
 
 def _clean_file_cell(text: str) -> str:
-    name = text.strip().replace("\\", "/")
+    name = posix_name(text.strip())
     while name.startswith("./"):
         name = name[2:]
     return name.lstrip("/")
@@ -350,7 +364,7 @@ def read_labelled(path: str | Path, labels: str | Path | None = None) -> Labelle
         raise ValueError(f"{path} is neither a folder nor a zip or tar archive of photos")
     given = None
     if labels is not None:
-        given = (Path(labels).name, Path(labels).read_text(encoding="utf-8-sig", errors="replace"))
+        given = (Path(labels).name, table_text(Path(labels).read_bytes()))
     return _read_set(path, _entries(path, read=labels is None), given)
 
 
@@ -374,7 +388,7 @@ def _read_set(path: Path, entries: Iterable[tuple[str, Entry]], given: tuple[str
             images.append(name)
         elif given is None and name.lower().endswith(".csv"):
             data = entry.data if entry.data is not None else Path(entry.path or "").read_bytes()
-            tables.append((name, data.decode("utf-8-sig", errors="replace")))
+            tables.append((name, table_text(data)))
     if given is not None:
         tables = [given]
     images.sort()
@@ -408,16 +422,41 @@ def _set_entries(labelled: LabelledSet, read: bool) -> Iterator[tuple[str, Entry
     return _entries(labelled.path, read)
 
 
+def table_text(data: bytes) -> str:
+    """A labels table's text: UTF-16 when it starts with a UTF-16 byte-order mark (spreadsheets save that as
+    "Unicode text"), else UTF-8 (a BOM dropped; bytes that are not UTF-8 replaced)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace")
+    return data.decode("utf-8-sig", errors="replace")
+
+
+def _table_hint(text: str) -> str:
+    """What a table that cannot be used probably is, in words ('' when nothing stands out)."""
+    first = text.split("\n", 1)[0]
+    if "\x00" in text[:4096]:
+        return "; it looks like UTF-16 text: save it as CSV in UTF-8"
+    if ";" in first and "," not in first:
+        return "; its columns seem separated by ';': save it with commas"
+    if "\t" in first and "," not in first:
+        return "; its columns seem separated by tabs: save it with commas"
+    return ""
+
+
 def _read_table(table: str, text: str, by_suffix: dict[str, list[str]], found: dict[str, FaceLabel],
                 claimed: set[str], problems: Problems) -> None:  # fmt: skip
     """Add the labels of one CSV table's rows to ``found``, its bad rows to ``problems``."""
     reader = csv.DictReader(io.StringIO(text))
-    header = {_normal(k): k for k in reader.fieldnames or [] if k is not None}
-    file_column = _column(header, FILE_COLUMNS)
-    if file_column is None:
-        problems.add("table_without_file_column", f"{table} (columns: {', '.join(reader.fieldnames or []) or 'none'})")
+    try:
+        header = {_normal(k): k for k in reader.fieldnames or [] if k is not None}
+        file_column = _column(header, FILE_COLUMNS)
+        if file_column is None:
+            columns = ", ".join(reader.fieldnames or []) or "none"
+            problems.add("table_without_file_column", f"{table} (columns: {columns}){_table_hint(text)}")
+            return
+        rows = list(reader)
+    except csv.Error as error:  # a cell over the csv module's 131,072 characters, a NUL byte …
+        problems.add("unreadable_table", f"{table}: not a readable CSV table ({error}){_table_hint(text)}")
         return
-    rows = list(reader)
     groups: dict[tuple[str, ...], bool] = {}
     for names in (ETHNICITY_COLUMNS, RACE_COLUMNS):
         column = _column(header, names)
@@ -432,6 +471,9 @@ def _read_table(table: str, text: str, by_suffix: dict[str, list[str]], found: d
             if whole in matches:
                 matches = [whole]
                 break
+        if not matches and cell:  # "images/x.jpg" for a photo uploaded loose as "x.jpg": its bare name, if unique
+            matches = by_suffix.get(PurePosixPath(cell).name, [])[:2]
+            matches = matches if len(matches) == 1 else []
         if not matches:
             problems.add("row_without_file", f"{where}: {cell or '(empty)'}")
             continue
@@ -468,22 +510,50 @@ def iter_labelled_bytes(labelled: LabelledSet) -> Iterator[tuple[str, bytes | No
             yield name, None, str(error) or type(error).__name__
 
 
-def _crop_item(item: tuple[str, bytes | None, str | None]) -> tuple[str, bytes | None, str | None]:
+_WORKER = threading.local()  # one detector per worker thread or process (a detector serves one call at a time)
+
+
+def _photo_face(item: tuple[str, bytes | None, str | None]) -> tuple[str, np.ndarray | None, str | None]:
+    """Worker: (name, the model-size aligned crop of the photo's largest read face or None, error or None).
+
+    Your photos are ordinary photos: their faces are found exactly as the Predict page and ``predict`` find them
+    (``find_faces``; possible faces are not read), not with the training crops' tight-crop settings."""
     name, data, error = item
     if data is None:
         return name, None, error
-    return _crop_encoded((name, data))
+    if not hasattr(_WORKER, "detector"):
+        _WORKER.detector = FaceDetector()
+    try:
+        rgb = load_rgb(data)
+    except ImageLoadError as problem:
+        return name, None, str(problem)
+    read = [face for face in find_faces(rgb, _WORKER.detector) if not face.doubtful]
+    return name, (to_model_input(read[0].crop).round().astype(np.uint8) if read else None), None
+
+
+def bounded_map(submit: Callable[[Any], Callable[[], Any]], items: Iterable, ahead: int) -> Iterator:
+    """The results of ``submit(item)()`` in order, with at most ``ahead`` items submitted and not yet consumed.
+
+    ``Executor.map`` and ``Pool.imap`` read their whole input at once; fed photos read from a zip, that held every
+    photo's bytes in memory before the first was done (6 GB from a 31 MB zip). Here a photo is read only when one
+    ahead of it is taken, so memory stays bounded by ``ahead`` photos whatever the set's size."""
+    pending: deque[Callable[[], Any]] = deque()
+    for item in items:
+        pending.append(submit(item))
+        if len(pending) >= ahead:
+            yield pending.popleft()()
+    while pending:
+        yield pending.popleft()()
 
 
 def labelled_faces(labelled: LabelledSet, workers: int | None = None,
                    progress: Callable[[int, int], object] | None = None, threads: bool = False
                    ) -> tuple[FaceArrays, Problems]:  # fmt: skip
-    """The labelled photos' faces as FaceArrays (sorted by name), through exactly the path of the sources' test
-    crops (crops.crop_image: the project's detector with the tight-crop margin, the largest face, alignment,
-    WebP round trip); with the set's problems plus unreadable photos and photos in which no face is found.
-    ``progress(done, total)`` is called after each photo. ``workers`` processes (default: every core) do the
-    work, or with ``threads`` as many threads of this process (where new processes cannot be started, as in
-    the app's server; OpenCV works outside Python's lock)."""
+    """The labelled photos' faces as FaceArrays (sorted by name): each photo's largest read face, found as the
+    Predict page finds it (``_photo_face``); with the set's problems plus unreadable photos and photos in which no
+    face is read. ``progress(done, total)`` is called after each photo. ``workers`` processes (default: every
+    core) do the work, or with ``threads`` as many threads of this process (where new processes cannot be
+    started, as in the app's server; OpenCV works outside Python's lock). Nothing is written to disk."""
     problems = Problems({kind: list(items) for kind, items in labelled.problems.items.items()})
     workers = workers or usable_cores()
     items: Iterable = iter_labelled_bytes(labelled)
@@ -495,9 +565,11 @@ def labelled_faces(labelled: LabelledSet, workers: int | None = None,
     crops: dict[str, np.ndarray] = {}
     with pool or contextlib.nullcontext():
         if isinstance(pool, ThreadPoolExecutor):
-            results: Iterable = pool.map(_crop_item, items)
+            results: Iterable = bounded_map(lambda item: pool.submit(_photo_face, item).result, items, 2 * workers)
+        elif pool is not None:
+            results = bounded_map(lambda item: pool.apply_async(_photo_face, (item,)).get, items, 4 * workers)
         else:
-            results = pool.imap(_crop_item, items, chunksize=16) if pool else map(_crop_item, items)
+            results = map(_photo_face, items)
         for done, (name, data, error) in enumerate(results, start=1):
             if progress is not None:
                 progress(done, len(labelled))
@@ -506,7 +578,7 @@ def labelled_faces(labelled: LabelledSet, workers: int | None = None,
             elif data is None:
                 problems.add("no_face_found", name)
             else:
-                crops[name] = _decode(np.frombuffer(data, np.uint8), np.array([0, len(data)]))[0]
+                crops[name] = data
     return faces_arrays([(name, labelled.labels[name]) for name in sorted(crops)], [crops[n] for n in sorted(crops)]
                         ), problems  # fmt: skip
 

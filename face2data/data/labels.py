@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from face2data.safe_text import posix_name
 from face2data.schema import (
     AGE_MAX,
     AGE_MIN,
@@ -42,7 +43,7 @@ def parse_name(name: str) -> FaceLabel | None:
     stray space or a missing dot in the date part still parse; names with a
     field missing (``39_1_20170116174525125.jpg.chip.jpg``) do not.
     """
-    fields = PurePosixPath(name.replace("\\", "/")).name.split("_")
+    fields = PurePosixPath(posix_name(name)).name.split("_")
     if len(fields) < 4:
         return None
     try:

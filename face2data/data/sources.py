@@ -86,6 +86,25 @@ def source_kind(path: str | Path) -> str:
     raise FileNotFoundError(f"{path} is neither a folder nor a tar archive of images")
 
 
+UTKFACE_SUFFIX = ".jpg.chip.jpg"  # the official UTKFace archive's "aligned & cropped" image names
+
+
+def dataset_kind(path: str | Path) -> str | None:
+    """The shipped data set a folder or tar archive is (its own label table, or UTKFace's ``*.jpg.chip.jpg``
+    images), or None for anything else: your own photos, labelled by their names or a table of yours, are not
+    a data set's test split."""
+    path = Path(path)
+    if not (path.is_dir() or _is_archive(path)):
+        return None
+    kind = source_kind(path)
+    if kind != "utkface":
+        return kind
+    if path.is_dir():
+        return "utkface" if next(path.rglob(f"*{UTKFACE_SUFFIX}"), None) is not None else None
+    with tarfile.open(path, "r:*") as archive:
+        return "utkface" if any(member.name.endswith(UTKFACE_SUFFIX) for member in archive) else None
+
+
 @functools.cache
 def _archive_kind(path: str, size: int, mtime_ns: int) -> str:
     """The kind of a tar archive from the label tables anywhere in it (one pass, remembered per file version)."""

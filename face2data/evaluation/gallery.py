@@ -70,6 +70,7 @@ def age_error(row: dict) -> float | None:
 
 
 def largest_age_errors(rows: list[dict], count: int) -> list[int]:
-    """Indices of the ``count`` rows whose predicted age is furthest from the label, largest first."""
-    errors = [(error, i) for i, row in enumerate(rows) if (error := age_error(row)) is not None]
+    """Indices of the ``count`` rows whose predicted age is furthest from the label, largest first; a face whose
+    predicted age is inside its label (no error at all) is never one of them."""
+    errors = [(error, i) for i, row in enumerate(rows) if (error := age_error(row))]
     return [i for _, i in sorted(errors, key=lambda pair: (-pair[0], pair[1]))[:count]]

@@ -7,8 +7,6 @@ Every test image is run through the same face detection and alignment as a serve
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 from collections.abc import Callable
@@ -19,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from face2data.crops import load_crops
+from face2data.data.labelled import LISTED, LabelledSet, Problems, labelled_faces, read_labelled
 from face2data.data.labelled import SOURCE as LABELLED
-from face2data.data.labelled import LabelledSet, Problems, labelled_faces, read_labelled
 from face2data.evaluation.metrics import (
     RANGE_HIT_KEY,
     Outcomes,
@@ -34,6 +32,7 @@ from face2data.evaluation.metrics import (
     summarize_ranges,
 )
 from face2data.outputs import age_interval, expected_age, predict_probabilities
+from face2data.safe_text import csv_text, safe_name
 from face2data.schema import AGE_RANGE_TOLERANCE, ETHNICITIES, GENDERS, NO_LABEL, RACES
 
 log = logging.getLogger(__name__)
@@ -104,17 +103,15 @@ def evaluate(model: Any, data: str | Path, split: str = "test", source: str | No
 
 
 def predictions_text(rows: list[dict], source: str) -> str:
-    """The predictions CSV: a header of PREDICTION_COLUMNS[source], one row per image."""
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=PREDICTION_COLUMNS[source])
-    writer.writeheader()
-    writer.writerows(rows)
-    return text.getvalue()
+    """The predictions CSV: a header of PREDICTION_COLUMNS[source], one row per image (``safe_text.csv_text``:
+    no text cell runs as a spreadsheet formula)."""
+    columns = PREDICTION_COLUMNS[source]
+    return csv_text([[row.get(column) for column in columns] for row in rows], columns)
 
 
 def write_predictions(rows: list[dict], path: str | Path, source: str) -> None:
-    """One CSV row per image, in ``path``."""
-    Path(path).write_text(predictions_text(rows, source), newline="")
+    """One CSV row per image, in ``path`` (UTF-8)."""
+    Path(path).write_text(predictions_text(rows, source), encoding="utf-8", newline="")
 
 
 def read_metrics(path: str | Path, source: str) -> dict | None:
@@ -204,17 +201,20 @@ def evaluate_labelled_set(model: Any, found: LabelledSet, workers: int | None = 
                                             (low[exact], high[exact]))["age_interval"]  # fmt: skip
     report = {
         "source": LABELLED,
-        "test_set": f"your labelled faces ({Path(data).name})",
-        "data": Path(data).name,
+        "test_set": f"your labelled faces ({safe_name(Path(data).name)})",
+        "data": safe_name(Path(data).name),
         "labels": labels,
         "split": "all",
         "flip_tta": True,
         "served_crops": True,
         "age_labels": kind,
-        "skipped": sorted(item for kind, items in problems.items.items() if kind != "no_face_found" for item in items),
+        # the first LISTED names of each (all of them are counted, and listed by kind in "problems")
+        "skipped": sorted(
+            item for kind, items in problems.items.items() if kind != "no_face_found" for item in items[:LISTED]
+        )[:LISTED],
         "faces_total": len(faces) + len(missed),
         "faces_found": len(faces) / (len(faces) + len(missed)),
-        "not_found": sorted(missed),
+        "not_found": sorted(missed)[:LISTED],
         **figures,
         "confidence_intervals": intervals,
         "calibration": calib,
@@ -323,7 +323,7 @@ def _prediction_rows(faces: Any, age: np.ndarray, low: np.ndarray, high: np.ndar
     left out."""
     rows = []
     for i, name in enumerate(faces.names):
-        row: dict = {"file": str(name)}
+        row: dict = {"file": safe_name(str(name))}
         if not np.isnan(faces.age_low[i]):
             if faces.age_low[i] == faces.age_high[i]:
                 row["age_true"] = int(faces.age_low[i])

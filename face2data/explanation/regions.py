@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 import cv2
@@ -26,6 +26,7 @@ from face2data.explanation.core import (
     ClassChoice,
     checked_crop,
     class_choices,
+    output_columns,
     output_function,
     retargeted_heads,
     target_column,
@@ -61,6 +62,18 @@ class RegionSettings:
             "is the output for the fully blurred face and base value + sum of the region values = the output."
         )
 
+    def describe_estimate(self, coalitions: int) -> str:
+        """One sentence saying how an estimate of the region values was computed."""
+        n = len(REGIONS)
+        mirror = " (each averaged with its mirror image)" if self.flip else " of the face as seen"
+        return (
+            f"Estimated Shapley values over {n} named facial regions: {coalitions} of the 2^{n} = {2**n} "
+            f"combinations of shown and hidden regions were run through the model{mirror} (every single region "
+            "shown or hidden, and pairs of a combination and its opposite drawn by the Shapley kernel's weight), "
+            "and the values fitted to them by KernelSHAP's weighted least squares; the ± is a 95 % bootstrap "
+            f"interval. A hidden region is filled from a {self.blur}x{self.blur}-pixel box-blurred copy of the face."
+        )
+
 
 DEFAULT_REGION_SETTINGS = RegionSettings()
 
@@ -75,6 +88,7 @@ class RegionHead:
     values: np.ndarray  # (len(REGIONS),) float64, REGIONS order
     base_value: float  # output for the fully blurred face (years, or percent)
     output_value: float  # output for the face: base_value + values.sum()
+    uncertainty: float | None = None  # an estimate's largest 95 % half-width over the regions; None when exact
 
     def ranked(self) -> list[tuple[str, float]]:
         """(region, value) pairs, largest absolute value first."""
@@ -108,18 +122,54 @@ class RegionHead:
         return f"{lead} {'; '.join(clauses)} {total}."
 
     def to_dict(self) -> dict:
-        """JSON form: target, unit, base value, output and the value of every region."""
-        return {
+        """JSON form: target, unit, base value, output and the value of every region; an estimate adds its
+        ``uncertainty`` (the largest 95 % half-width over the regions, in the unit)."""
+        out = {
             "target": self.target,
             "unit": self.unit,
             "base_value": round(self.base_value, 4),
             "output": round(self.output_value, 4),
             "regions": {name: round(float(v), 4) for name, v in zip(REGIONS, self.values, strict=True)},
         }
+        return out if self.uncertainty is None else out | {"uncertainty": round(self.uncertainty, 4)}
 
     @property
     def _is_age(self) -> bool:
         return HEAD_BY_NAME[self.head].kind == "age"
+
+
+@dataclass(frozen=True)
+class WhatIfHead:
+    """One head's output for a face with some regions hidden, beside its output for the whole face."""
+
+    target: str  # what the head's view explains: "expected age", "P(female)"
+    value: float  # the target with the regions hidden: years, or percent
+    full_value: float  # the target for the whole face (the card's number)
+    likeliest: str | None  # a class head's likeliest class with the regions hidden (None for an age)
+    likeliest_percent: float | None
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    """Every head's output with ``hidden`` regions hidden (``RegionExplanation.what_if``)."""
+
+    hidden: tuple[str, ...]  # in REGIONS order
+    heads: dict[str, WhatIfHead]
+
+    def sentence(self) -> str:
+        """'Without the hair and the forehead: 31 years, female 71 %, White 88 %.'"""
+        said = [
+            f"{part.value:.1f} years" if part.likeliest is None else f"{part.likeliest} {part.likeliest_percent:.0f} %"
+            for part in self.heads.values()
+        ]
+        hidden = _join([REGION_PHRASES[name] for name in self.hidden]) if self.hidden else "nothing"
+        return f"Without {hidden}: {', '.join(said)}."
+
+
+def coalition_of(hidden: Iterable[str]) -> int:
+    """The row of a coalition table whose face shows every region but ``hidden`` (bit k set = region k shown)."""
+    hidden = set(hidden)
+    return sum(1 << k for k, name in enumerate(REGIONS) if name not in hidden)
 
 
 @dataclass(frozen=True)
@@ -133,9 +183,21 @@ class RegionExplanation:
     all_base: np.ndarray = field(repr=False)  # (len(OUTPUTS),)
     all_output: np.ndarray = field(repr=False)  # (len(OUTPUTS),)
     coalitions: np.ndarray = field(repr=False)  # (2^len(REGIONS), len(OUTPUTS)): bit k set = region k shown
+    # An estimate's 95 % half-widths (len(REGIONS), len(OUTPUTS)), and its table holds NaN for the coalitions it
+    # did not run; None for exact values.
+    uncertainty: np.ndarray | None = field(default=None, repr=False)
 
     def __getitem__(self, head: str) -> RegionHead:
         return self.heads[head]
+
+    @property
+    def exact(self) -> bool:
+        """True for exact values (every coalition run), False for an estimate."""
+        return self.uncertainty is None
+
+    def _needs_exact(self, what: str) -> None:
+        if not self.exact:
+            raise ValueError(f"{what} reads every coalition: it needs the exact explanation, not an estimate")
 
     def retarget(
         self, classes: Mapping[str, ClassChoice] | None = None, /, **by_head: ClassChoice
@@ -157,6 +219,7 @@ class RegionExplanation:
 
         Read from the coalition table: the same masked faces the values were computed from.
         """
+        self._needs_exact("hiding regions in order")
         column, mask = self.output_index(head), 2 ** len(REGIONS) - 1
         path = [mask]
         for region in order:
@@ -164,9 +227,32 @@ class RegionExplanation:
             path.append(mask)
         return self.coalitions[path, column] * _SCALE[head]
 
+    def what_if(self, hidden: Iterable[str]) -> WhatIf:
+        """Every head's output with the named regions hidden (the rest shown), read from the coalition table: the
+        very masked face whose outputs the Shapley sums are built from, so no model call is made. Raises
+        ValueError for a name that is not a region."""
+        self._needs_exact("the what-if")
+        unknown = set(hidden) - set(REGIONS)
+        if unknown:
+            raise ValueError(f"not a region: {', '.join(sorted(unknown))}; regions: {', '.join(REGIONS)}")
+        row = self.coalitions[coalition_of(hidden)]
+        heads = {}
+        for head, part in self.heads.items():
+            column = self.output_index(head)
+            if HEAD_BY_NAME[head].kind == "age":
+                heads[head] = WhatIfHead(part.target, row[column], part.output_value, None, None)
+            else:
+                columns = list(output_columns(head))
+                best = int(np.argmax(row[columns]))
+                likeliest = HEAD_BY_NAME[head].classes[best]
+                heads[head] = WhatIfHead(part.target, row[column] * 100, part.output_value, likeliest,
+                                         row[columns[best]] * 100)  # fmt: skip
+        return WhatIf(tuple(name for name in REGIONS if name in set(hidden)), heads)
+
     def to_dict(self) -> dict:
         """JSON form: per head its target, unit, base value, output and region values; and the method."""
-        return {"heads": {head: self.heads[head].to_dict() for head in HEADS}, "method": self.method}
+        heads = {head: self.heads[head].to_dict() for head in HEADS}
+        return {"heads": heads, "method": self.method} | ({} if self.exact else {"exact": False})
 
     def _head(self, head: str, column: int, target: str) -> RegionHead:
         scale = _SCALE[head]
@@ -177,6 +263,7 @@ class RegionExplanation:
             values=self.all_values[:, column] * scale,
             base_value=float(self.all_base[column]) * scale,
             output_value=float(self.all_output[column]) * scale,
+            uncertainty=None if self.uncertainty is None else float(np.max(self.uncertainty[:, column])) * scale,
         )
 
 
@@ -187,6 +274,7 @@ def explain_regions(
     *,
     settings: RegionSettings = DEFAULT_REGION_SETTINGS,
     progress: Callable[[float], None] | None = None,
+    known: RegionExplanation | None = None,
     **by_head: ClassChoice,
 ) -> RegionExplanation:
     """Exact Shapley values of every head over the named regions of one aligned RGB uint8 face crop.
@@ -195,12 +283,18 @@ def explain_regions(
     probability of the predicted class unless a class (name or index) is given, as a mapping
     (``{"ethnicity": "Asian"}``) or keywords (``ethnicity="Asian"``, or ``ethnicity_class="Asian"``). Raises
     ValueError for an unusable crop, head or class. ``progress``, when given, is called with the share of the
-    masked faces run so far (0..1).
+    masked faces run so far (0..1). ``known``, an estimate of the same face with the same settings, lends the
+    coalitions it ran: only the others are run.
     """
     image = to_model_input(checked_crop(crop))
     chosen = class_choices(classes, **by_head)  # a bad class fails before the model runs
     start = time.perf_counter()
-    table = coalition_outputs(model, image, settings, progress)
+    if known is None:
+        table = coalition_outputs(model, image, settings, progress)
+    else:
+        table = known.coalitions.copy()
+        missing = np.flatnonzero(np.isnan(table[:, 0]))
+        table[missing] = coalition_outputs(model, image, settings, progress, coalitions=missing)
     values = shapley_values(table)
     explanation = RegionExplanation(
         heads={},
@@ -214,18 +308,30 @@ def explain_regions(
     return explanation.retarget(chosen)
 
 
+def hidden_face(
+    crop: np.ndarray, hidden: Iterable[str], settings: RegionSettings = DEFAULT_REGION_SETTINGS
+) -> np.ndarray:
+    """The model input (float32, INPUT_SIZE) with the named regions hidden exactly as the explanation hides them:
+    the face the coalition table holds the outputs of."""
+    image = to_model_input(checked_crop(crop))
+    shown = np.isin(region_labels(image.shape[0]), [k for k, name in enumerate(REGIONS) if name not in set(hidden)])
+    return np.where(shown[..., None], image, cv2.blur(image, (settings.blur, settings.blur))).astype(np.float32)
+
+
 def coalition_outputs(
     model,
     image: np.ndarray,
     settings: RegionSettings = DEFAULT_REGION_SETTINGS,
     progress: Callable[[float], None] | None = None,
+    coalitions: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Outputs (2^n, len(OUTPUTS)) float64 for every coalition of shown regions of a model-ready face."""
+    """Outputs (len(coalitions), len(OUTPUTS)) float64 of coalitions of shown regions of a model-ready face (bit k
+    set = region k shown); by default every one of the 2^n, in order."""
     labels = region_labels(image.shape[0])
     blurred = cv2.blur(image, (settings.blur, settings.blur))
     outputs = output_function(model, settings.flip)
     n = len(REGIONS)
-    coalitions = np.arange(2**n)
+    coalitions = np.arange(2**n) if coalitions is None else np.asarray(coalitions, np.int64)
     shown = ((coalitions[:, None] >> np.arange(n)) & 1).astype(bool)  # (2^n, n)
     parts = []
     buffer = np.empty((settings.batch_size, *image.shape), np.float32)  # reused: the model copies its input

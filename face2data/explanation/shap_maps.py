@@ -88,6 +88,13 @@ class HeadExplanation:
         """Unit of one map value, for a colour bar."""
         return f"{self.unit} per pixel"
 
+    def shown_map(self) -> tuple[np.ndarray, str]:
+        """The map in the unit the region values are shown in, with that unit per pixel: years, or percentage
+        points of a probability (so the two panels of one face read alike)."""
+        if self.unit == "probability":
+            return self.values * 100.0, "percentage points per pixel"
+        return self.values, self.map_unit
+
     def to_dict(self, crop: np.ndarray | None = None, arrays: bool = False) -> dict:
         """JSON form: target, unit, base value and output; with ``crop`` (the explained face, RGB uint8) the map
         over it as a base64 PNG (``overlay_png``); with ``arrays`` the map's values as nested lists."""

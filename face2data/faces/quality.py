@@ -46,6 +46,12 @@ def sharpness(crop: np.ndarray) -> float:
     return float(cv2.Laplacian(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), cv2.CV_64F).var())
 
 
+def _beyond(value: float, bounds: tuple[float, float]) -> float:
+    """How far ``value`` lies outside ``bounds``, in widths of the range (0 inside)."""
+    low, high = bounds
+    return max(low - value, value - high, 0.0) / max(high - low, 1e-9)
+
+
 def quality_notes(
     box_size: int, score: float, keypoints: np.ndarray, crop: np.ndarray, layout: ReferenceLayout
 ) -> list[str]:
@@ -57,10 +63,13 @@ def quality_notes(
     if blur < layout.min_sharpness:
         notes.append(f"blurred (sharpness {blur:.0f}, training faces mostly above {layout.min_sharpness:.0f})")
     yaw, pitch = pose_ratios(keypoints)
-    if not layout.yaw_range[0] <= yaw <= layout.yaw_range[1]:
-        notes.append("head turned far to the side: few training faces look like this")
-    elif not layout.pitch_range[0] <= pitch <= layout.pitch_range[1]:
-        notes.append("head tilted far up or down: few training faces look like this")
+    # A face looking down also shifts its nose across the eyes' line, so when both ratios are out of range the
+    # note names the one further out (in widths of its range), not always the side turn.
+    beyond = {"turned far to the side": _beyond(yaw, layout.yaw_range),
+              "tilted far up or down": _beyond(pitch, layout.pitch_range)}  # fmt: skip
+    pose, distance = max(beyond.items(), key=lambda item: item[1])
+    if distance > 0:
+        notes.append(f"head {pose}: few training faces look like this")
     if score < LOW_CONFIDENCE:
         notes.append(f"low detector confidence ({score:.2f}): this may not be a face")
     return notes

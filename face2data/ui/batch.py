@@ -128,7 +128,7 @@ def results_table(result: BatchResult) -> pd.DataFrame:
             "thumbnail": thumbnail,
             "file": row["file"],
             "face": row["face"],
-            "age": row["age"],
+            "age": row["age_years"],
             "age range": f"{row['age_low']}–{row['age_high']}" if face else None,
             **{column: row[key] for head in CLASS_HEADS
                for column, key in ((head.name, head.name), (f"P({head.name})", f"{head.name}_probability"))},

@@ -76,6 +76,19 @@ def test_faces(source_file: str, names: list[str]) -> dict | None:
     return _test_crops(str(paths.DATA_DIR / source_file), tuple(names))
 
 
+def test_faces_missing(source_file: str) -> str:
+    """Why the faces of a shipped test set cannot be shown: the source is not on this machine, or its aligned
+    crops were never built."""
+    path = paths.DATA_DIR / source_file
+    if not path.exists():
+        return (f"The test images are not on this machine ({source_file} is not in {paths.DATA_DIR}, the folder "
+                "FACE2DATA_DATA names), so the faces behind each cell cannot be shown; your own labelled photos "
+                "can.")  # fmt: skip
+    return (f"{source_file} is on this machine, but its aligned faces have not been prepared yet, so the faces "
+            f"behind each cell cannot be shown. `python -m face2data crops --data {path}` prepares them once (a few "
+            "minutes).")  # fmt: skip
+
+
 def calibration_record() -> dict | None:
     """weights/calibration.json (the class heads' temperatures and their effect), or None before a calibration."""
     return _json(str(paths.CALIBRATION_PATH), _stamp(paths.CALIBRATION_PATH))
@@ -134,11 +147,19 @@ def _load_quietly() -> None:
         pass
 
 
-def explain_regions(crop, progress: Callable[[float], None] | None = None):
-    """Region values of all heads for one aligned crop (see face2data.explanation.regions)."""
+def explain_regions(crop, progress: Callable[[float], None] | None = None, known=None):
+    """Region values of all heads for one aligned crop (see face2data.explanation.regions); ``known``, this
+    face's estimate, lends the coalitions it ran."""
     from face2data.explanation import explain_regions as explain
 
-    return explain(predictor().model, crop, progress=progress)
+    return explain(predictor().model, crop, progress=progress, known=known)
+
+
+def estimate_regions(crop):
+    """A quick estimate of the region values of one aligned crop (face2data.explanation.region_estimate)."""
+    from face2data.explanation.region_estimate import estimate_regions as estimate
+
+    return estimate(predictor().model, crop)
 
 
 @st.cache_data(show_spinner=False, max_entries=2)

@@ -17,6 +17,7 @@ import streamlit as st
 from face2data.evaluation import gallery
 from face2data.evaluation.metrics import RANGE_HIT_KEY
 from face2data.evaluation.run import RANGE_SOURCES
+from face2data.results import whole_years
 from face2data.schema import AGE_INTERVAL_MASS, AGE_MAX, AGE_RANGE_TOLERANCE, RACE_TO_ETHNICITY
 from face2data.ui import figures, views
 from face2data.ui.artifacts import per_group_table
@@ -231,13 +232,16 @@ def _shown(value: object) -> str:
 
 
 def _caption(row: dict) -> str:
-    """What a gallery face was labelled and what the model said."""
-    said = [f"{row['age_pred']:.0f} y ({row['age_low']}–{row['age_high']})"]
+    """What a gallery face was labelled and what the model said (a race group is named once, with the five-class
+    ethnicity it counts as only where that differs: 'East Asian (Asian)', not 'Black, Black')."""
+    said = [f"{whole_years(float(row['age_pred']))} y ({row['age_low']}–{row['age_high']})"]
     for head in ("gender", "ethnicity"):
         predicted = row[f"{head}_pred"]
         said.append(f"{predicted} {row['p_' + predicted]:.0%}")
-    labelled = [_shown(row.get(c)) for c in ("age_true", "age_range_true", "gender_true", "race_true", "ethnicity_true")
-                if _shown(row.get(c))]  # fmt: skip
+    race, ethnicity = _shown(row.get("race_true")), _shown(row.get("ethnicity_true"))
+    group = f"{race} ({ethnicity})" if race and ethnicity and race != ethnicity else race or ethnicity
+    labelled = [text for text in (_shown(row.get("age_true")), _shown(row.get("age_range_true")),
+                                  _shown(row.get("gender_true")), group) if text]  # fmt: skip
     return f"{PurePosixPath(row['file']).name}  \nlabel: {', '.join(labelled)}  \nsaid: {', '.join(said)}"
 
 
@@ -246,7 +250,7 @@ def _explain(crop: np.ndarray, number: int, key: str) -> None:
     from face2data.ui import views
 
     face = SimpleNamespace(crop=crop, index=number)
-    explanation = views.compute_regions(key, face)
+    explanation = views.compute_regions(key, face, preview_key=f"gallery_{key}_{number}")
     if explanation is not None:
         views.region_panel(explanation, crop, key=f"gallery_{key}_{number}")
 

@@ -17,7 +17,7 @@ FONT = cv2.FONT_HERSHEY_SIMPLEX
 LABEL_HEIGHT_SHARE = 0.22
 MIN_LABEL_PX = 11
 MAX_LABEL_PX = 30
-# Faces narrower than this on the shown photo get no label (their box remains; hovering over it tells all).
+# Faces narrower than this on the shown photo get their number only, not the full label (hovering tells all).
 MIN_LABELLED_FACE_PX = 26
 # When no place beside the box is free, the label shrinks by these factors before it gives up.
 SHRINK_STEPS = (1.0, 0.8, 0.64)
@@ -66,11 +66,12 @@ def label_text(face) -> str:
 def layout_labels(
     boxes: list[Rect], texts: list[str], width: int, height: int, tags: list[str] | None = None, unit: float = 1.0
 ) -> list[PlacedLabel | None]:
-    """A label rectangle for each box (None where it is too small or no free place exists).
+    """A label rectangle for each box (None only where not even the face's number finds a free place).
 
     Boxes come largest first, so big faces choose first. A label goes below, above, right or left of its box, or
     inside its top edge, shifted inside the image; it may not cover another label or another face's box. Where the
-    full text finds no room (a dense crowd), the face's short tag (its number) is tried the same way.
+    full text finds no room (a dense crowd) or the face is small, the face's short tag (its number) is tried the
+    same way, then allowed over other faces' boxes (still never over a label).
     ``unit`` is the photo's pixels per screen pixel where it is shown (2 for a phone's photo drawn at twice the
     column's width, for a crisp picture): the size bounds hold on the screen.
     """
@@ -78,11 +79,13 @@ def layout_labels(
     taken: list[Rect] = []
     for index, (box, text) in enumerate(zip(boxes, texts, strict=True)):
         label = None
+        others = [b for j, b in enumerate(boxes) if j != index]
         if box.width >= MIN_LABELLED_FACE_PX * unit:
-            others = [b for j, b in enumerate(boxes) if j != index]
             label = _place(index, box, text, width, height, taken, others, unit)
-            if label is None and tags is not None:
-                label = _place(index, box, tags[index], width, height, taken, others, unit)
+        if label is None and tags is not None:  # a small face or a dense crowd: its number at least
+            label = _place(index, box, tags[index], width, height, taken, others, unit)
+            if label is None:  # the number may cover part of another face's box, never another label
+                label = _place(index, box, tags[index], width, height, taken, [], unit)
         placed.append(label)
         if label is not None:
             taken.append(label.rect)

@@ -486,6 +486,9 @@ def _level_axis(head) -> str:
     return "expected age (years)" if head.head == "age" else f"{head.target} (%)"
 
 
+WATERFALL_LABEL_ROOM = 0.22  # share of the axis' span left beside the bars for their value labels
+
+
 def region_waterfall_figure(head, title: str | None = None) -> go.Figure:
     """From the blurred face's output (top) through each region's value, largest first, to this face's output."""
     ranked = head.ranked()
@@ -511,12 +514,16 @@ def region_waterfall_figure(head, title: str | None = None) -> go.Figure:
     )
     low = min(0.0, *np.cumsum(values[:-1]))
     high = max(*np.cumsum(values[:-1]), head.output_value)
+    # Room beside the bars for their value labels ("37.1 years", "+2.4"), which are drawn outside the bars: without
+    # it a label at either end was cut ("37.1 yea", a "+" without its number).
     if head.head == "age":
-        pad = 0.18 * (high - low or 1.0)
+        pad = WATERFALL_LABEL_ROOM * (high - low or 1.0)
         axis = [low - (pad if low < 0 else 0), high + pad]
-    else:  # a probability: the axis is 0-100 %, wider only if the path between regions leaves it
-        axis = [min(low, 0.0), max(high, 100.0)]
-    fig.update_xaxes(title_text=_level_axis(head), range=axis)
+        ticks = None
+    else:  # a probability: the axis is 0-100 %, wider where the path between regions leaves it, plus the room
+        axis = [min(low, 0.0) - 100 * WATERFALL_LABEL_ROOM, max(high, 100.0) + 100 * WATERFALL_LABEL_ROOM]
+        ticks = [0, 25, 50, 75, 100]
+    fig.update_xaxes(title_text=_level_axis(head), range=axis, tickvals=ticks)
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_layout(showlegend=False)
     return _compact(fig, 380, title)

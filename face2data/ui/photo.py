@@ -15,7 +15,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from face2data.image_loading import ImageLoadError, load_rgb
+from face2data.image_loading import ImageLoadError, load_rgb_scaled
 from face2data.results import Progress, encode_csv, file_rows, report
 from face2data.ui.face_labels import FONT, Rect, label_text, layout_labels
 
@@ -52,6 +52,7 @@ class Analysis:
     scale: float = 1.0  # shown photo pixels per original photo pixel
     narrow_photo: np.ndarray | None = None  # the same, drawn for a phone's column (NARROW_COLUMN_PX)
     narrow_scale: float = 1.0
+    decode_scale: float = 1.0  # photo pixels per decoded pixel (>1 for a very large JPEG decoded reduced)
     error: str | None = None
 
     @property
@@ -85,7 +86,7 @@ def analyze(
     """
     result = Analysis(digest=digest_of(data), source=source, read_possible=read_possible)
     try:
-        rgb = load_rgb(data)
+        rgb, result.decode_scale = load_rgb_scaled(data)
         found = list(predictor().predict_image(rgb, progress, read_possible=read_possible))
     except ImageLoadError as error:
         result.error = f"This file cannot be used as a photo — {error}."
@@ -153,7 +154,8 @@ def _corners(out: np.ndarray, box: Rect) -> None:
 
 def results_json(analysis: Analysis) -> str:
     """The analysis as the JSON object of ``python -m face2data predict --json`` for one file."""
-    return json.dumps(report(analysis.source, analysis.faces, analysis.error), ensure_ascii=False, indent=1)
+    faces = [face.in_photo_pixels(analysis.decode_scale) for face in analysis.faces]  # boxes as the CLI gives them
+    return json.dumps(report(analysis.source, faces, analysis.error), ensure_ascii=False, indent=1)
 
 
 def results_csv(analysis: Analysis) -> str:

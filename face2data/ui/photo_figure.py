@@ -17,7 +17,7 @@ MIN_TARGET_PX, MAX_TARGET_PX = 14, 80
 
 def hover_text(face) -> str:
     """'Face 3: 34 years (28–41), female 97 %, White 88 %' — what hovering over a face tells."""
-    age = f"{face.age:.0f} years ({face.age_low:.0f}–{face.age_high:.0f})"
+    age = f"{face.age_years} years ({face.age_low:.0f}–{face.age_high:.0f})"
     return f"Face {face.index + 1}: {age}, {class_summary(face)}"
 
 

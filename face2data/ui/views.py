@@ -49,7 +49,7 @@ def faces_table(faces: list, on_select: Callable[[], None]) -> None:
     rows = [
         {
             "face": face.index + 1,
-            "age": f"{face.age:.0f} ({face.age_low:.0f}–{face.age_high:.0f})",
+            "age": f"{face.age_years} ({face.age_low:.0f}–{face.age_high:.0f})",
             **{head.name: f"{face.label(head.name)} {face.probability(head.name):.0%}" for head in CLASS_HEADS},
             "notes": "; ".join(face.quality_notes),
         }
@@ -84,7 +84,7 @@ def face_card(face, key: str) -> None:
         st.caption(f"detector confidence {face.score:.0%}")
     with age_col:
         st.metric(
-            "Predicted age", f"{face.age:.0f} years", help="The expected value of the predicted age distribution."
+            "Predicted age", f"{face.age_years} years", help="The expected value of the predicted age distribution."
         )
         st.markdown(
             f"Likely between **{face.age_low:.0f}** and **{face.age_high:.0f}** "
@@ -169,7 +169,8 @@ def shap_panel(explanation, crop, key: str, ethnicity_class: str | None = None, 
         part = explanation[head]
         with col:
             st.markdown(f"**{HEAD_TITLES[head]}**: {part.target}")
-            figure = figures.shap_figure(overlay(crop, part.values), part.values, colours, part.map_unit)
+            shown, unit = part.shown_map()
+            figure = figures.shap_figure(overlay(crop, part.values), shown, colours, unit)
             st.plotly_chart(figure, key=f"{key}_{head}", config={"displayModeBar": False})
             levels = f"{_format(part.base_value, part.unit)} → {_format(part.output_value, part.unit)}"
             st.caption(f"blurred face (base value) {levels.replace(' → ', ' → this face ')}" if captions else levels)
@@ -180,19 +181,38 @@ def shap_panel(explanation, crop, key: str, ethnicity_class: str | None = None, 
 
 
 REGION_PROGRESS = "Measuring what each region of the face contributes: {n:,} masked faces, each with its mirror image…"
+REGION_EXACT_PROGRESS = "Above: a quick estimate. Computing the exact values from all {n:,} masked faces…"
 
 
 def _region_store() -> dict:
     return st.session_state.setdefault("region_explanations", {})
 
 
-def compute_regions(digest: str, face):
-    """Compute (with a progress bar) and keep this face's region explanation in the session; None on failure."""
+def compute_regions(digest: str, face, preview_key: str | None = None, ethnicity_class: str | None = None):
+    """Compute (with a progress bar) and keep this face's region explanation in the session; None on failure.
+
+    With ``preview_key``, the first time an estimate is shown at once (``region_panel`` with that key), and the
+    caller's panel of the exact values takes its place when they are ready."""
+    from functools import partial
+
     from face2data.faces.regions import REGIONS
     from face2data.ui import cache
 
-    message = REGION_PROGRESS.format(n=2 ** len(REGIONS))
-    return _kept(_region_store(), digest, face, message, cache.explain_regions)
+    store = _region_store()
+    if (digest, face.index) in store or preview_key is None:
+        return _kept(store, digest, face, REGION_PROGRESS.format(n=2 ** len(REGIONS)), cache.explain_regions)
+    holder = st.empty()
+    try:
+        estimate = cache.estimate_regions(face.crop)
+    except ValueError as error:
+        st.error(f"This face cannot be explained: {error}")
+        return None
+    with holder.container():
+        region_panel(estimate, face.crop, key=f"{preview_key}_estimate", ethnicity_class=ethnicity_class)
+    message = REGION_EXACT_PROGRESS.format(n=2 ** len(REGIONS))
+    explanation = _kept(store, digest, face, message, partial(cache.explain_regions, known=estimate))
+    holder.empty()
+    return explanation
 
 
 def _faithfulness_note(head: str, faithfulness) -> str | None:
@@ -245,10 +265,13 @@ def region_panel(explanation, crop, key: str, ethnicity_class: str | None = None
             st.markdown(part.sentence())
         else:
             st.warning(note, icon=":material/rule:")
+        estimate = "" if part.uncertainty is None else f" (an estimate: ± {part.amount(part.uncertainty)}, 95 %)"
         st.caption(
             f"blurred face (base value) {part.level(part.base_value)} → this face {part.level(part.output_value)}; "
-            f"region values in {part.unit}"
+            f"region values in {part.unit}{estimate}"
         )
+    if explanation.exact:
+        what_if_panel(explanation, crop, key)
     checked = (
         "Faithfulness has not been measured for this model (benchmarks/explain_faithfulness.py)."
         if faithfulness is None
@@ -259,6 +282,38 @@ def region_panel(explanation, crop, key: str, ethnicity_class: str | None = None
         "Red regions added to the output, blue ones took away, compared with the same face blurred. This explains "
         f"the model, not the person. {explanation.method} Computed in {explanation.seconds:.2f} s. {checked}"
     )
+
+
+WHAT_IF_IMAGE_PX = 160
+
+
+@st.fragment
+def what_if_panel(explanation, crop, key: str) -> None:
+    """Hide regions and see every head's output for that face at once. The outputs are read from the explanation's
+    table of every combination of hidden regions (the ones its region values are built from): no model call."""
+    from face2data.explanation.regions import hidden_face
+    from face2data.faces.regions import REGIONS
+
+    st.markdown("**What if?** Hide regions of the face and see what the model says without them.")
+    hidden = st.pills("Regions to hide", REGIONS, selection_mode="multi", key=f"{key}_what_if") or []
+    result = explanation.what_if(hidden)
+    image_col, numbers_col = st.columns([1, 3])
+    with image_col:
+        st.image(hidden_face(crop, hidden).astype(np.uint8), caption="what the model sees", width=WHAT_IF_IMAGE_PX)
+    with numbers_col:
+        for column, (head, part) in zip(st.columns(len(result.heads)), result.heads.items(), strict=True):
+            change = part.value - part.full_value
+            if part.likeliest is None:
+                column.metric(HEAD_TITLES[head], f"{part.value:.1f} years", f"{change:+.1f} years" if hidden else None,
+                              delta_color="off")  # fmt: skip
+            else:
+                column.metric(f"{HEAD_TITLES[head]}: {part.target}", f"{part.value:.0f} %",
+                              f"{change:+.0f} points" if hidden else None, delta_color="off")  # fmt: skip
+                column.caption(f"likeliest: {part.likeliest} {part.likeliest_percent:.0f} %")
+        st.caption(
+            f"{result.sentence()} Read from the same masked faces the region values were computed from "
+            "(each averaged with its mirror image, as the card is): no new model call."
+        )
 
 
 def pixel_maps_toggle(analysis_digest: str, face, key: str, ethnicity_class: str | None = None) -> None:
@@ -297,7 +352,7 @@ def shap_section(analysis, face) -> None:
         if not slot.button("Explain", key=key, icon=":material/insights:", help=help_text):
             return
         slot.empty()
-        explanation = compute_regions(analysis.digest, face)
+        explanation = compute_regions(analysis.digest, face, preview_key=key)
         if explanation is None:
             return
     with st.container(border=True):
