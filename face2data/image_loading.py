@@ -158,6 +158,8 @@ def pil_to_rgb(image: Image.Image) -> np.ndarray:
         return _composite(image)
     elif mode in ("RGB", "CMYK") and image.info.get("icc_profile"):
         return np.array(_to_srgb(image), dtype=np.uint8)
+    elif mode == "RGB":  # one copy of the pixels, not two (convert would copy an RGB image first)
+        return np.array(image, dtype=np.uint8)
     else:
         return np.array(image.convert("RGB"), dtype=np.uint8)
     return np.repeat(gray[:, :, None], 3, axis=2)

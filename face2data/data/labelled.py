@@ -565,9 +565,9 @@ def labelled_faces(labelled: LabelledSet, workers: int | None = None,
     crops: dict[str, np.ndarray] = {}
     with pool or contextlib.nullcontext():
         if isinstance(pool, ThreadPoolExecutor):
-            results: Iterable = bounded_map(lambda item: pool.submit(_photo_face, item).result, items, 2 * workers)
+            results: Iterable = bounded_map(lambda item: pool.submit(_photo_face, item).result, items, workers + 1)
         elif pool is not None:
-            results = bounded_map(lambda item: pool.apply_async(_photo_face, (item,)).get, items, 4 * workers)
+            results = bounded_map(lambda item: pool.apply_async(_photo_face, (item,)).get, items, 2 * workers)
         else:
             results = map(_photo_face, items)
         for done, (name, data, error) in enumerate(results, start=1):
