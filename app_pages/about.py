@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from face2data import limits
-from face2data.evaluation.metrics import RANGE_HIT_KEY
+from face2data.data.scores import RANGE_HIT_KEY
 from face2data.evaluation.run import TEST_SET_NAMES
 from face2data.image_loading import SUPPORTED
 from face2data.model_card import (
@@ -16,7 +16,7 @@ from face2data.model_card import (
     RESULTS_HEADING,
     without_section,
 )
-from face2data.schema import AGE_INTERVAL_MASS, AGE_RANGE_TOLERANCE, INPUT_SIZE
+from face2data.schema import AGE_INTERVAL_MASS, AGE_RANGE_TOLERANCE, CLASS_HEADS, INPUT_SIZE
 from face2data.ui import cache
 
 st.title("About face2data")
@@ -50,7 +50,7 @@ for source, metrics in shipped.items():
         continue
     name = TEST_SET_NAMES[source][:1].upper() + TEST_SET_NAMES[source][1:]
     st.subheader(name)
-    cols = st.columns(4)
+    cols = st.columns(2 + len(CLASS_HEADS))
     cols[0].metric(
         "Test faces", f"{int(metrics['n']):,}", help=f"A face was found in {metrics.get('faces_found', 1.0):.1%}."
     )
@@ -58,9 +58,9 @@ for source, metrics in shipped.items():
         cols[1].metric("Age MAE", f"{metrics['age_mae']:.2f} years")
     else:
         cols[1].metric(f"Age within range ± {AGE_RANGE_TOLERANCE} y", f"{metrics[RANGE_HIT_KEY]:.1%}")
-    cols[2].metric("Gender accuracy", f"{metrics['gender_accuracy']:.1%}")
-    ethnicity = metrics.get("ethnicity_accuracy")
-    cols[3].metric("Ethnicity accuracy", "—" if ethnicity is None else f"{ethnicity:.1%}", help="Five classes.")
+    for col, head in zip(cols[2:], CLASS_HEADS, strict=True):  # "—" where the set has no labels of the head
+        accuracy = metrics.get(f"{head.name}_accuracy")
+        col.metric(f"{head.title} accuracy", "—" if accuracy is None else f"{accuracy:.1%}", help=head.scheme or None)
 if utk is not None:
     st.caption(
         f"The age interval (central {AGE_INTERVAL_MASS:.0%} of the predicted distribution) held the true age for "

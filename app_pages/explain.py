@@ -1,4 +1,4 @@
-"""Explain: what each facial region contributed to one face's three predictions, and the same over test faces."""
+"""Explain: what each facial region contributed to each prediction of one face, and the same over test faces."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import streamlit as st
 from face2data.explanation import GlobalMapsError
 from face2data.explanation.region_global import RegionGlobalError
 from face2data.model_loading import ModelFileError
-from face2data.schema import ETHNICITIES
-from face2data.ui import cache, figures, views
+from face2data.schema import CLASS_HEADS, HEAD_BY_NAME, HEADS
+from face2data.ui import cache, figures, schemes, views
 from face2data.ui.photo import SAMPLE_CAPTION, analyze, sample_bytes
 
 st.title("Explain")
@@ -20,6 +20,8 @@ st.markdown(
     "the network responded to, not why anyone looks the way they do."
 )
 
+schemes.picker()
+PREDICTED = "predicted class"
 st.header("One face")
 analysis = st.session_state.get("analysis")
 faces = analysis.faces if analysis is not None and analysis.ok else []
@@ -48,25 +50,35 @@ if analysis is not None and faces:
         st.image(face.crop, caption=views.face_title(face), width="stretch")
         if analysis.source == "sample":
             st.caption(SAMPLE_CAPTION)
+    classes: dict[str, str] = {}
     with right:
-        predicted = face.label("ethnicity")
-        choice = st.selectbox(
-            "Ethnicity: explain the probability of",
-            ["predicted class", *ETHNICITIES],
-            key="ethnicity_class",
-            format_func=lambda c: f"the predicted class ({predicted})" if c == "predicted class" else f"P({c})",
-        )
+        # A class to explain for each shown head of more than two classes (of two, one probability is the other's
+        # complement): by default, the predicted one.
+        for shown in schemes.shown_classes():
+            if len(shown.classes) <= 2:
+                continue
+            predicted = face.label(shown.name)
+
+            def target(option: str, predicted: str = predicted) -> str:
+                return f"the predicted class ({predicted})" if option == PREDICTED else f"P({option})"
+
+            choice = st.selectbox(
+                f"{shown.title}: explain the probability of",
+                [PREDICTED, *shown.classes],
+                key=f"{shown.name}_class",
+                format_func=target,
+            )
+            if choice is not None and choice != PREDICTED:
+                classes[shown.name] = choice
         st.caption(
-            "Age: the expected age, in years; gender: the probability of the predicted gender; ethnicity: the "
-            "probability of the chosen class (both in percentage points). Computed once per face and kept for "
-            "this session."
+            "Age: the expected age, in years; every other head: the probability of its predicted class, or of the "
+            "class chosen above, in percentage points. Computed once per face and kept for this session."
         )
     key = f"explain_{analysis.digest}_{face.index}"
-    ethnicity_class = None if choice == "predicted class" else choice
-    regions = views.compute_regions(analysis.digest, face, preview_key=key, ethnicity_class=ethnicity_class)
+    regions = views.compute_regions(analysis.digest, face, preview_key=key, classes=classes)
     if regions is not None:
-        views.region_panel(regions, face.crop, key=key, ethnicity_class=ethnicity_class)
-        views.pixel_maps_toggle(analysis.digest, face, key, ethnicity_class=ethnicity_class)
+        views.region_panel(regions, face.crop, key=key, classes=classes)
+        views.pixel_maps_toggle(analysis.digest, face, key, classes=classes)
 
 st.header("Globally: which regions matter most")
 try:
@@ -78,10 +90,12 @@ if report is not None:
     sources = ", ".join(f"{n:,} {name}" for name, n in report["sources"].items())
     st.markdown(
         f"Region values of **{report['n_faces']:,} test faces** ({sources}; model {report['model'] or '?'}), "
-        "grouped by their true labels. Gender and ethnicity: the probability of the face's labelled class."
+        "grouped by their true labels. Class heads: the probability of the face's labelled class."
     )
     head_col, group_col, measure_col = st.columns(3)
-    head = head_col.radio("Head", ["age", "gender", "ethnicity"], horizontal=True, key="global_head")
+    in_report = [name for name in HEADS if name in report["heads"]]
+    head = head_col.radio("Head", in_report, horizontal=True, key="global_head",
+                          format_func=lambda name: HEAD_BY_NAME[name].title)  # fmt: skip
     grouping = group_col.selectbox("Faces", list(views.GLOBAL_GROUPINGS), key="global_grouping")
     signed = measure_col.radio(
         "Measure", ["how much (mean |value|)", "which way (mean signed value)"], key="global_measure"
@@ -104,7 +118,8 @@ st.markdown(
     f"(model {global_maps.model or 'face2data.keras'}): bright (yellow) regions changed the output most, "
     "in either direction."
 )
-for col, name in zip(st.columns(3), ("age", "gender", "ethnicity"), strict=True):
+head_maps = [name for name in HEADS if name in global_maps.maps]
+for col, name in zip(st.columns(len(head_maps) or 1), head_maps, strict=False):
     with col:
         title = f"{name} (n = {global_maps.counts[name]:,})"
         st.plotly_chart(
@@ -112,19 +127,27 @@ for col, name in zip(st.columns(3), ("age", "gender", "ethnicity"), strict=True)
             key=f"global_{name}",
             config={"displayModeBar": False},
         )
-st.markdown("**Per ethnicity class** (faces predicted as that class), on one scale")
-present = {e: f"ethnicity:{e}" for e in ETHNICITIES if global_maps.counts.get(f"ethnicity:{e}", 0) > 0}
-if present:
-    st.plotly_chart(
-        figures.class_importance_figure(
-            {e: global_maps.maps[name] for e, name in present.items()},
-            {e: global_maps.counts[name] for e, name in present.items()},
-            global_maps.unit("ethnicity"),
-        ),
-        key="global_classes",
-        config={"displayModeBar": False},
-    )
-missing = [e for e in ETHNICITIES if e not in present]
-if missing:
-    st.caption(f"No test face was predicted as {', '.join(missing)}.")
+for class_head in CLASS_HEADS:  # the class heads whose classes have maps of their own in the file
+    names = {
+        label: f"{class_head.name}:{label}"
+        for label in class_head.classes
+        if f"{class_head.name}:{label}" in global_maps.maps
+    }
+    if not names:
+        continue
+    st.markdown(f"**Per {class_head.title.lower()} class** (faces predicted as that class), on one scale")
+    present = {label: name for label, name in names.items() if global_maps.counts.get(name, 0) > 0}
+    if present:
+        st.plotly_chart(
+            figures.class_importance_figure(
+                {label: global_maps.maps[name] for label, name in present.items()},
+                {label: global_maps.counts[name] for label, name in present.items()},
+                global_maps.unit(class_head.name),
+            ),
+            key=f"global_{class_head.name}_classes",
+            config={"displayModeBar": False},
+        )
+    missing = [label for label in names if label not in present]
+    if missing:
+        st.caption(f"No test face was predicted as {', '.join(missing)}.")
 st.caption(global_maps.method)

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import streamlit as st
 
 from face2data.predictor import Predictor
-from face2data.ui import cache, views
+from face2data.schema import Head
+from face2data.ui import cache, schemes, views
 from face2data.ui.live import LiveAnnotator
-from face2data.ui.photo import analyze
+from face2data.ui.photo import analyze, relabelled
 
 st.title("Live webcam")
 st.caption(
-    "Every face in your camera's stream gets a box and a label (age · gender · ethnicity), kept steady by following "
+    "Every face in your camera's stream gets a box and a label (its age and classes), kept steady by following "
     "each face from frame to frame. Frames are analysed in memory as they arrive and never stored. Press "
     "**Freeze** to analyse the current frame like a snapshot, with its SHAP maps. No camera or no WebRTC in your "
     "browser? The Predict page's webcam snapshot works without it."
@@ -29,8 +32,8 @@ except ImportError:  # a requirement, but the page should say so rather than cra
 class LiveVideoProcessor(VideoProcessorBase):
     """streamlit-webrtc's video processor: one per connection, sharing the process-wide predictor."""
 
-    def __init__(self, predictor: Predictor) -> None:
-        self.annotator = LiveAnnotator(predictor)
+    def __init__(self, predictor: Predictor, heads: Sequence[Head]) -> None:
+        self.annotator = LiveAnnotator(predictor, heads)
 
     def recv(self, frame: av.VideoFrame) -> av.VideoFrame:
         """One camera frame in, the annotated frame out (called from streamlit-webrtc's worker thread)."""
@@ -38,6 +41,8 @@ class LiveVideoProcessor(VideoProcessorBase):
         return av.VideoFrame.from_ndarray(self.annotator.annotate(rgb), format="rgb24")
 
 
+schemes.picker()
+shown = schemes.shown()
 predictor = cache.predictor()
 context = webrtc_streamer(
     key="live",
@@ -45,9 +50,11 @@ context = webrtc_streamer(
     # Offline: no STUN or TURN server; the browser and the server reach each other on this machine's network.
     rtc_configuration={"iceServers": []},
     media_stream_constraints={"video": {"width": 640, "height": 480}, "audio": False},
-    video_processor_factory=lambda: LiveVideoProcessor(predictor),
+    video_processor_factory=lambda: LiveVideoProcessor(predictor, shown),
     async_processing=True,
 )
+if context.video_processor is not None:  # a stream that runs on: its labels follow a new choice of heads
+    context.video_processor.annotator.heads = shown
 
 
 @st.fragment(run_every=1.0)
@@ -77,10 +84,11 @@ if st.button("Freeze", icon=":material/pause:", disabled=live_processor is None)
         st.warning("No frame has arrived yet: wait for the video to start.")
     else:
         ok, png = cv2.imencode(".png", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-        st.session_state["analysis"] = analyze(png.tobytes(), cache.predictor, "camera")
+        st.session_state["analysis"] = analyze(png.tobytes(), cache.predictor, "camera", heads=shown)
 
 analysis = st.session_state.get("analysis")
 if analysis is not None and analysis.source == "camera" and analysis.ok:
+    st.session_state["analysis"] = analysis = relabelled(analysis, shown)
     st.subheader("Frozen frame")
     if analysis.photo is not None:
         st.image(analysis.photo, width=640)

@@ -9,8 +9,8 @@ import streamlit as st
 
 from face2data.limits import MAX_FILE_BYTES, MIN_FACE_PX
 from face2data.model_loading import ModelFileError
-from face2data.ui import cache, views
-from face2data.ui.photo import NARROW_COLUMN_PX, SAMPLE_CAPTION, analyze, digest_of, sample_bytes
+from face2data.ui import cache, schemes, views
+from face2data.ui.photo import NARROW_COLUMN_PX, SAMPLE_CAPTION, analyze, digest_of, relabelled, sample_bytes
 from face2data.ui.photo_figure import photo_figure
 
 UPLOAD, WEBCAM = "Upload a photo", "Webcam snapshot"
@@ -42,6 +42,7 @@ def _open_picked_row() -> None:
 
 
 cache.warm_up_in_background()  # the model loads while the user picks a photo
+schemes.picker()  # which head of an attribute with several the cards and labels show (none to pick today)
 st.title("Age, gender and ethnicity from a photo")
 st.caption("Every face in the photo gets a box, a label and a card. Photos stay in this app's memory, nowhere else.")
 
@@ -94,7 +95,7 @@ if data is not None and (
                 status.update(label=f"{found} face{'s' if found != 1 else ''} found; reading them…")
                 bar.progress(read / found if found else 1.0, text=f"Read {read} of {found} faces")
 
-            analysis = analyze(data, cache.predictor, source, _progress, read_possible)
+            analysis = analyze(data, cache.predictor, source, _progress, read_possible, schemes.shown())
             found = len(analysis.faces)
             if analysis.ok:
                 status.update(label=f"{found} face{'s' if found != 1 else ''} found and read", state="complete")
@@ -122,7 +123,10 @@ st.button("Clear this photo", icon=":material/close:", on_click=_clear)
 if not analysis.ok:
     st.error(analysis.error, icon=":material/broken_image:")
     st.stop()
-if analysis.photo is None:  # not reached: a read photo always has its shown copy
+relabelled_analysis = relabelled(analysis, schemes.shown())  # the labels follow the heads chosen in the sidebar
+if relabelled_analysis is not analysis:
+    st.session_state["analysis"] = analysis = relabelled_analysis
+if analysis.photo is None or analysis.narrow_photo is None:  # not reached: a read photo always has its shown copies
     st.stop()
 
 # Two drawings of the photo, one shown by screen width: on a phone, labels drawn for a desktop column would be a

@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 
 from face2data.evaluation.metrics import Outcomes, bootstrap_intervals, summarize  # noqa: E402
 from face2data.paths import MODEL_PATH, TEST_METRICS_PATH, TEST_PREDICTIONS_PATH  # noqa: E402
-from face2data.schema import AGE_INTERVAL_MASS, ETHNICITIES, GENDERS  # noqa: E402
+from face2data.schema import AGE_INTERVAL_MASS, CLASS_HEADS, NO_LABEL  # noqa: E402
 
 DEFAULT_DATA = common.SHARED_DATA / "UTKFace.tar.gz"
 HEADLINE = (
@@ -42,23 +42,19 @@ AGREEMENT = 1e-3  # largest difference to test_metrics.json that still counts as
 
 
 def outcomes_from_rows(rows: list[dict]) -> Outcomes:
-    """Outcomes from prediction rows (the CSV's columns; values may be strings)."""
-    gender_index = {name: i for i, name in enumerate(GENDERS)}
-    ethnicity_index = {name: i for i, name in enumerate(ETHNICITIES)}
+    """Outcomes from UTKFace prediction rows (the CSV's columns; values may be strings)."""
 
-    def column(key: str, convert=float) -> np.ndarray:
-        return np.array([convert(row[key]) for row in rows])
+    def column(key: str) -> np.ndarray:
+        return np.array([float(row[key]) for row in rows])
 
-    return Outcomes(
-        age_true=column("age_true"),
-        gender_true=column("gender_true", gender_index.__getitem__),
-        ethnicity_true=column("ethnicity_true", ethnicity_index.__getitem__),
-        age_pred=column("age_pred"),
-        age_low=column("age_low"),
-        age_high=column("age_high"),
-        gender_pred=column("gender_pred", gender_index.__getitem__),
-        ethnicity_pred=column("ethnicity_pred", ethnicity_index.__getitem__),
-    )
+    def classes(head, key: str) -> np.ndarray:
+        index = {name: i for i, name in enumerate(head.classes)}
+        return np.array([index.get(row.get(key) or "", NO_LABEL) for row in rows])
+
+    ages = column("age_true")
+    return Outcomes(ages, ages, column("age_pred"), column("age_low"), column("age_high"),
+                    {head.name: classes(head, f"{head.name}_true") for head in CLASS_HEADS},
+                    {head.name: classes(head, f"{head.name}_pred") for head in CLASS_HEADS})  # fmt: skip
 
 
 def read_predictions(path: Path) -> list[dict]:

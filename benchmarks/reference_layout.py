@@ -32,7 +32,7 @@ from face2data.faces.alignment import (  # noqa: E402
     similarity_transform,
     transform_points,
 )
-from face2data.faces.detection import KEYPOINT_NAMES, FaceDetector, default_detector  # noqa: E402
+from face2data.faces.detection import KEYPOINT_NAMES, Detector, default_detector  # noqa: E402
 from face2data.faces.quality import pose_ratios, sharpness  # noqa: E402
 from face2data.image_loading import ImageLoadError, load_rgb  # noqa: E402
 from face2data.schema import CROP_SIZE  # noqa: E402
@@ -66,9 +66,7 @@ def unbiased_layout(points: np.ndarray, iterations: int = 3) -> np.ndarray:
     return layout
 
 
-def measure_reference(
-    source: str | Path, count: int = 800, seed: int = 0, detector: FaceDetector | None = None
-) -> dict:
+def measure_reference(source: str | Path, count: int = 800, seed: int = 0, detector: Detector | None = None) -> dict:
     """Detect the faces of ``count`` training crops and summarise their keypoint layout (JSON-ready)."""
     detector = detector or default_detector()
     names = sample_training_names(source, count, seed)

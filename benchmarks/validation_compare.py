@@ -26,29 +26,27 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from face2data.crops import load_crops  # noqa: E402
-from face2data.evaluation.metrics import RANGE_HIT_KEY, source_figures  # noqa: E402
+from face2data.data.scores import RANGE_HIT_KEY, source_figures  # noqa: E402
 from face2data.outputs import predict_probabilities  # noqa: E402
-from face2data.schema import AGE_RANGE_TOLERANCE, GENDERS  # noqa: E402
+from face2data.schema import AGE_RANGE_TOLERANCE, CLASS_HEADS, HEAD_BY_NAME, NO_LABEL  # noqa: E402
 
 SOURCES = (
     common.SHARED_DATA / "UTKFace.tar.gz",
     common.SHARED_DATA / "FairFace-train.tar.gz",
     common.SHARED_DATA / "AllAgeFaces.tar.gz",
 )
-COLUMNS = (
-    ("utkface", "age_mae", "UTKFace MAE", 1),
-    ("utkface", "gender_accuracy", "UTKFace gender %", 100),
-    ("utkface", "ethnicity_accuracy", "UTKFace ethnicity %", 100),
-    ("fairface", RANGE_HIT_KEY, f"FairFace age in range ± {AGE_RANGE_TOLERANCE} %", 100),
-    ("fairface", "gender_accuracy", "FairFace gender %", 100),
-    ("fairface", "ethnicity_accuracy", "FairFace ethnicity %", 100),
-    ("allagefaces", "age_mae", "All-Age-Faces MAE", 1),
-    ("allagefaces", "gender_accuracy", "All-Age-Faces gender %", 100),
-)
+SOURCE_TITLES = {"utkface": "UTKFace", "fairface": "FairFace", "allagefaces": "All-Age-Faces"}
+# The figures shown of each source (those ``source_figures`` gives it): key -> (column title, scale).
+FIGURES = {
+    "age_mae": ("MAE", 1),
+    RANGE_HIT_KEY: (f"age in range ± {AGE_RANGE_TOLERANCE} %", 100),
+    **{f"{head.name}_accuracy": (f"{head.name} %", 100) for head in CLASS_HEADS},
+}
 
 EXTRA_VIEWS = ((0.94, 0, 0), (1.06, 0, 0), (1.0, 3, 0), (1.0, 0, 3))  # (zoom, x shift, y shift) in pixels
 THRESHOLDS = (0.4, 0.45, 0.5, 0.55, 0.6)
-FEMALE = GENDERS.index("female")
+GENDER = HEAD_BY_NAME["gender"]
+FEMALE = GENDER.classes.index("female")
 
 
 def shifted_view(images: np.ndarray, zoom: float, dx: float, dy: float) -> np.ndarray:
@@ -64,6 +62,16 @@ def weight_soup(models: list[keras.Model]) -> keras.Model:
     soup = keras.models.clone_model(models[0])
     soup.set_weights([np.mean(parts, axis=0) for parts in zip(*(m.get_weights() for m in models), strict=True)])
     return soup
+
+
+def table_columns(figures: dict[str, dict[str, float]]) -> list[tuple[str, str, str, int]]:
+    """(source, figure key, column title, scale) of each FIGURES figure of each source in ``figures``."""
+    return [
+        (source, key, f"{SOURCE_TITLES.get(source, source)} {title}", scale)
+        for source, values in figures.items()
+        for key, (title, scale) in FIGURES.items()
+        if key in values
+    ]
 
 
 def main() -> None:
@@ -97,8 +105,10 @@ def main() -> None:
             if name in args.model:
                 outputs_of.setdefault(name, {})[source] = probabilities
             results[name][source] = source_figures(faces, probabilities)
-            p_female = probabilities["gender"][:, FEMALE]
-            thresholds[name][source] = [float(((p_female > t) == (faces.genders == FEMALE)).mean()) for t in THRESHOLDS]
+            truth = faces.labels[GENDER.name]
+            labelled = truth != NO_LABEL
+            p_female, female = probabilities[GENDER.name][labelled, FEMALE], truth[labelled] == FEMALE
+            thresholds[name][source] = [float(((p_female > t) == female).mean()) for t in THRESHOLDS]
             if args.more_views:
                 views = [probabilities] + [
                     predict_probabilities(model, shifted_view(faces.images, *view), batch_size=256)
@@ -117,7 +127,7 @@ def main() -> None:
 
     print(common.machine_line(info))
     print("validation faces: " + ", ".join(f"{source} {len(faces)}" for source, faces in validation.items()))
-    shown = [c for c in COLUMNS if c[0] in validation]
+    shown = table_columns(next(iter(results.values())))
     print("| model | " + " | ".join(label for _, _, label, _ in shown) + " |")
     print("|---" * (len(shown) + 1) + "|")
     for name, figures in results.items():

@@ -82,6 +82,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train_heads(args: argparse.Namespace) -> int:
+    from face2data.head_training import train_heads_command
+    from face2data.machine import prepare_training_environment
+
+    prepare_training_environment(1)
+    _setup_logging()
+    print(f"model: {train_heads_command(args.init, args.data, args.out, args.head)}")
+    return 0
+
+
 def _cmd_crops(args: argparse.Namespace) -> int:
     from face2data.crops import CROPS_SUFFIX, load_crops, write_crops_copy
 
@@ -359,6 +369,16 @@ def _add_train(commands) -> None:
     _add_train_model_options(train)
 
 
+def _add_train_heads(commands) -> None:
+    heads = _command(commands, "train-heads", _cmd_train_heads,
+                     help="fit the head-table heads a trained model lacks on its frozen trunk (minutes)")  # fmt: skip
+    _add_data(heads, "a source with the new heads' labels (folder, archive or crops file); once per source",
+              each=True)  # fmt: skip
+    heads.add_argument("--init", default="weights/face2data.keras", help="the trained face2data .keras model")
+    heads.add_argument("--head", action="append", help="fit this head (again); default: the heads it lacks")
+    heads.add_argument("--out", required=True, help="folder for the model and heads.json")
+
+
 def _add_train_model_options(train: argparse.ArgumentParser) -> None:
     """How the network learns: the heads' loss weights, dropout, augmentation, devices."""
     train.add_argument("--loss-weights", type=_loss_weights, metavar="HEAD=W,...",
@@ -541,8 +561,9 @@ def _add_serve(commands) -> None:
     serve.add_argument("--workers", type=int, default=1, help="server processes, each with its own model")
 
 
-COMMANDS = (_add_train, _add_crops, _add_evaluate, _add_calibrate, _add_export, _add_model_card, _add_predict,
-            _add_explain, _add_explain_regions_global, _add_explain_global, _add_batch, _add_serve)  # fmt: skip
+COMMANDS = (_add_train, _add_train_heads, _add_crops, _add_evaluate, _add_calibrate, _add_export, _add_model_card,
+            _add_predict, _add_explain, _add_explain_regions_global, _add_explain_global, _add_batch,
+            _add_serve)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -27,22 +27,23 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from face2data.data.arrays import FaceArrays
+from face2data.data.arrays import FaceArrays, class_labels
 from face2data.data.labels import FaceLabel
 from face2data.data.sources import iter_image_bytes, scan_labels, source_kind
 from face2data.data.split import split_of
 from face2data.faces.alignment import align_face, alignment_version, reference_layout
-from face2data.faces.detection import DETECTOR_VERSION, TIGHT_CROP_BORDER, FaceDetector
+from face2data.faces.detection import DETECTOR, TIGHT_CROP_BORDER, Detector, new_detector
 from face2data.image_loading import ImageLoadError, load_rgb
-from face2data.schema import INPUT_SIZE, to_model_input
+from face2data.limits import SMALL_SOURCE
+from face2data.schema import INPUT_SIZE, NO_LABEL, to_model_input
 
 log = logging.getLogger(__name__)
 
-CROPS_FORMAT = 1
+CROPS_FORMAT = 2  # 2: one label array per class head (label_<head>)
 WEBP_QUALITY = 90  # mean absolute change of a pixel about 1.5 of 255: far below training's brightness jitter
 CROPS_SUFFIX = ".crops.npz"
-SMALL_SOURCE = 500  # images; fewer are aligned in this process
-_LABEL_FIELDS = ("age_low", "age_high", "genders", "ethnicities", "races", "names", "splits")
+_LABEL_FIELDS = ("age_low", "age_high", "names", "splits")
+_CLASS_PREFIX = "label_"  # a class head's labels are stored as label_<head name>
 
 
 @dataclass
@@ -81,7 +82,7 @@ def crop_key(path: Path) -> dict:
     return {
         "source_file": path.resolve().name,
         "source_sha256": source_digest(path),
-        "detector": DETECTOR_VERSION,
+        "detector": DETECTOR.version,
         "alignment": alignment_version(),
         "input_size": INPUT_SIZE,
         "format": CROPS_FORMAT,
@@ -98,7 +99,7 @@ def cache_path(path: Path, key: dict) -> Path:
 _WORKER = threading.local()  # one detector per worker process or thread (a detector serves one call at a time)
 
 
-def crop_image(data: bytes, detector: FaceDetector) -> np.ndarray | None:
+def crop_image(data: bytes, detector: Detector) -> np.ndarray | None:
     """The aligned model-input crop (uint8) of the largest face of a tight face image, or None if none is found.
 
     Raises ImageLoadError for bytes that are not a usable image.
@@ -114,7 +115,7 @@ def crop_image(data: bytes, detector: FaceDetector) -> np.ndarray | None:
 def _crop_encoded(item: tuple[str, bytes]) -> tuple[str, bytes | None, str | None]:
     """Worker: (name, WebP bytes of the crop or None if no face, error or None)."""
     if not hasattr(_WORKER, "detector"):
-        _WORKER.detector = FaceDetector()
+        _WORKER.detector = new_detector()
     name, data = item
     try:
         crop = crop_image(data, _WORKER.detector)
@@ -172,15 +173,19 @@ def build_crops(path: str | Path, workers: int | None = None, progress: bool = T
         "offsets": offsets,
         "age_low": np.array([lab.age_range[0] for _, lab in rows], np.float32),
         "age_high": np.array([lab.age_range[1] for _, lab in rows], np.float32),
-        "genders": np.array([lab.gender for _, lab in rows], np.int32),
-        "ethnicities": np.array([lab.ethnicity for _, lab in rows], np.int32),
-        "races": np.array([lab.race for _, lab in rows], np.int32),
+        **_stored_classes([lab for _, lab in rows]),
         "names": np.array([name for name, _ in rows], dtype=str),
         "splits": np.array([split_of(name) for name, _ in rows], dtype=str),
         "missed": np.array(sorted(missed), dtype=str),
         "skipped": np.array(sorted(skipped), dtype=str),
     }
     return stored, skipped
+
+
+def _stored_classes(labels: list[FaceLabel]) -> dict[str, np.ndarray]:
+    """Every class label the source has (not only the head table's: a head added later finds its labels)."""
+    heads = sorted({head for label in labels for head in label.classes})
+    return {_CLASS_PREFIX + h: np.array([label.of(h) for label in labels], np.int32) for h in heads}
 
 
 def _write(stored: dict, file: Path, kind: str, key: dict) -> None:
@@ -194,11 +199,15 @@ def read_crops_file(file: str | Path) -> CropSet:
     """A crops file written by ``load_crops`` (its cache) or ``python -m face2data crops --out``."""
     with np.load(file) as stored:
         kind = str(stored["source"])
-        labels = {k: stored[k] for k in _LABEL_FIELDS}
+        columns = {k: stored[k] for k in _LABEL_FIELDS}
+        n = len(columns["names"])
+        stored_labels = {k[len(_CLASS_PREFIX) :]: stored[k] for k in stored.files if k.startswith(_CLASS_PREFIX)}
+        labels = {h: stored_labels.get(h, np.full(n, NO_LABEL, np.int32)) for h in class_labels([])}
         faces = FaceArrays(
             images=_decode(stored["blob"], stored["offsets"]),
-            sources=np.full(len(labels["names"]), kind, dtype=object).astype(str),
-            **labels,
+            labels=labels,
+            sources=np.full(n, kind, dtype=object).astype(str),
+            **columns,
         )
         return CropSet(kind, faces, list(stored["missed"]), list(stored["skipped"]), json.loads(str(stored["key"])))
 
@@ -253,7 +262,7 @@ def write_crops_copy(crops_path: str | Path, out: str | Path, splits: tuple[str,
         offsets = stored["offsets"]
         blob = stored["blob"]
         parts = [blob[offsets[i] : offsets[i + 1]] for i in keep]
-        new = {k: stored[k][keep] for k in _LABEL_FIELDS}
+        new = {k: stored[k][keep] for k in stored.files if k in _LABEL_FIELDS or k.startswith(_CLASS_PREFIX)}
         new["blob"] = np.concatenate(parts) if parts else np.zeros(0, np.uint8)
         new["offsets"] = np.cumsum([0] + [len(p) for p in parts]).astype(np.int64)
         new["missed"] = np.array([n for n in stored["missed"] if split_of(n) in splits][index::count], dtype=str)

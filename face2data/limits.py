@@ -45,3 +45,7 @@ MAX_JPEG_SCANS = 1000
 # page (server.maxUploadSize).
 MAX_BATCH_FILES = 500
 MAX_BATCH_BYTES = 200 * 1024 * 1024
+
+# Labelled sets of up to this many images are aligned in the calling process; larger ones in worker processes
+# (each worker starts by loading the detector, which pays off only for real data sets).
+SMALL_SOURCE = 500

@@ -5,17 +5,28 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from face2data.schema import AGES, HEAD_TABLE, INPUT_SIZE, NO_LABEL
+from face2data.schema import AGES, HEAD_TABLE, INPUT_SIZE, NO_LABEL, Head
 
 BATCHNORM_MOMENTUM = 0.99  # Keras' 0.999 left inference-mode outputs constant after 5 epochs from scratch
 DROPOUT = 0.3  # before the heads; half of it inside each head
+FEATURES_LAYER = "features_dropout"  # the trunk's pooled features (the dropout is identity at inference)
+HIDDEN_UNITS = 128
+
+
+def head_layers(head: Head, dropout: float = DROPOUT) -> list[layers.Layer]:
+    """A head's layers from the trunk's features to its softmax, named after the head."""
+    return [
+        layers.Dense(HIDDEN_UNITS, activation="relu", name=f"{head.name}_hidden"),
+        layers.Dropout(dropout / 2, name=f"{head.name}_dropout"),
+        layers.Dense(head.size, activation="softmax", name=head.name),
+    ]
 
 
 def build_model(input_size: int = INPUT_SIZE, dropout: float = DROPOUT) -> keras.Model:
     """MobileNetV3Large trunk (from scratch) with one softmax head per row of ``schema.HEAD_TABLE``.
 
     Input: float32 RGB pixels in 0..255 (the trunk rescales them itself).
-    Outputs: a dict of probabilities keyed by head name: ``age`` (117 ages), ``gender`` (2), ``ethnicity`` (5).
+    Outputs: a dict of probabilities keyed by head name (``Head.size`` each).
     """
     trunk = keras.applications.MobileNetV3Large(
         input_shape=(input_size, input_size, 3),
@@ -28,12 +39,12 @@ def build_model(input_size: int = INPUT_SIZE, dropout: float = DROPOUT) -> keras
         if isinstance(layer, layers.BatchNormalization):
             layer.momentum = BATCHNORM_MOMENTUM
     inputs = keras.Input((input_size, input_size, 3), name="face")
-    features = layers.Dropout(dropout, name="features_dropout")(trunk(inputs))
+    features = layers.Dropout(dropout, name=FEATURES_LAYER)(trunk(inputs))
     outputs = {}
     for head in HEAD_TABLE:
-        hidden = layers.Dense(128, activation="relu", name=f"{head.name}_hidden")(features)
-        hidden = layers.Dropout(dropout / 2, name=f"{head.name}_dropout")(hidden)
-        outputs[head.name] = layers.Dense(head.size, activation="softmax", name=head.name)(hidden)
+        outputs[head.name] = features
+        for layer in head_layers(head, dropout):
+            outputs[head.name] = layer(outputs[head.name])
     return keras.Model(inputs, outputs, name="face2data")
 
 

@@ -7,10 +7,12 @@
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Callable
 from pathlib import Path
 
 from face2data.data.augment import describe_augmentation
-from face2data.evaluation.metrics import RANGE_HIT_KEY
+from face2data.data.scores import RANGE_HIT_KEY
 from face2data.machine import machine_words
 from face2data.paths import (
     ALL_AGES_METRICS_PATH,
@@ -22,7 +24,19 @@ from face2data.paths import (
     TRAINING_SUMMARY_PATH,
     WILD_METRICS_PATH,
 )
-from face2data.schema import AGE_INTERVAL_MASS, AGE_MAX, AGE_MIN, AGE_RANGE_TOLERANCE, ETHNICITIES, HEADS, INPUT_SIZE
+from face2data.schema import (
+    AGE_HEAD,
+    AGE_INTERVAL_MASS,
+    AGE_MAX,
+    AGE_MIN,
+    AGE_RANGE_TOLERANCE,
+    CLASS_HEADS,
+    HEAD_TABLE,
+    HEADS,
+    INPUT_SIZE,
+    NUM_AGES,
+    Head,
+)
 
 INTENDED_USE = (
     "Exploring and explaining what a face-attribute model does, teaching and research. Not for decisions about "
@@ -81,24 +95,198 @@ def _years(x: float) -> str:
     return f"{x:.2f}"
 
 
-def _weakest(rows: list[dict], key: str) -> dict:
-    return min((r for r in rows if r["n"] >= 20), key=lambda r: r[key])
+MIN_GROUP = 20  # faces: a smaller group is not named as the weakest
 
 
-def _exact_age_cell(metrics: dict | None) -> dict[str, str]:
-    """The results-table cells of a test set with exact ages (UTKFace, All-Age-Faces); dashes when absent."""
+def _is_number(x: object) -> bool:
+    return isinstance(x, (int, float)) and not math.isnan(x)
+
+
+def _figure(row: dict, key: str, form) -> str:
+    """A figure of a group row, or a dash where the group has none (no face of it labelled for the figure)."""
+    return form(row[key]) if _is_number(row.get(key)) else "—"
+
+
+def _weakest(rows: list[dict], key: str, worst=min) -> dict | None:
+    """The row of at least MIN_GROUP faces with the lowest (``worst=max``: highest) ``key``; None when none has it."""
+    rows = [r for r in rows if r["n"] >= MIN_GROUP and _is_number(r.get(key))]
+    return worst(rows, key=lambda r: r[key]) if rows else None
+
+
+def _age_figure(metrics: dict) -> tuple[str, str, Callable[[float], str]] | None:
+    """The per-group age figure of a test set: (column title, key, form); None for a set without age labels."""
+    if "age_mae" in metrics:
+        return "age MAE", "age_mae", _years
+    if RANGE_HIT_KEY in metrics:
+        return f"age within range ± {AGE_RANGE_TOLERANCE}", RANGE_HIT_KEY, _pct
+    return None
+
+
+def _scored(metrics: dict | None) -> list[Head]:
+    """The class heads a test set has labels for (an accuracy), in table order."""
+    return [head for head in CLASS_HEADS if f"{head.name}_accuracy" in (metrics or {})]
+
+
+def _result_cells(metrics: dict | None) -> dict[str, str]:
+    """A test set's column of the results table: faces, found, age and each class head's accuracy; dashes for a
+    set not evaluated, "— (no labels)" for a head it has no labels of."""
     if metrics is None:
-        return dict.fromkeys(("n", "found", "age", "gender", "ethnicity"), "—")
+        return {}
     ci = metrics.get("confidence_intervals", {})
-    return {
+    if "age_mae" in metrics:
+        age = f"MAE {metrics['age_mae']:.2f} years ({_interval(ci, 'age_mae', _years)})"
+    elif RANGE_HIT_KEY in metrics:
+        age = (
+            f"within range ± {AGE_RANGE_TOLERANCE} years: {_pct(metrics[RANGE_HIT_KEY])} "
+            f"({_interval(ci, RANGE_HIT_KEY, _pct)}); inside the range: {_pct(metrics['age_in_range'])}"
+        )
+    else:
+        age = "— (no labels)"
+    cells = {
         "n": f"{metrics['n']:,} of {metrics.get('faces_total', metrics['n']):,}",
         "found": _pct(metrics.get("faces_found", 1.0)),
-        "age": f"MAE {metrics['age_mae']:.2f} years ({_interval(ci, 'age_mae', _years)})",
-        "gender": f"{_pct(metrics['gender_accuracy'])} ({_interval(ci, 'gender_accuracy', _pct)})",
-        "ethnicity": f"{_pct(metrics['ethnicity_accuracy'])} ({_interval(ci, 'ethnicity_accuracy', _pct)})"
-        if "ethnicity_accuracy" in metrics
-        else "— (no labels)",
+        "age": age,
     }
+    for head in CLASS_HEADS:
+        key = f"{head.name}_accuracy"
+        cells[head.name] = f"{_pct(metrics[key])} ({_interval(ci, key, _pct)})" if key in metrics else "— (no labels)"
+    return cells
+
+
+def _results_table(sets: dict[str, dict | None]) -> str:
+    """The test sets side by side: faces, age and the accuracy of every class head some set has labels of."""
+    columns = {name: _result_cells(metrics) for name, metrics in sets.items()}
+    scored = [head for head in CLASS_HEADS if any(head in _scored(metrics) for metrics in sets.values())]
+    rows = [("faces (found of images)", "n"), ("faces found", "found"), ("age", "age")]
+    rows += [(f"{head.title.lower()} accuracy" + (f" ({head.scheme})" if head.scheme else ""), head.name)
+             for head in scored]  # fmt: skip
+    return "\n".join(
+        ["| | " + " | ".join(sets) + " |", "|---" * (len(sets) + 1) + "|"]
+        + [f"| {label} | " + " | ".join(columns[name].get(key, "—") for name in sets) + " |" for label, key in rows]
+    )
+
+
+def _age_text(sets: dict[str, dict | None]) -> str:
+    """The RMSE and the interval's coverage of each test set with exact ages, one sentence each."""
+    mass = f"{100 * AGE_INTERVAL_MASS:.0f} %"
+    return "".join(
+        f"{name}: age RMSE {metrics['age_rmse']:.2f} years; the true age lies inside the {mass} interval for "
+        f"{_pct(metrics['age_interval_coverage'])} of the faces.\n"
+        for name, metrics in sets.items()
+        if metrics and "age_rmse" in metrics and "age_interval_coverage" in metrics
+    )
+
+
+def _group_table(metrics: dict, rows: list[dict]) -> str:
+    """Per-group rows of one test set: faces, the age figure and each labelled head's accuracy."""
+    age = _age_figure(metrics)
+    heads = _scored(metrics)
+    titles = ["group", "n", *([age[0]] if age else []), *(f"{head.title.lower()} acc." for head in heads)]
+    lines = ["| " + " | ".join(titles) + " |", "|---" * len(titles) + "|"]
+    for row in rows:
+        cells = [str(row["group"]), str(row["n"]), *([_figure(row, age[1], age[2])] if age else [])]
+        cells += [_figure(row, f"{head.name}_accuracy", _pct) for head in heads]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _confusion_table(matrix: dict) -> str:
+    """A confusion matrix as shares of each true class (row), the faces of each cell in brackets."""
+    labels, counts = matrix["labels"], matrix["counts"]
+    lines = ["| true \\ predicted | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
+    for true, row in zip(matrix.get("rows", labels), counts, strict=True):
+        total = sum(row)
+        cells = [f"{_pct(n / total)} ({n})" if total else "—" for n in row]
+        lines.append(f"| {true} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _head_sections(sets: dict[str, dict | None]) -> str:
+    """Per class head some test set has labels of: its confusion matrices (and those against another scheme of
+    its attribute) and its per-class table on each such set; then the per-age-bucket tables."""
+    note = "(rows: true class; share of the row, faces in brackets)"
+    parts = []
+    for head in CLASS_HEADS:
+        scored = {name: m for name, m in sets.items() if m and head in _scored(m)}
+        if not scored:
+            continue
+        lines = [f"### {head.title}"] + ([f"{head.scheme}: {', '.join(head.classes)}."] if head.scheme else [])
+        others = [other for other in CLASS_HEADS if other is not head and other.attribute == head.attribute]
+        for name, metrics in scored.items():
+            confusion = metrics.get("confusion", {})
+            matrices = [(head.title.lower(), confusion.get(head.name))]
+            matrices += [
+                (f"against the predicted {o.title.lower()}", confusion.get(f"{head.name}_to_{o.name}")) for o in others
+            ]
+            for what, matrix in matrices:
+                if matrix:
+                    lines += ["", f"{_capital(name)}, {what} {note}:", "", _confusion_table(matrix)]
+            groups = metrics.get("per_group", {}).get(head.name)
+            if groups:
+                title = f"{_capital(name)}, per true {head.title.lower()} class:"
+                lines += ["", title, "", _group_table(metrics, groups)]
+        parts.append("\n".join(lines))
+    ages = [(name, m) for name, m in sets.items() if m and m.get("per_group", {}).get("age_bucket")]
+    if ages:
+        lines = ["### Age"]
+        for name, metrics in ages:
+            table = _group_table(metrics, metrics["per_group"]["age_bucket"])
+            lines += ["", f"{_capital(name)}, per true age bucket:", "", table]
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts) + "\n" if parts else ""
+
+
+def _capital(text: str) -> str:
+    """The text with a capital first letter, to begin a sentence ('In the wild ...')."""
+    return text[:1].upper() + text[1:]
+
+
+def _group_words(table: str, row: dict) -> str:
+    return f"ages {row['group']}" if table == "age_bucket" else f'"{row["group"]}" faces'
+
+
+def _weak_lines(sets: dict[str, dict | None]) -> list[str]:
+    """Per test set: each labelled head's weakest group (of any per-group table of it) and the age's."""
+    lines = []
+    for name, metrics in sets.items():
+        if not metrics:
+            continue
+        per_group = metrics.get("per_group", {})
+        tables = {key: per_group[key] for key in (*(h.name for h in CLASS_HEADS), "age_bucket") if per_group.get(key)}
+        said = []
+        for head in _scored(metrics):
+            key = f"{head.name}_accuracy"
+            found = [(table, row) for table, rows in tables.items() if (row := _weakest(rows, key))]
+            if found:
+                table, row = min(found, key=lambda pair: pair[1][key])
+                said.append(f"{head.title.lower()} accuracy is lowest for {_group_words(table, row)} "
+                            f"({_pct(row[key])}, n = {row['n']})")  # fmt: skip
+        buckets = tables.get("age_bucket", [])
+        if "age_mae" in metrics and (row := _weakest(buckets, "age_mae", worst=max)):
+            said.append(f"the age error is largest at ages {row['group']} (MAE {row['age_mae']:.2f} years)")
+        elif RANGE_HIT_KEY in metrics and (row := _weakest(buckets, RANGE_HIT_KEY)):
+            said.append(f"the age is least often within its range ± {AGE_RANGE_TOLERANCE} years at ages "
+                        f"{row['group']} ({_pct(row[RANGE_HIT_KEY])})")  # fmt: skip
+        if said:
+            lines.append(f"- {_capital(name)}: " + "; ".join(said) + ".")
+    return lines
+
+
+def _number_word(n: int) -> str:
+    return {2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}.get(n, str(n))
+
+
+def _heads_text() -> str:
+    """What the network predicts, head by head: '**age** (...), **gender** (male/female) and ...'."""
+    mass = f"{100 * AGE_INTERVAL_MASS:.0f} %"
+    parts = [
+        f"**{AGE_HEAD.title.lower()}** ({AGE_MIN}-{AGE_MAX}, the expected value of a {NUM_AGES}-way age "
+        f"distribution, with an interval holding its central {mass})"
+    ]
+    for head in CLASS_HEADS:
+        classes = "/".join(head.classes) if len(head.classes) == 2 else ", ".join(head.classes)
+        parts.append(f"**{head.title.lower()}** ({head.scheme + ': ' if head.scheme else ''}{classes})")
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def _calibration_text(sets: dict[str, dict | None]) -> str:
@@ -145,23 +333,6 @@ def _temperature_text(calibration: dict | None) -> str:
     )
 
 
-def _all_ages_table(all_ages: dict | None) -> str:
-    """The All-Age-Faces per-group table (by gender and age bucket), or nothing before it was evaluated."""
-    if all_ages is None:
-        return ""
-    rows = "\n".join(
-        f"| {row['group']} | {row['n']} | {row['age_mae']:.2f} | {_pct(row['gender_accuracy'])} |"
-        for key in ("gender", "age_bucket")
-        for row in all_ages["per_group"][key]
-    )
-    return f"""
-### All-Age-Faces test split per group
-| group | n | age MAE | gender acc. |
-|---|---|---|---|
-{rows}
-"""
-
-
 def render_model_card(
     metrics: dict,
     wild: dict | None,
@@ -172,12 +343,13 @@ def render_model_card(
 ) -> str:
     """Markdown model card for the shipped model: the test sets side by side, as far as they were evaluated."""
     cfg = summary["config"]
-    wci = (wild or {}).get("confidence_intervals", {})
     hours = summary["training_seconds"] / 3600
     machine = machine_words(summary.get("machine"))  # where it trained; nothing for files that did not record it
-    mass = f"{100 * AGE_INTERVAL_MASS:.0f} %"
-    calibration_text = _calibration_text({"UTKFace": metrics, "in the wild": wild, "All-Age-Faces": all_ages})
-    calibration_text += _temperature_text(calibration)
+    # The test sets, as tables name them and as sentences do
+    sets = {"UTKFace test split": metrics, "in the wild (FairFace test split)": wild,
+            "All-Age-Faces test split": all_ages}  # fmt: skip
+    short = dict(zip(("UTKFace", "in the wild", "All-Age-Faces"), sets.values(), strict=True))
+    calibration_text = _calibration_text(short) + _temperature_text(calibration)
     dropout = f", dropout {cfg['dropout']:g} before the heads" if "dropout" in cfg else ""
     sources = summary.get("sources", {})
     source_lines = "\n".join(
@@ -185,85 +357,15 @@ def render_model_card(
         f"in {entry['faces_not_found']} images; {len(entry['skipped_files'])} files skipped."
         for name, entry in sources.items()
     )
-    wild_cell = {
-        "found": _pct(wild["faces_found"]) if wild else "—",
-        "gender": f"{_pct(wild['gender_accuracy'])} ({_interval(wci, 'gender_accuracy', _pct)})" if wild else "—",
-        "ethnicity": f"{_pct(wild['ethnicity_accuracy'])} ({_interval(wci, 'ethnicity_accuracy', _pct)})"
-        if wild
-        else "—",
-        "range5": f"{_pct(wild[RANGE_HIT_KEY])} ({_interval(wci, RANGE_HIT_KEY, _pct)})" if wild else "—",
-        "range": _pct(wild["age_in_range"]) if wild else "—",
-        "n": f"{wild['n']:,} of {wild['faces_total']:,}" if wild else "—",
-    }
-    utk_groups = "\n".join(
-        f"| {row['group']} | {row['n']} | {row['age_mae']:.2f} | {_pct(row['gender_accuracy'])} | "
-        f"{_pct(row['ethnicity_accuracy'])} |"
-        for key in ("ethnicity", "gender", "age_bucket")
-        for row in metrics["per_group"][key]
-    )
-    utk_cell, aaf_cell = _exact_age_cell(metrics), _exact_age_cell(all_ages)
-    wild_cell["age"] = (
-        f"within range ± {AGE_RANGE_TOLERANCE} years: {wild_cell['range5']}; inside the range: {wild_cell['range']}"
-    )
-    rows = (("faces (found of images)", "n"), ("faces found", "found"), ("age", "age"),
-            ("gender accuracy", "gender"), ("ethnicity accuracy (5 classes)", "ethnicity"))  # fmt: skip
-    results = "\n".join(
-        ["| | UTKFace test split | in the wild (FairFace test split) | All-Age-Faces test split |", "|---|---|---|---|"]
-        + [f"| {label} | {utk_cell[key]} | {wild_cell[key]} | {aaf_cell[key]} |" for label, key in rows]
-    )
-    ethnicity = _weakest(metrics["per_group"]["ethnicity"], "ethnicity_accuracy")
-    oldest = max(metrics["per_group"]["age_bucket"], key=lambda r: r["age_mae"])
-    weak_lines = [
-        f'- UTKFace test split: ethnicity accuracy for "{ethnicity["group"]}" faces '
-        f"{_pct(ethnicity['ethnicity_accuracy'])} (n = {ethnicity['n']}); age error at ages {oldest['group']} "
-        f"(MAE {oldest['age_mae']:.2f} years)."
-    ]
-    wild_groups = ""
-    if wild:
-        wild_groups = "\n".join(
-            f"| {row['group']} | {row['n']} | {_pct(row[RANGE_HIT_KEY])} | {_pct(row['gender_accuracy'])} | "
-            f"{_pct(row['ethnicity_accuracy'])} |"
-            for key in ("race", "gender", "age_bucket")
-            for row in wild["per_group"][key]
-        )
-        race = _weakest(wild["per_group"]["race"], "ethnicity_accuracy")
-        age = _weakest(wild["per_group"]["age_bucket"], RANGE_HIT_KEY)
-        gender = _weakest(wild["per_group"]["race"], "gender_accuracy")
-        weak_lines.append(
-            f'- In the wild: FairFace\'s "{race["group"]}" faces get the right ethnicity class least often '
-            f'({_pct(race["ethnicity_accuracy"])}, n = {race["n"]}); gender is weakest for "{gender["group"]}" '
-            f"faces ({_pct(gender['gender_accuracy'])}); the age is least often within its range "
-            f"± {AGE_RANGE_TOLERANCE} years at "
-            f"{age['group']} ({_pct(age[RANGE_HIT_KEY])})."
-        )
-    if all_ages:
-        young = _weakest(all_ages["per_group"]["age_bucket"], "gender_accuracy")
-        worst_age = max(all_ages["per_group"]["age_bucket"], key=lambda r: r["age_mae"])
-        weak_lines.append(
-            f"- All-Age-Faces: gender is weakest at ages {young['group']} ({_pct(young['gender_accuracy'])}, "
-            f"n = {young['n']}); the age error is largest at ages {worst_age['group']} (MAE "
-            f"{worst_age['age_mae']:.2f} years)."
-        )
-    weak = "\n".join(weak_lines)
+    weak = "\n".join(_weak_lines(sets))
     limits = "\n".join(f"- {line}" for line in LIMITS)
-    wild_table = (
-        f"""
-### In the wild: FairFace test split per group
-| group | n | age within range ± {AGE_RANGE_TOLERANCE} | gender acc. | ethnicity acc. |
-|---|---|---|---|---|
-{wild_groups}
-"""
-        if wild
-        else ""
-    )
     return f"""# Model card: face2data
 
 ## What it is
-One Keras 3 network (MobileNetV3Large trunk, three softmax heads) that reads an aligned face crop at
-{INPUT_SIZE}x{INPUT_SIZE} px and predicts **age** ({AGE_MIN}-{AGE_MAX}, the expected value of a 117-way age
-distribution, with an interval holding its central {mass}), **gender** (male/female) and **ethnicity**
-({", ".join(ETHNICITIES)}). File: `{MODEL_PATH.name}`, {model_bytes / 1e6:.1f} MB; the app runs the same network
-exported to `{TFLITE_PATH.name}` with LiteRT. Predictions average the face and its mirror image.
+One Keras 3 network (MobileNetV3Large trunk, {_number_word(len(HEAD_TABLE))} softmax heads) that reads an aligned
+face crop at {INPUT_SIZE}x{INPUT_SIZE} px and predicts {_heads_text()}.
+File: `{MODEL_PATH.name}`, {model_bytes / 1e6:.1f} MB; the app runs the same network exported to
+`{TFLITE_PATH.name}` with LiteRT. Predictions average the face and its mirror image.
 
 ## Data and split
 The labelled sources, each split 80/10/10 by a hash of each file name, so anyone with a copy gets the same
@@ -296,16 +398,10 @@ Mixing: {summary.get("mixing", "one source")}
 {RESULTS_HEADING}
 Printed by `python -m face2data evaluate`; 95 % bootstrap intervals in brackets.
 
-{results}
+{_results_table(sets)}
 
-UTKFace: age RMSE {metrics["age_rmse"]:.2f} years; the true age lies inside the {mass} interval for
-{_pct(metrics["age_interval_coverage"])} of the faces.
-{calibration_text}
-### UTKFace test split per group
-| group | n | age MAE | gender acc. | ethnicity acc. |
-|---|---|---|---|---|
-{utk_groups}
-{wild_table}{_all_ages_table(all_ages)}
+{_age_text(short)}{calibration_text}
+{_head_sections(sets)}
 ## Where it is weak
 {weak}
 

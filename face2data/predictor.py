@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from face2data.faces import FaceDetector, FoundFace, default_detector, find_faces
+from face2data.faces import Detector, FoundFace, default_detector, find_faces
 from face2data.image_loading import ImageLoadError, load_rgb_file, load_rgb_scaled
 from face2data.outputs import predict_probabilities
 from face2data.paths import TFLITE_PATH
@@ -20,7 +20,7 @@ PROGRESS_BATCH = 16  # faces per model call when someone follows the progress
 class Predictor:
     """Finds every face of a photo and predicts every head (age, gender, …) for all of them in one model call."""
 
-    def __init__(self, model=None, model_path: str | Path = TFLITE_PATH, detector: FaceDetector | None = None) -> None:
+    def __init__(self, model=None, model_path: str | Path = TFLITE_PATH, detector: Detector | None = None) -> None:
         """``model``: any object with the Keras ``predict_on_batch`` contract; else the .tflite or .keras file."""
         self.model = model if model is not None else load_inference_model(model_path)
         self.detector = detector or default_detector()

@@ -16,7 +16,7 @@ import numpy as np
 
 from face2data.outputs import age_interval, expected_age
 from face2data.safe_text import csv_text, safe_name
-from face2data.schema import AGE_HEAD, CLASS_HEADS, HEAD_BY_NAME
+from face2data.schema import AGE_HEAD, CLASS_HEADS, HEAD_BY_NAME, Head, shown_heads
 
 Progress = Callable[[int, int], None]  # told (faces read so far, faces found) while a photo is read
 
@@ -125,24 +125,37 @@ class FaceResult:
         return out | ({"possible_face": True} if self.doubtful else {})
 
 
+def shown_class_heads(heads: Iterable[Head] | None = None) -> tuple[Head, ...]:
+    """The class heads among ``heads``; by default one per attribute (``schema.shown_heads``), as cards and photo
+    labels show a face: a second scheme of an attribute is shown only where it is chosen."""
+    return tuple(head for head in (shown_heads() if heads is None else heads) if head.kind == "classes")
+
+
 def short_label(age: float, labels: Mapping[str, str]) -> str:
-    """'34 F White': the age and each class head's short form, for labels drawn on photos (ASCII)."""
-    return " ".join([str(whole_years(age)), *(head.short_form(labels[head.name]) for head in CLASS_HEADS)])
+    """'34 F White': the age and the short form of each class in ``labels`` (head name -> class, as
+    ``labels_of`` gives them), for labels drawn on photos (ASCII)."""
+    return " ".join([str(whole_years(age)), *(HEAD_BY_NAME[head].short_form(label) for head, label in labels.items())])
 
 
 def word_label(age: float, labels: Mapping[str, str], separator: str = ", ", unit: str = " years") -> str:
-    """'34 years, female, White': the age and each class head's class in words."""
-    return separator.join([f"{whole_years(age)}{unit}", *(labels[head.name] for head in CLASS_HEADS)])
+    """'34 years, female, White': the age and each class in ``labels`` (head name -> class) in words."""
+    return separator.join([f"{whole_years(age)}{unit}", *labels.values()])
 
 
-def labels_of(face: FaceResult) -> dict[str, str]:
-    """The likeliest class of every class head of a read face."""
-    return {head.name: face.label(head.name) for head in CLASS_HEADS}
+def labels_of(face: FaceResult, heads: Iterable[Head] | None = None) -> dict[str, str]:
+    """The likeliest class of each shown class head of a read face (``shown_class_heads``), in table order."""
+    return {head.name: face.label(head.name) for head in shown_class_heads(heads)}
 
 
-def class_summary(face: FaceResult) -> str:
-    """'female 97 %, White 88 %': each class head's likeliest class with its probability."""
-    return ", ".join(f"{face.label(h.name)} {face.probability(h.name):.0%}" for h in CLASS_HEADS)
+def class_summary(face: FaceResult, heads: Iterable[Head] | None = None) -> str:
+    """'female 97 %, White 88 %': each shown class head's likeliest class with its probability."""
+    return ", ".join(f"{face.label(h.name)} {face.probability(h.name):.0%}" for h in shown_class_heads(heads))
+
+
+def probability_column(head: str, label: str) -> str:
+    """The flat column of one class's probability: ``p_gender_female``. The head's name is part of it, so two
+    heads with a class of the same name (two schemes of one attribute) never share a column."""
+    return f"p_{head}_{label}"
 
 
 def report(file: str | None, faces: list[FaceResult] | None = None, error: str | None = None) -> dict:
@@ -157,7 +170,9 @@ def report(file: str | None, faces: list[FaceResult] | None = None, error: str |
 # or "float"), in output order. A face's values are those of ``FaceResult.to_dict``, flattened; ``faces`` (the
 # number of faces found in the file, on every row of it) lets a reader tell whether all rows of a file were
 # written. Empty values are None (an empty cell in CSV, null in JSONL and Parquet). A possible face has
-# ``possible_face`` 1 and, unless it was read on request, no attribute; the faces read have 0.
+# ``possible_face`` 1 and, unless it was read on request, no attribute; the faces read have 0. Every class head
+# has its columns (not only the shown one of an attribute): ``<head>``, ``<head>_probability`` and one
+# ``probability_column`` per class (``p_gender_female``, ``p_ethnicity_White``).
 COLUMNS: dict[str, str] = {
     "file": "str",
     "faces": "int",  # faces found in the file; None for a file that could not be read
@@ -177,7 +192,7 @@ COLUMNS: dict[str, str] = {
         for column, kind in (
             (head.name, "str"),
             (f"{head.name}_probability", "float"),
-            *((f"p_{name}", "float") for name in head.classes),
+            *((probability_column(head.name, name), "float") for name in head.classes),
         )
     },
     "quality_notes": "str",  # "; "-separated
@@ -198,7 +213,7 @@ def face_row(file: str, faces: int, number: int, face: dict) -> dict[str, Any]:
         for head in CLASS_HEADS:
             row[head.name] = face[head.name]
             row[f"{head.name}_probability"] = face[f"{head.name}_probability"]
-            row.update({f"p_{name}": p for name, p in face[f"{head.name}_probabilities"].items()})
+            row.update({probability_column(head.name, k): p for k, p in face[f"{head.name}_probabilities"].items()})
     return row
 
 

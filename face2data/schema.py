@@ -6,6 +6,7 @@ model is trained on and what it is served cannot drift apart.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -43,6 +44,9 @@ RACE_TO_ETHNICITY = {
     "Middle Eastern": "Others",
     "Latino_Hispanic": "Others",
 }
+# FairFace's groups as written on photo labels (ASCII, short)
+RACE_SHORT = {"East Asian": "E Asian", "Southeast Asian": "SE Asian", "Middle Eastern": "M Eastern",
+              "Latino_Hispanic": "Latino"}  # fmt: skip
 # Range labels are scored as hits when the predicted age lies inside the range widened by this many years.
 AGE_RANGE_TOLERANCE = 5
 
@@ -69,6 +73,14 @@ class Head:
     title: str  # for people: "Gender"
     classes: tuple[str, ...] = ()  # class names of a "classes" head, in output order
     short: dict[str, str] = field(default_factory=dict)  # a class's short form on photo labels (default: as is)
+    # What the head tells about a face (default: its name). Heads of one attribute are alternative schemes of it
+    # (the five ethnicity classes, FairFace's seven groups): a face card or photo label shows one of them.
+    attribute: str = ""
+    scheme: str = ""  # for people, how this head divides its attribute ("UTKFace's 5 classes"); "" for the only one
+
+    def __post_init__(self) -> None:
+        if not self.attribute:
+            object.__setattr__(self, "attribute", self.name)
 
     @property
     def size(self) -> int:
@@ -89,12 +101,24 @@ class Head:
 HEAD_TABLE = (
     Head("age", "age", "Age"),
     Head("gender", "classes", "Gender", GENDERS, {"male": "M", "female": "F"}),
-    Head("ethnicity", "classes", "Ethnicity", ETHNICITIES),
+    Head("ethnicity", "classes", "Ethnicity", ETHNICITIES, attribute="ethnicity", scheme="UTKFace's 5 classes"),
+    Head("ethnicity7", "classes", "Ethnicity (7 groups)", RACES, RACE_SHORT, "ethnicity", "FairFace's 7 groups"),
 )
 HEADS = tuple(head.name for head in HEAD_TABLE)
 HEAD_BY_NAME = {head.name: head for head in HEAD_TABLE}
 CLASS_HEADS = tuple(head for head in HEAD_TABLE if head.kind == "classes")
 AGE_HEAD = next(head for head in HEAD_TABLE if head.kind == "age")
+
+
+def shown_heads(choice: Mapping[str, str] | None = None, table: Sequence[Head] = HEAD_TABLE) -> tuple[Head, ...]:
+    """One head per attribute, in table order: the head ``choice`` names for its attribute (``{"ethnicity":
+    "ethnicity7"}``), else the attribute's first head. A name that is not a head of that attribute is ignored."""
+    choice = choice or {}
+    chosen: dict[str, Head] = {}
+    for head in table:
+        if head.attribute not in chosen or choice.get(head.attribute) == head.name:
+            chosen[head.attribute] = head
+    return tuple(head for head in table if chosen[head.attribute] is head)
 
 
 def age_bucket(ages: np.ndarray | float) -> np.ndarray:

@@ -19,13 +19,13 @@ from keras import ops
 from face2data.crops import load_crops
 from face2data.data.arrays import FaceArrays
 from face2data.data.batches import FaceBatches
+from face2data.data.scores import RANGE_HIT_KEY, source_figures
 from face2data.distribution import use_devices, visible_devices
-from face2data.evaluation.metrics import RANGE_HIT_KEY, source_figures
 from face2data.machine import describe_machine, machine_words
 from face2data.model import DROPOUT, build_model, compile_for_training
 from face2data.outputs import predict_probabilities
 from face2data.paths import HISTORY_PATH, MODEL_PATH, TFLITE_PATH, TRAINING_SUMMARY_PATH
-from face2data.schema import INPUT_SIZE, SOURCES
+from face2data.schema import CLASS_HEADS, HEAD_TABLE, INPUT_SIZE, SOURCES
 from face2data.training_speed import RATE_KEY, TrainingSpeed, network_speed
 
 log = logging.getLogger(__name__)
@@ -36,15 +36,19 @@ HISTORY_FILE = HISTORY_PATH.name
 SUMMARY_FILE = TRAINING_SUMMARY_PATH.name
 DEFAULT_EPOCHS = 34
 CHECKPOINT_DIR = "checkpoint"  # resumable state; not shipped
-HISTORY_COLUMNS = [
-    "epoch", "seconds", RATE_KEY, "learning_rate",
-    "loss", "age_loss", "gender_loss", "ethnicity_loss", "age_mae", "gender_accuracy", "ethnicity_accuracy",
-    "val_loss", "val_age_loss", "val_gender_loss", "val_ethnicity_loss",
-    "val_age_mae", "val_gender_accuracy", "val_ethnicity_accuracy",
-    "val_utkface_age_mae", "val_utkface_gender_accuracy", "val_utkface_ethnicity_accuracy",
-    "val_fairface_age_in_range", f"val_fairface_{RANGE_HIT_KEY}", "val_fairface_gender_accuracy",
-    "val_fairface_ethnicity_accuracy", "val_allagefaces_age_mae", "val_allagefaces_gender_accuracy",
-]  # fmt: skip
+
+
+def _history_columns() -> list[str]:
+    """history.csv's columns: each head's loss and metric (training, then validation), then the validation
+    figures of each source (``scores.source_figures``; a figure a source has no labels for stays empty)."""
+    metric = {head.name: f"{head.name}_{'mae' if head.kind == 'age' else 'accuracy'}" for head in HEAD_TABLE}
+    fitted = ["loss", *(f"{h}_loss" for h in metric), *metric.values()]
+    figures = ["age_mae", "age_in_range", RANGE_HIT_KEY, *(f"{head.name}_accuracy" for head in CLASS_HEADS)]
+    by_source = [f"val_{source}_{figure}" for source in SOURCES for figure in figures]
+    return ["epoch", "seconds", RATE_KEY, "learning_rate", *fitted, *(f"val_{c}" for c in fitted), *by_source]
+
+
+HISTORY_COLUMNS = _history_columns()
 # How the sources are mixed, recorded in training.json and the model card.
 MIXING = (
     "The sources' training splits are concatenated and shuffled together each epoch: every face is seen once per "

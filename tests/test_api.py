@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import os
 import re
 import socket
 import subprocess
@@ -22,6 +23,7 @@ import pytest
 from conftest import astronaut_face_crop
 from fastapi import HTTPException
 from fastapi.testclient import TestClient
+from servers import free_port, wait_until, wait_until_ready
 from test_image_loading import BAD_INPUTS, jpeg_claiming
 
 from face2data.api import app as api_app
@@ -150,32 +152,18 @@ def test_the_api_key_is_required_when_set(shipped_tflite_path, monkeypatch):
         assert keyed.get("/health").status_code == 200  # health checks stay open
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextlib.contextmanager
-def serving(log: Path) -> Iterator[tuple[str, int]]:
-    """``python -m face2data serve`` on a free loopback port, once it says ready: its host and port. Its output
-    goes to ``log``."""
-    port = _free_port()
+def serving(log: Path) -> Iterator[tuple[str, int, int]]:
+    """``python -m face2data serve`` on a free loopback port, once it says ready: its host, port and process id.
+    Its output goes to ``log``."""
+    port = free_port()
     with log.open("wb") as output:
         server = subprocess.Popen([sys.executable, "-m", "face2data", "serve", "--port", str(port)], cwd=ROOT,
                                   stdout=output, stderr=subprocess.STDOUT)  # fmt: skip
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
-                    if json.load(response)["status"] == "ready":
-                        break
-            except OSError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
-            time.sleep(0.5)
-        yield "127.0.0.1", port
+        wait_until_ready(f"http://127.0.0.1:{port}/health", server, lambda body: json.loads(body)["status"] == "ready",
+                         log=log.read_text)  # fmt: skip
+        yield "127.0.0.1", port, server.pid
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -183,7 +171,7 @@ def serving(log: Path) -> Iterator[tuple[str, int]]:
 
 def test_the_real_server_answers_over_http(shipped_tflite_path, tmp_path):
     log = tmp_path / "server.log"
-    with serving(log) as (host, port):
+    with serving(log) as (host, port, _):
         url = f"http://{host}:{port}"
         request = urllib.request.Request(f"{url}/v1/predict", data=SAMPLE.read_bytes(),
                                          headers={"Content-Type": "image/jpeg"})  # fmt: skip
@@ -284,20 +272,24 @@ def test_the_docs_pages_load_nothing_from_another_host(client):
 
 
 @pytest.fixture(scope="module")
-def server(shipped_tflite_path, tmp_path_factory) -> Iterator[tuple[str, int, Path]]:
-    """A real server (disconnects need real sockets): host, port and its log file."""
+def server(shipped_tflite_path, tmp_path_factory) -> Iterator[tuple[str, int, Path, int]]:
+    """A real server (disconnects need real sockets): host, port, its log file and process id."""
     log = tmp_path_factory.mktemp("server") / "server.log"
-    with serving(log) as (host, port):
-        yield host, port, log
+    with serving(log) as (host, port, pid):
+        yield host, port, log, pid
 
 
 def _wait_for_log(log: Path, text: str, seconds: float) -> float:
     """Seconds until ``text`` appears in the server's log; fails after ``seconds``."""
     started = time.monotonic()
-    while text not in log.read_text():
-        assert time.monotonic() - started < seconds, f"no {text!r} in the log:\n{log.read_text()[-3000:]}"
-        time.sleep(0.02)
+    wait_until(lambda: text in log.read_text(), seconds, lambda: f"{text!r} in the log:\n{log.read_text()[-3000:]}")
     return time.monotonic() - started
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time a process has used so far (user and system, all threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _send(host: str, port: int, path: str, body: bytes, length: int | None = None) -> socket.socket:
@@ -309,7 +301,7 @@ def _send(host: str, port: int, path: str, body: bytes, length: int | None = Non
 
 
 def test_a_client_gone_mid_upload_logs_one_line_and_no_500(server):
-    host, port, log = server
+    host, port, log, _ = server
     _send(host, port, "/v1/predict", b"\xff\xd8" + b"\0" * 1000, length=100_000).close()
     _wait_for_log(log, "POST /v1/predict 499", 10)
     logged = log.read_text()
@@ -317,9 +309,11 @@ def test_a_client_gone_mid_upload_logs_one_line_and_no_500(server):
 
 
 def test_an_abandoned_explanation_stops_within_2_s(server):
-    host, port, log = server
+    host, port, log, pid = server
+    busy = _cpu_seconds(pid)
     connection = _send(host, port, "/v1/explain", SAMPLE.read_bytes())
-    time.sleep(1.5)  # the face is found and its explanation under way (it takes several seconds)
+    # under way: the server has spent a second of CPU on it (the whole explanation takes several)
+    wait_until(lambda: _cpu_seconds(pid) > busy + 1.0, 30, "the explanation to start")
     connection.close()
     assert _wait_for_log(log, "POST /v1/explain 499", 10) < 2
     assert "POST /v1/explain 200" not in log.read_text()

@@ -14,7 +14,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from face2data import paths
-from face2data.evaluation.metrics import RANGE_HIT_KEY, Outcomes, RangeOutcomes, summarize, summarize_ranges
+from face2data.evaluation.metrics import RANGE_HIT_KEY, Outcomes, summarize
 from face2data.limits import MAX_FILE_BYTES
 from face2data.results import FaceResult
 from face2data.schema import AGE_BUCKETS, AGE_RANGE_TOLERANCE, AGES, CROP_SIZE, ETHNICITIES, GENDERS, INPUT_SIZE
@@ -60,8 +60,9 @@ def synthetic_evaluation(tmp_path, monkeypatch):
     gender_true, ethnicity_true = rng.integers(0, 2, n), rng.integers(0, 5, n)
     gender_pred = np.where(rng.random(n) < 0.9, gender_true, 1 - gender_true)
     ethnicity_pred = np.where(rng.random(n) < 0.8, ethnicity_true, rng.integers(0, 5, n))
-    outcomes = Outcomes(age_true, gender_true, ethnicity_true, age_pred, age_pred - 5, age_pred + 5, gender_pred,
-                        ethnicity_pred)  # fmt: skip
+    truth, predicted = {"gender": gender_true, "ethnicity": ethnicity_true}, {"gender": gender_pred,
+                                                                              "ethnicity": ethnicity_pred}  # fmt: skip
+    outcomes = Outcomes(age_true, age_true, age_pred, age_pred - 5, age_pred + 5, truth, predicted)
     metrics = {"model": "face2data.keras", "data": "synthetic", "split": "test", "flip_tta": True, "skipped": [],
                "source": "utkface", "test_set": "UTKFace test split", "faces_total": n, "faces_found": 1.0,
                **summarize(outcomes)}  # fmt: skip
@@ -70,11 +71,11 @@ def synthetic_evaluation(tmp_path, monkeypatch):
     bucket = rng.integers(0, 9, n)
     low = np.array([0, 3, 10, 20, 30, 40, 50, 60, 70])[bucket].astype(float)
     high = np.array([2, 9, 19, 29, 39, 49, 59, 69, 116])[bucket].astype(float)
-    ranges = RangeOutcomes(low, high, rng.integers(0, 7, n), gender_true, ethnicity_true, low + rng.normal(5, 8, n),
-                           gender_pred, ethnicity_pred)  # fmt: skip
+    guess = low + rng.normal(5, 8, n)
+    ranges = Outcomes(low, high, guess, guess - 5, guess + 5, truth, predicted)
     wild = {"model": "face2data.keras", "data": "synthetic-wild", "split": "test", "flip_tta": True, "skipped": [],
             "source": "fairface", "test_set": "in the wild (FairFace test split)", "faces_total": n + 3,
-            "faces_found": n / (n + 3), **summarize_ranges(ranges)}  # fmt: skip
+            "faces_found": n / (n + 3), **summarize(ranges)}  # fmt: skip
     wild_path = tmp_path / "wild_test_metrics.json"
     wild_path.write_text(json.dumps(wild))
     monkeypatch.setattr(paths, "WILD_METRICS_PATH", wild_path)
@@ -142,10 +143,11 @@ def test_evaluation_page_reads_the_files_it_is_given(synthetic_evaluation):
     wild = synthetic_evaluation["wild"]
     assert _metric(app, f"Age within range ± {AGE_RANGE_TOLERANCE} y") == f"{wild[RANGE_HIT_KEY]:.1%}"
     assert _metric(app, "Gender accuracy") == f"{wild['gender_accuracy']:.1%}"
-    # Four confusion matrices (with race group → ethnicity) and the per-group heatmap (drawn for a desktop and
-    # for a phone's column; the browser shows one).
+    # Three confusion matrices (one per class head and the age buckets; a second scheme of an attribute would add
+    # its matrix against the first) and the per-group heatmap (drawn for a desktop and for a phone's column; the
+    # browser shows one).
     keys = [chart.key for chart in app.get("plotly_chart")]
-    assert len(keys) == 6 and {"heatmap_fairface", "heatmap_fairface_narrow"} <= set(keys)
+    assert len(keys) == 5 and {"heatmap_fairface", "heatmap_fairface_narrow"} <= set(keys)
     app.segmented_control(key="test_set").set_value("utkface").run()
     assert not app.exception
     assert _metric(app, "Age MAE") == f"{synthetic_evaluation['age_mae']:.2f} years"
@@ -206,7 +208,8 @@ def test_explain_page_shows_the_global_maps_with_their_face_counts(tmp_path, mon
     assert "over **40 test faces**" in _texts(app)
     assert "Region values of **12 test faces** (7 utkface, 5 fairface" in _texts(app)
     charts = {c.key: c for c in app.get("plotly_chart")}
-    assert list(charts) == ["global_regions", "global_age", "global_gender", "global_ethnicity", "global_classes"]
+    assert list(charts) == ["global_regions", "global_age", "global_gender", "global_ethnicity",
+                            "global_ethnicity_classes"]  # fmt: skip
     assert "all faces (n = 12)" in charts["global_regions"].proto.spec
     app.radio(key="global_head").set_value("gender").run()
     app.selectbox(key="global_grouping").set_value("by ethnicity").run()
@@ -214,7 +217,7 @@ def test_explain_page_shows_the_global_maps_with_their_face_counts(tmp_path, mon
     spec = next(c for c in app.get("plotly_chart") if c.key == "global_regions").proto.spec
     assert "White (n = 3)" in spec and "mean signed value (percentage points)" in spec
     # the four ethnicity classes that have faces, side by side
-    assert all(f"{e} (n = 40)" in charts["global_classes"].proto.spec for e in ETHNICITIES if e != "Others")
+    assert all(f"{e} (n = 40)" in charts["global_ethnicity_classes"].proto.spec for e in ETHNICITIES if e != "Others")
     assert "No test face was predicted as Others." in _texts(app)
 
 
@@ -396,6 +399,49 @@ def test_group_heatmap_places_each_group_and_hides_small_cells():
     assert heatmap.z[row][col] == 4.5 and "n=40" in heatmap.text[row][col]
     small = list(heatmap.y).index("White · male"), AGE_BUCKETS.index("70+")
     assert np.isnan(heatmap.z[small[0]][small[1]]) and "n=3" in heatmap.text[small[0]][small[1]]
+
+
+def test_group_heatmap_rows_take_the_finest_scheme_of_each_attribute(monkeypatch):
+    from face2data.schema import RACE_TO_ETHNICITY, RACES, Head
+
+    seven = Head("ethnicity7", "classes", "Ethnicity (7 groups)", RACES, attribute="ethnicity", scheme="seven")
+    monkeypatch.setitem(figures.HEAD_BY_NAME, seven.name, seven)
+    monkeypatch.setattr(figures, "CLASS_HEADS", (*figures.CLASS_HEADS, seven))
+    table = pd.DataFrame([
+        {"ethnicity7": race, "ethnicity": RACE_TO_ETHNICITY[race], "gender": "female", "age_bucket": "20-29",
+         "n": 10 + i, "age_in_range_5": 80.0, "gender_accuracy": 90.0}
+        for i, race in enumerate(RACES)
+    ])  # fmt: skip
+    assert figures.row_heads(table) == ["ethnicity7", "gender"]  # the five classes follow from the seven groups
+    heatmap = figures.group_heatmap(table, "gender_accuracy")
+    assert len(heatmap.data[0].y) == 14 and "Southeast Asian · female" in list(heatmap.data[0].y)
+    assert "per ethnicity (7 groups) × gender × age bucket" in heatmap.layout.title.text
+    assert figures.row_heads(table.drop(columns=["ethnicity7"])) == ["ethnicity", "gender"]
+
+
+def test_the_labels_on_the_photo_follow_the_heads_shown():
+    from face2data.schema import HEAD_BY_NAME
+
+    rgb = np.full((300, 300, 3), 90, np.uint8)
+    analysis = photo.Analysis("d", "upload", faces=[_fake_face(0, (60, 60, 150, 150))], scale=1.0, narrow_scale=1.0,
+                              plain=rgb, narrow_plain=rgb)  # fmt: skip
+    drawn = photo.relabelled(analysis)
+    assert drawn.label_heads == ("gender", "ethnicity") and drawn.photo is not None and analysis.photo is None
+    assert photo.relabelled(drawn) is drawn  # already drawn for these heads: nothing is drawn again
+    gender_only = photo.relabelled(drawn, [HEAD_BY_NAME["gender"]])
+    assert gender_only.label_heads == ("gender",) and not np.array_equal(gender_only.photo, drawn.photo)
+    assert face_labels.label_text(drawn.faces[0], [HEAD_BY_NAME["gender"]]) == "1: 34 F"
+    assert (rgb == 90).all()  # the plain copy is left alone
+
+
+def test_only_an_attribute_with_several_heads_offers_a_choice():
+    from face2data.schema import HEAD_TABLE, RACES, Head
+    from face2data.ui import schemes
+
+    assert schemes.alternatives() == {}  # one head per attribute: no widget is drawn
+    seven = Head("ethnicity7", "classes", "Ethnicity (7 groups)", RACES, attribute="ethnicity")
+    choices = schemes.alternatives((*HEAD_TABLE, seven))
+    assert list(choices) == ["ethnicity"] and [h.name for h in choices["ethnicity"]] == ["ethnicity", "ethnicity7"]
 
 
 def test_shap_figure_colour_bar_is_symmetric_around_zero():

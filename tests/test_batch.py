@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 from conftest import ASTRONAUT, face_images
 
-from face2data.batch.inputs import iter_entries, iter_upload_entries
 from face2data.batch.run import run_batch
 from face2data.batch.writers import OutputError, RowWriter, prepare_resume, read_rows
 from face2data.cli import main
+from face2data.inputs import iter_entries, iter_upload_entries
 from face2data.results import COLUMNS, file_rows
 from face2data.schema import ETHNICITIES
 
@@ -219,7 +219,7 @@ def test_batch_rows_are_the_predict_json_of_each_file(shipped_tflite_path, input
         assert [row["x"], row["y"], row["width"], row["height"]] == face["box"]
         for key in ("score", "age", "age_low", "age_high", "gender", "gender_probability", "ethnicity"):
             assert row[key] == face[key], key
-        assert {e: row[f"p_{e}"] for e in ETHNICITIES} == face["ethnicity_probabilities"]
+        assert {e: row[f"p_ethnicity_{e}"] for e in ETHNICITIES} == face["ethnicity_probabilities"]
     prefix = str(inputs) + "/"
     assert rows[prefix + "photos.zip/a.jpg"]["age"] == rows[prefix + "one.jpg"]["age"]  # same bytes, same answer
     assert rows[prefix + "photos.tar.gz/grey.png"]["faces"] == 0

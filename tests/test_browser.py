@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from servers import free_port, wait_until_ready
 
 from face2data.paths import MODEL_PATH
 
@@ -46,12 +44,6 @@ CHROMIUM_ARGS = [
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def write_y4m(path: Path, rgb: np.ndarray, frames: int = 10, size: tuple[int, int] = (640, 480)) -> Path:
     """A YUV4MPEG2 (C420) video of ``rgb`` centred on grey, for Chromium's --use-file-for-fake-video-capture."""
     width, height = size
@@ -73,7 +65,7 @@ def app_url(tmp_path_factory):
     """Serve the app with ``streamlit run`` on a free loopback port for the whole module."""
     if not MODEL_PATH.exists():
         pytest.skip(f"no trained model at {MODEL_PATH}")
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
                "--server.headless", "true", "--server.address", "127.0.0.1"]  # fmt: skip
     log = tmp_path_factory.mktemp("streamlit") / "server.log"  # a file, not a pipe: a full pipe would block it
@@ -81,17 +73,8 @@ def app_url(tmp_path_factory):
         server = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.read() == b"ok":
-                        break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not start:\n{log.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.5)
+        wait_until_ready(f"{url}/_stcore/health", server, lambda body: body == b"ok",
+                         log=lambda: log.read_text(errors="replace"))  # fmt: skip
         yield url
     finally:
         server.terminate()

@@ -11,6 +11,9 @@ from conftest import write_fairface_source
 from face2data.calibration import model_sha256, read_temperatures, write_calibration
 from face2data.evaluation.calibrate import VALIDATION, calibrate, calibration_table
 from face2data.outputs import predict_probabilities, with_temperature
+from face2data.schema import CLASS_HEADS, NUM_AGES
+
+ANSWERS = {"gender": [0.9, 0.1], "ethnicity": [0.6, 0.1, 0.1, 0.1, 0.1]}  # another class head: 0.6 on its first
 
 
 class FixedModel:
@@ -21,9 +24,11 @@ class FixedModel:
 
     def predict_on_batch(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         n = len(batch)
-        return {"age": np.full((n, 117), 1 / 117, np.float32),
-                "gender": np.tile(np.array([0.9, 0.1], np.float32), (n, 1)),
-                "ethnicity": np.tile(np.array([0.6, 0.1, 0.1, 0.1, 0.1], np.float32), (n, 1))}  # fmt: skip
+        answers = {"age": np.full((n, NUM_AGES), 1 / NUM_AGES, np.float32)}
+        for head in CLASS_HEADS:
+            p = ANSWERS.get(head.name, [0.6, *[0.4 / (head.size - 1)] * (head.size - 1)])
+            answers[head.name] = np.tile(np.array(p, np.float32), (n, 1))
+        return answers
 
 
 def test_the_models_temperatures_rescale_its_class_probabilities_and_nothing_else():
@@ -59,11 +64,12 @@ def test_calibrate_fits_on_validation_faces_and_reports_every_test_split(tmp_pat
     report = calibrate(model, model_file, [folder])
     assert model.temperatures == {}
     assert report["model"] == {"file": "model.tflite", "sha256": model_sha256(b"the model's bytes")}
-    assert set(report["temperatures"]) == {"gender", "ethnicity"} and report["fitted_on"].endswith("fairface")
-    for head in ("gender", "ethnicity"):
+    heads = [head.name for head in CLASS_HEADS]  # FairFace has a label of every class head
+    assert set(report["temperatures"]) == set(heads) and report["fitted_on"].endswith("fairface")
+    for head in heads:
         assert set(report["figures"][head]) == {VALIDATION, "fairface test split"}
         validation = report["figures"][head][VALIDATION]
         assert validation["after"]["nll"] <= validation["before"]["nll"] + 1e-4  # the fit lowers what it minimises
     table = calibration_table(report)
-    assert len(table.splitlines()) == 2 + 4 and "fairface test split" in table
+    assert len(table.splitlines()) == 2 + 2 * len(heads) and "fairface test split" in table
     json.dumps(report)  # writable as it is

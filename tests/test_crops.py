@@ -22,7 +22,7 @@ def test_crops_of_a_fairface_source_with_a_face_missing(tmp_path):
     assert found.source == "fairface" and len(found.faces) == 3 and found.missed == ["train/4.jpg"]
     assert found.faces.images.shape == (3, INPUT_SIZE, INPUT_SIZE, 3) and found.faces.images.dtype == np.uint8
     assert list(found.faces.age_low) == [30] * 3 and list(found.faces.age_high) == [39] * 3
-    assert set(found.faces.sources) == {"fairface"} and list(found.faces.races) == [1, 1, 1]
+    assert set(found.faces.sources) == {"fairface"} and list(found.faces.labels["ethnicity"]) == [1, 1, 1]
 
 
 def test_the_cache_is_reused_and_rebuilt_when_its_key_changes(tmp_path, monkeypatch):
@@ -36,7 +36,7 @@ def test_the_cache_is_reused_and_rebuilt_when_its_key_changes(tmp_path, monkeypa
     monkeypatch.setattr(crops, "build_crops", lambda *a, **k: built.append(1) or original(*a, **k))
     load_crops(folder)
     assert built == []  # same key: read from the cache
-    monkeypatch.setattr(crops, "DETECTOR_VERSION", "another detector")
+    monkeypatch.setattr(crops.DETECTOR, "version", "another detector")
     again = load_crops(folder)
     assert built == [1] and cache_path(folder, crop_key(folder)) != file  # a new detector: rebuilt
     np.testing.assert_array_equal(again.faces.images, first.faces.images)

@@ -9,7 +9,7 @@ import pytest
 from conftest import utkface_names, write_allagefaces_source, write_fairface_source, write_utkface_images
 
 from face2data.data.split import split_of
-from face2data.evaluation.metrics import RANGE_HIT_KEY
+from face2data.evaluation.metrics import RANGE_HIT_KEY, head_pairs
 from face2data.evaluation.run import PREDICTION_COLUMNS, evaluate, write_predictions
 from face2data.model import build_model
 from face2data.paths import (
@@ -21,6 +21,7 @@ from face2data.paths import (
     WILD_METRICS_PATH,
     WILD_PREDICTIONS_PATH,
 )
+from face2data.schema import CLASS_HEADS
 
 
 @pytest.fixture(scope="module")
@@ -69,14 +70,21 @@ def test_evaluate_a_tiny_fairface_style_archive(tmp_path, untrained_model):
     n_test = sum(split_of(f"train/{i}.jpg") == "test" for i in range(1, len(rows) + 1))
     assert report["source"] == "fairface" and report["n"] == len(predictions) == n_test > 0
     assert report["faces_found"] == 1.0 and report["faces_total"] == n_test
-    for key in ("age_in_range", RANGE_HIT_KEY, "gender_accuracy", "ethnicity_accuracy"):
+    heads = [head.name for head in CLASS_HEADS]  # FairFace has a label of every class head
+    for key in ("age_in_range", RANGE_HIT_KEY, *(f"{head}_accuracy" for head in heads)):
         assert 0 <= report[key] <= 1 and key in report["confidence_intervals"]
-    assert report["age_in_range"] <= report[RANGE_HIT_KEY]
-    calls = np.array(report["confusion"]["race_to_ethnicity"]["counts"])
-    assert calls.shape == (7, 5) and calls.sum() == n_test
+    assert set(report["confidence_intervals"]) == {"age_in_range", RANGE_HIT_KEY, *(f"{h}_accuracy" for h in heads)}
+    assert report["age_in_range"] <= report[RANGE_HIT_KEY] and "age_mae" not in report
+    for head in CLASS_HEADS:
+        assert np.array(report["confusion"][head.name]["counts"]).sum() == n_test
+        assert set(report["calibration"]) >= {head.name} and f"{head.name}_true" in predictions[0]
+    for truth, predicted in head_pairs(CLASS_HEADS):  # FairFace's seven groups against the five classes
+        calls = np.array(report["confusion"][f"{truth.name}_to_{predicted.name}"]["counts"])
+        assert calls.shape == (len(truth.classes), len(predicted.classes)) and calls.sum() == n_test
     assert np.array(report["confusion"]["age_bucket"]["counts"]).shape == (9, 9)
-    cells = report["per_group"]["race_gender_age_bucket"]
-    assert sum(cell["n"] for cell in cells) == n_test and {"race", "gender", "age_bucket"} <= set(cells[0])
+    cells = report["per_group"]["cells"]
+    assert sum(cell["n"] for cell in cells) == n_test and {*heads, "age_bucket"} <= set(cells[0])
+    assert "age_interval" not in report["calibration"] and predictions[0]["age_range_true"]
     out = tmp_path / "wild.csv"
     write_predictions(predictions, out, "fairface")
     with out.open() as handle:
@@ -93,10 +101,12 @@ def test_evaluate_an_all_age_faces_folder_scores_age_and_gender_with_calibration
     assert set(report["calibration"]) == {"gender", "age_interval"}
     assert sum(b["n"] for b in report["calibration"]["gender"]["bins"]) == 26
     assert "ethnicity_true" not in predictions[0] and predictions[0]["age_true"] == 2
+    assert set(report["per_group"]) == {"gender", "age_bucket", "cells"}
     out = tmp_path / "aaf.csv"
     write_predictions(predictions, out, "allagefaces")
     with out.open() as handle:
-        assert list(next(csv.DictReader(handle))) == PREDICTION_COLUMNS["allagefaces"]
+        first = next(csv.DictReader(handle))
+        assert list(first) == PREDICTION_COLUMNS["allagefaces"] and first["ethnicity_true"] == ""
 
 
 def test_shipped_metrics_predictions_and_card_agree():

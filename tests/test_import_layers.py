@@ -71,3 +71,34 @@ def test_no_import_cycle_in_face2data():
     graph = import_graph()
     assert "face2data.explanation.regions" in graph and "face2data.explanation.core" in graph
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph) or [])
+
+
+# The floors of ARCHITECTURE.md, lowest first: a module imports only from its own floor or the ones below.
+# A module is placed by the longest entry that is a prefix of its dotted name.
+FLOORS = {
+    "face2data": 0,  # the package's __init__ and __main__ are placed by their own entries below
+    "face2data.schema": 0, "face2data.limits": 0, "face2data.paths": 0, "face2data.machine": 0,
+    "face2data.outputs": 0, "face2data.calibration": 0, "face2data.safe_text": 0,
+    "face2data.image_loading": 1, "face2data.data": 1, "face2data.faces": 1, "face2data.inputs": 1,
+    "face2data.model": 2, "face2data.model_loading": 2, "face2data.tflite_model": 2, "face2data.crops": 2,
+    "face2data.training": 2, "face2data.training_speed": 2, "face2data.head_training": 2,
+    "face2data.distribution": 2,
+    "face2data.predictor": 3, "face2data.results": 3, "face2data.text_table": 3,
+    "face2data.explanation": 4, "face2data.evaluation": 4, "face2data.model_card": 4,
+    "face2data.cli": 5, "face2data.__main__": 5, "face2data.api": 5, "face2data.batch": 5, "face2data.ui": 5,
+}  # fmt: skip
+
+
+def floor_of(module: str) -> int:
+    """The floor of a face2data module (KeyError for one the map does not place)."""
+    prefixes = [p for p in FLOORS if module == p or module.startswith(p + ".")]
+    if prefixes == ["face2data"] and module != "face2data":
+        raise KeyError(f"{module} has no floor in FLOORS")
+    return FLOORS[max(prefixes, key=len)]
+
+
+def test_every_module_has_a_floor_and_imports_none_above_it():
+    graph = import_graph()
+    upward = [f"{m} (floor {floor_of(m)}) imports {t} (floor {floor_of(t)})" for m, targets in sorted(graph.items())
+              for t in sorted(targets) if floor_of(t) > floor_of(m)]  # fmt: skip
+    assert not upward, "\n".join(upward)

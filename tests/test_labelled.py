@@ -15,17 +15,8 @@ import numpy as np
 import pytest
 from conftest import face_images, write_fairface_source, write_utkface_images
 
-from face2data.data.labelled import (
-    PROBLEM_KINDS,
-    BadLabel,
-    Problems,
-    faces_arrays,
-    parse_age,
-    parse_row,
-    parse_utkface_name,
-    read_labelled,
-    read_labelled_uploads,
-)
+from face2data.data.label_table import BadLabel, parse_age, parse_row, parse_utkface_name
+from face2data.data.labelled import PROBLEM_KINDS, Problems, faces_arrays, read_labelled, read_labelled_uploads
 from face2data.data.labels import FaceLabel, parse_fairface_row
 from face2data.evaluation.run import (
     PREDICTION_COLUMNS,
@@ -54,7 +45,9 @@ def row(**cells: str) -> FaceLabel | None:
 
 
 def test_utkface_style_names_parse_as_the_utkface_source_does():
-    assert parse_utkface_name("folder/35_1_2_20170101.jpg.chip.jpg") == FaceLabel(35, FEMALE, 2)
+    assert parse_utkface_name("folder/35_1_2_20170101.jpg.chip.jpg") == FaceLabel(
+        35, classes={"gender": FEMALE, "ethnicity": 2}
+    )
     assert parse_utkface_name("holiday.jpg") is None and parse_utkface_name("35_1_20170101.jpg") is None
     with pytest.raises(BadLabel) as bad:
         parse_utkface_name(f"{AGE_MAX + 1}_0_0_20170101.jpg")
@@ -66,12 +59,12 @@ def test_utkface_style_names_parse_as_the_utkface_source_does():
 
 
 def test_an_exact_age_a_range_and_age_min_max():
-    assert row(age="35") == FaceLabel(35, NO_LABEL, NO_LABEL)
-    assert row(age=" 35.0 ") == FaceLabel(35, NO_LABEL, NO_LABEL)
-    assert row(age="25-32") == FaceLabel(25, NO_LABEL, NO_LABEL, age_high=32)
-    assert row(age="70+") == FaceLabel(70, NO_LABEL, NO_LABEL, age_high=AGE_MAX)
-    assert row(age_min="20", age_max="29") == FaceLabel(20, NO_LABEL, NO_LABEL, age_high=29)
-    assert row(age_min="40", age_max="40") == FaceLabel(40, NO_LABEL, NO_LABEL)
+    assert row(age="35") == FaceLabel(35, classes={"gender": NO_LABEL, "ethnicity": NO_LABEL})
+    assert row(age=" 35.0 ") == FaceLabel(35, classes={"gender": NO_LABEL, "ethnicity": NO_LABEL})
+    assert row(age="25-32") == FaceLabel(25, 32, {"gender": NO_LABEL, "ethnicity": NO_LABEL})
+    assert row(age="70+") == FaceLabel(70, AGE_MAX, {"gender": NO_LABEL, "ethnicity": NO_LABEL})
+    assert row(age_min="20", age_max="29") == FaceLabel(20, 29, {"gender": NO_LABEL, "ethnicity": NO_LABEL})
+    assert row(age_min="40", age_max="40") == FaceLabel(40, classes={"gender": NO_LABEL, "ethnicity": NO_LABEL})
     assert parse_row({"Image": "a.jpg", "Age Min": "20", "AGE-MAX": "29"}).age_range == (20, 29)
 
 
@@ -89,21 +82,35 @@ def test_fairface_age_strings_and_seven_races_read_as_fairface_reads_them(age):
      ("female", FEMALE), ("Female", FEMALE), ("F", FEMALE), ("woman", FEMALE), ("Woman", FEMALE), ("1", FEMALE)],
 )  # fmt: skip
 def test_gender_spellings(spelling, gender):
-    assert row(gender=spelling) == FaceLabel(NO_LABEL, gender, NO_LABEL)
-    assert parse_row({"filename": "a.jpg", "Sex": f" {spelling} "}).gender == gender
+    assert row(gender=spelling) == FaceLabel(NO_LABEL, classes={"gender": gender, "ethnicity": NO_LABEL})
+    assert parse_row({"filename": "a.jpg", "Sex": f" {spelling} "}).of("gender") == gender
 
 
 def test_the_five_classes_utkface_numbers_and_a_race_column():
     for i, name in enumerate(ETHNICITIES):
-        assert row(ethnicity=name).ethnicity == row(ethnicity=name.upper()).ethnicity == i
-        assert row(ethnicity=str(i)) == FaceLabel(NO_LABEL, NO_LABEL, i)
-        assert row(race=name) == FaceLabel(NO_LABEL, NO_LABEL, i, race=RACES.index(name) if name in RACES else -1)
-        assert parse_row({"race": name}, race_races=False) == FaceLabel(NO_LABEL, NO_LABEL, i)
-    assert row(ethnicity="Other").ethnicity == ETHNICITIES.index("Others")
+        assert row(ethnicity=name).of("ethnicity") == row(ethnicity=name.upper()).of("ethnicity") == i
+        assert row(ethnicity=str(i)) == FaceLabel(NO_LABEL, classes={"gender": NO_LABEL, "ethnicity": i})
+        assert row(race=name) == FaceLabel(
+            NO_LABEL,
+            classes={"gender": NO_LABEL, "ethnicity": i, "ethnicity7": RACES.index(name) if name in RACES else -1},
+        )
+        assert parse_row({"race": name}, race_races=False) == FaceLabel(
+            NO_LABEL, classes={"gender": NO_LABEL, "ethnicity": i}
+        )
+    assert row(ethnicity="Other").of("ethnicity") == ETHNICITIES.index("Others")
     latino = row(race="Latino Hispanic")
-    assert latino.race == RACES.index("Latino_Hispanic") and latino.ethnicity == ETHNICITIES.index("Others")
+    assert latino.of("ethnicity7") == RACES.index("Latino_Hispanic") and latino.of("ethnicity") == ETHNICITIES.index(
+        "Others"
+    )
     both = row(ethnicity="Asian", race="Southeast Asian")  # consistent: the race group is kept
-    assert both == FaceLabel(NO_LABEL, NO_LABEL, ETHNICITIES.index("Asian"), race=RACES.index("Southeast Asian"))
+    assert both == FaceLabel(
+        NO_LABEL,
+        classes={
+            "gender": NO_LABEL,
+            "ethnicity": ETHNICITIES.index("Asian"),
+            "ethnicity7": RACES.index("Southeast Asian"),
+        },
+    )
 
 
 def test_a_column_of_the_seven_groups_keeps_white_black_and_indian_as_race_groups(tmp_path):
@@ -113,20 +120,24 @@ def test_a_column_of_the_seven_groups_keeps_white_black_and_indian_as_race_group
         "file,ethnicity,race\na.jpg,White,\nb.jpg,East Asian,\nc.jpg,,White\nd.jpg,,Asian\n"
     )
     labels = read_labelled(tmp_path).labels
-    assert labels["a.jpg"].race == RACES.index("White") and labels["b.jpg"].race == RACES.index("East Asian")
-    assert labels["c.jpg"].race == labels["d.jpg"].race == -1  # a race column holding "Asian": the five classes
+    assert labels["a.jpg"].of("ethnicity7") == RACES.index("White") and labels["b.jpg"].of("ethnicity7") == RACES.index(
+        "East Asian"
+    )
+    assert (
+        labels["c.jpg"].of("ethnicity7") == labels["d.jpg"].of("ethnicity7") == -1
+    )  # a race column holding "Asian": the five classes
     (tmp_path / "t.csv").write_text("file,ethnicity\na.jpg,White\nb.jpg,Asian\n")
-    assert read_labelled(tmp_path).labels["a.jpg"] == FaceLabel(NO_LABEL, NO_LABEL, 0)
+    assert read_labelled(tmp_path).labels["a.jpg"] == FaceLabel(NO_LABEL, classes={"gender": NO_LABEL, "ethnicity": 0})
 
 
 def test_missing_columns_and_empty_cells_leave_the_head_unlabelled():
-    assert row(age="30", gender="", ethnicity="") == FaceLabel(30, NO_LABEL, NO_LABEL)
-    assert row(gender="f") == FaceLabel(NO_LABEL, FEMALE, NO_LABEL)
+    assert row(age="30", gender="", ethnicity="") == FaceLabel(30, classes={"gender": NO_LABEL, "ethnicity": NO_LABEL})
+    assert row(gender="f") == FaceLabel(NO_LABEL, classes={"gender": FEMALE, "ethnicity": NO_LABEL})
     assert row() is None and row(age="", gender=" ") is None  # a row that labels nothing
     arrays = faces_arrays([("a.jpg", row(gender="f")), ("b.jpg", row(age="3-9"))], [np.zeros((128, 128, 3))] * 2)
-    assert np.isnan(arrays.age_low[0]) and np.isnan(arrays.age_high[0]) and arrays.genders[0] == FEMALE
+    assert np.isnan(arrays.age_low[0]) and np.isnan(arrays.age_high[0]) and arrays.labels["gender"][0] == FEMALE
     assert (arrays.age_low[1], arrays.age_high[1]) == (3, 9) and not arrays.exact.any()
-    assert list(arrays.ethnicities) == [NO_LABEL, NO_LABEL] and list(arrays.races) == [-1, -1]
+    assert list(arrays.labels["ethnicity"]) == [NO_LABEL, NO_LABEL]
 
 
 @pytest.mark.parametrize(
@@ -187,11 +198,17 @@ def _bad_set(folder: Path) -> Path:
 def test_bad_labels_are_problems_named_and_counted_and_the_rest_is_read(tmp_path):
     found = read_labelled(_bad_set(tmp_path / "set"))
     assert found.labels == {
-        "41_0_3_20170101.jpg": FaceLabel(41, MALE, 3),  # no row: its UTKFace-style name labels it
-        "ok1.jpg": FaceLabel(30, MALE, 0, race=0),  # the column holds the seven groups: White is a race group
-        "ok2.jpg": FaceLabel(30, FEMALE, ETHNICITIES.index("Asian"), age_high=39, race=RACES.index("East Asian")),
-        "other/dup.jpg": FaceLabel(20, MALE, 1, race=1),
-        "sub/ok3.png": FaceLabel(NO_LABEL, FEMALE, NO_LABEL),
+        "41_0_3_20170101.jpg": FaceLabel(
+            41, classes={"gender": MALE, "ethnicity": 3}
+        ),  # no row: its UTKFace-style name labels it
+        "ok1.jpg": FaceLabel(
+            30, classes={"gender": MALE, "ethnicity": 0, "ethnicity7": 0}
+        ),  # the column holds the seven groups: White is a race group
+        "ok2.jpg": FaceLabel(
+            30, 39, {"gender": FEMALE, "ethnicity": ETHNICITIES.index("Asian"), "ethnicity7": RACES.index("East Asian")}
+        ),
+        "other/dup.jpg": FaceLabel(20, classes={"gender": MALE, "ethnicity": 1, "ethnicity7": 1}),
+        "sub/ok3.png": FaceLabel(NO_LABEL, classes={"gender": FEMALE, "ethnicity": NO_LABEL}),
     }
     problems = found.problems
     assert {kind: problems.count(kind) for kind in problems.items} == {
@@ -217,7 +234,7 @@ def test_an_ambiguous_row_and_a_separate_labels_file(tmp_path):
     labels = tmp_path / "mine.csv"
     labels.write_text("path,age\nx.jpg,20\ny.jpg,30\n")
     found = read_labelled(folder, labels)
-    assert found.labels == {"c/y.jpg": FaceLabel(30, NO_LABEL, NO_LABEL)}
+    assert found.labels == {"c/y.jpg": FaceLabel(30, classes={"gender": NO_LABEL, "ethnicity": NO_LABEL})}
     assert found.problems.items["ambiguous_row"] == ["mine.csv row 2: x.jpg (a/x.jpg, b/x.jpg)"]
     assert found.problems.count("file_without_labels") == 2
     with pytest.raises(FileNotFoundError):
@@ -452,7 +469,7 @@ def test_labels_tables_in_utf16_work_and_odd_tables_are_named_with_a_hint(tmp_pa
     (folder / "semicolons.csv").write_text("file;age\nb.jpg;40\n")
     (folder / "huge.csv").write_text("file,age\nb.jpg," + "9" * 200_000 + "\n")
     found = read_labelled(folder)
-    assert found.labels["a.jpg"] == FaceLabel(30, FEMALE, NO_LABEL)
+    assert found.labels["a.jpg"] == FaceLabel(30, classes={"gender": FEMALE, "ethnicity": NO_LABEL})
     message = found.problems.message()
     assert "semicolons.csv" in message and "separated by ';'" in message
     assert "huge.csv: not a readable CSV table" in message

@@ -44,3 +44,14 @@ def test_a_label_near_a_boundary_does_not_flip():
         assert label.text() == first
     label.update(probs(36.0, 0.2))  # a clear change does show
     assert label.text().startswith("36 · male")
+
+
+def test_a_label_names_the_heads_it_is_given():
+    from face2data.schema import AGES, HEAD_BY_NAME
+    from face2data.ui.live import ShownLabel
+
+    ages = np.exp(-0.5 * ((AGES - 40.0) / 3.0) ** 2)
+    probs = {"age": ages / ages.sum(), "gender": np.array([0.2, 0.8]), "ethnicity": np.array([0.1, 0.1, 0.7, 0.1, 0.0])}
+    label = ShownLabel.of(probs)
+    assert label.text() == "40 · female · Asian"  # by default one head per attribute: today every class head
+    assert label.text([HEAD_BY_NAME["ethnicity"]]) == "40 · Asian"

@@ -16,11 +16,11 @@ import cv2
 import pytest
 from conftest import face_images
 
-from face2data.batch.inputs import iter_entries, iter_upload_entries
 from face2data.batch.rows import expected_rows
 from face2data.batch.writers import RowWriter, prepare_resume, read_rows
 from face2data.cli import main
 from face2data.data.labels import parse_name
+from face2data.inputs import iter_entries, iter_upload_entries
 from face2data.results import COLUMNS, encode_csv, file_rows
 from face2data.safe_text import FORMULA_STARTS, csv_cell, from_csv_cell, posix_name, safe_name
 

@@ -98,7 +98,7 @@ def test_predict_json_batch_rows_and_the_api_mark_the_possible_face_without_attr
     assert "age" not in report["faces"][2] and "gender" not in report["faces"][2]
     rows = Scored("party.png", predictor.predict_image(photo)).rows()
     assert [row["possible_face"] for row in rows] == [0, 0, 1] and set(COLUMNS) == set(rows[0])
-    assert rows[2]["age"] is None and rows[2]["gender"] is None and rows[2]["p_White"] is None
+    assert rows[2]["age"] is None and rows[2]["gender"] is None and rows[2]["p_ethnicity_White"] is None
     with TestClient(create_app(predictor_factory=lambda: predictor)) as client:
         body = client.post("/v1/predict", content=path.read_bytes(), headers={"Content-Type": "image/png"}).json()
         assert [face.get("possible_face", False) for face in body["faces"]] == [False, False, True]

@@ -21,7 +21,7 @@ from face2data.explanation.region_global import (
 )
 from face2data.explanation.regions import RegionExplanation, RegionSettings, explain_regions, shapley_values
 from face2data.faces.regions import REGION_PHRASES, REGIONS, region_labels, region_masks
-from face2data.schema import CROP_SIZE, ETHNICITIES, GENDERS, HEADS, INPUT_SIZE, NUM_AGES
+from face2data.schema import CLASS_HEADS, CROP_SIZE, ETHNICITIES, GENDERS, HEADS, INPUT_SIZE, NO_LABEL, NUM_AGES
 
 GRID = INPUT_SIZE // 8  # the stand-in model's view: the face averaged in 8x8-pixel blocks
 
@@ -235,8 +235,10 @@ def test_global_region_values_round_trip(tmp_path, face):
     from face2data.schema import to_model_input
 
     images = np.stack([to_model_input(face), to_model_input(face[:, ::-1])]).round().astype(np.uint8)
-    faces = FaceArrays(images=images, age_low=np.array([25.0, 40.0]), age_high=np.array([25.0, 49.0]),
-                       genders=np.array([0, 1]), ethnicities=np.array([2, 2]), races=np.array([-1, 3]),
+    # the second face has no gender label: it explains the likeliest gender and is in no gender group
+    labels = {head.name: np.full(2, NO_LABEL) for head in CLASS_HEADS}
+    labels |= {"gender": np.array([0, NO_LABEL]), "ethnicity": np.array([2, 2])}
+    faces = FaceArrays(images=images, age_low=np.array([25.0, 40.0]), age_high=np.array([25.0, 49.0]), labels=labels,
                        sources=np.array(["utkface", "fairface"]), names=np.array(["a", "b"]),
                        splits=np.array(["test", "test"]))  # fmt: skip
     report = compute_region_global(SoftmaxModel(), faces, model_name="soft.tflite")
@@ -244,6 +246,7 @@ def test_global_region_values_round_trip(tmp_path, face):
     assert path.stat().st_size < 30_000
     loaded = load_region_global(path)
     assert loaded["n_faces"] == 2 and loaded["counts"]["ethnicity:Asian"] == 2 and loaded["counts"]["age:40-49"] == 1
+    assert loaded["counts"]["gender:male"] == 1 and loaded["counts"]["gender:female"] == 0
     assert loaded["sources"] == {"fairface": 1, "utkface": 1}
     groups = loaded["heads"]["age"]["groups"]
     assert all(a >= abs(s) - 1e-9 for a, s in zip(groups["all"]["mean_abs"], groups["all"]["mean_signed"], strict=True))

@@ -7,8 +7,18 @@ import math
 import numpy as np
 import pytest
 
-from face2data.results import COLUMNS, FaceResult, face_row, labels_of, report, short_label, word_label
-from face2data.schema import AGES, CLASS_HEADS, CROP_SIZE, HEAD_TABLE
+from face2data.results import (
+    COLUMNS,
+    FaceResult,
+    class_summary,
+    face_row,
+    labels_of,
+    probability_column,
+    report,
+    short_label,
+    word_label,
+)
+from face2data.schema import AGES, CLASS_HEADS, CROP_SIZE, HEAD_BY_NAME, HEAD_TABLE, RACES, Head, shown_heads
 from face2data.text_table import format_table
 
 
@@ -20,10 +30,11 @@ def _face(age: float = 40.0) -> FaceResult:
 
 
 def test_every_head_has_its_columns_and_no_two_classes_share_one():
-    names = [name for head in CLASS_HEADS for name in head.classes]
-    assert len(names) == len(set(names))  # p_<class> columns cannot collide
     for head in CLASS_HEADS:
-        assert {head.name, f"{head.name}_probability", *(f"p_{c}" for c in head.classes)} <= set(COLUMNS)
+        assert {head.name, f"{head.name}_probability", *(f"p_{head.name}_{c}" for c in head.classes)} <= set(COLUMNS)
+    assert len(COLUMNS) == len(set(COLUMNS))
+    # two schemes of one attribute with a class of the same name still get a column each
+    assert probability_column("ethnicity", "White") != probability_column("ethnicity7", "White")
     assert [head.name for head in HEAD_TABLE if head.kind == "age"] == ["age"]
 
 
@@ -36,7 +47,8 @@ def test_a_face_reads_the_same_in_every_form():
     assert as_json["gender_probabilities"] == {"male": 0.25, "female": 0.75}
     assert as_json["ethnicity"] == "Asian" and as_json["ethnicity_probability"] == 0.7
     row = face_row("a.jpg", 1, 1, as_json)
-    assert row["gender"] == "female" and row["p_female"] == 0.75 and row["p_Asian"] == 0.7 and row["age"] == 40.0
+    assert row["gender"] == "female" and row["p_gender_female"] == 0.75 and row["age"] == 40.0
+    assert row["p_ethnicity_Asian"] == 0.7
     assert short_label(face.age, labels_of(face)) == "40 F Asian"
     assert word_label(face.age, labels_of(face)) == "40 years, female, Asian"
     table = format_table([report("a.jpg", [face]), report("b.png", error="the file is empty")])
@@ -69,3 +81,19 @@ def test_a_face_found_in_a_reduced_decode_is_boxed_in_the_photos_pixels():
     face = _face()
     assert face.in_photo_pixels(1.0) is face
     assert face.in_photo_pixels(2.0).box == (20, 40, 160, 180) and face.in_photo_pixels(2.0).age == face.age
+
+
+def test_labels_show_the_chosen_head_of_each_attribute(monkeypatch):
+    """Two schemes of one attribute: labels and summaries show one of them, the first unless another is chosen."""
+    seven = Head("ethnicity7", "classes", "Ethnicity (7 groups)", RACES, attribute="ethnicity", scheme="seven")
+    monkeypatch.setitem(HEAD_BY_NAME, seven.name, seven)
+    table = (*HEAD_TABLE, seven)
+    face = _face()
+    face.probabilities["ethnicity7"] = np.array([0.1, 0.1, 0.1, 0.5, 0.1, 0.05, 0.05])
+    default, chosen = shown_heads(table=table), shown_heads({"ethnicity": "ethnicity7"}, table)
+    assert [h.name for h in default] == ["age", "gender", "ethnicity"]
+    assert [h.name for h in chosen] == ["age", "gender", "ethnicity7"]
+    assert labels_of(face, default) == labels_of(face) == {"gender": "female", "ethnicity": "Asian"}
+    assert word_label(face.age, labels_of(face, chosen)) == "40 years, female, East Asian"
+    assert short_label(face.age, labels_of(face, chosen)) == "40 F East Asian"
+    assert class_summary(face, chosen) == "female 75%, East Asian 50%"

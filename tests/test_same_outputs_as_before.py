@@ -5,7 +5,9 @@ The stored outputs (golden files) are keyed to the shipped .tflite's SHA-256: te
 hex digits>/. A retrained model has none yet: the tests then write them from this code and skip, saying so, and
 the next run (and CI, once they are committed) compares against them. The first set was written by the code of
 commit af0cc95, before the head table. What was added since is allowed (new keys and columns: per-head
-probabilities, ``age_years``). The fitted temperatures (weights/calibration.json) are switched off here: they
+probabilities, ``age_years``); the flat columns of class probabilities were renamed once, from ``p_<class>``
+to ``p_<head>_<class>`` (two schemes of one attribute may share a class name), and the stored batch.csv's header
+with them, its values untouched. The fitted temperatures (weights/calibration.json) are switched off here: they
 rescale probabilities on purpose, and tests/test_calibration.py covers them."""
 
 from __future__ import annotations

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
 import tomllib
 import urllib.request
 from pathlib import Path
+
+from servers import free_port, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,12 +36,6 @@ cli.main()
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _listening_addresses(port: int) -> set[str]:
     """Local addresses with a socket listening on ``port`` (from /proc/net/tcp and tcp6)."""
     found = set()
@@ -62,7 +57,7 @@ def test_the_config_binds_to_loopback_and_sends_no_usage_statistics():
 
 
 def test_the_server_listens_on_loopback_only_and_looks_nothing_up():
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-c", SERVE_AND_WATCH, str(port)],
         cwd=ROOT,
@@ -71,18 +66,12 @@ def test_the_server_listens_on_loopback_only_and_looks_nothing_up():
         text=True,
     )
     try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as reply:
-                    assert reply.read() == b"ok"
-                    break
-            except OSError:
-                assert server.poll() is None and time.time() < deadline, "the server did not start"
-                time.sleep(0.5)
+        wait_until_ready(f"http://127.0.0.1:{port}/_stcore/health", server, lambda body: body == b"ok", seconds=60)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as reply:
             assert reply.status == 200
-        time.sleep(2)  # anything the start-up would still look up
+        watched_until = time.monotonic() + 2  # the start-up's first seconds: anything it would still open
+        while time.monotonic() < watched_until:
+            assert _listening_addresses(port) <= {"0100007F"}
         listening = _listening_addresses(port)
         assert listening and listening <= {"0100007F"}, listening  # 127.0.0.1, not 0.0.0.0 or ::
     finally:

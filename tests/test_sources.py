@@ -33,7 +33,9 @@ def test_every_age_range_parses_to_its_years(age):
 @pytest.mark.parametrize("race", RACES)
 def test_every_race_group_maps_onto_the_five_classes(race):
     label = parse_fairface_row("20-29", "Male", race)
-    assert label == FaceLabel(20, 0, ETHNICITIES.index(EXPECTED_ETHNICITY[race]), age_high=29, race=RACES.index(race))
+    assert label == FaceLabel(
+        20, 29, {"gender": 0, "ethnicity": ETHNICITIES.index(EXPECTED_ETHNICITY[race]), "ethnicity7": RACES.index(race)}
+    )
 
 
 def test_unknown_values_are_not_labelled():
@@ -76,8 +78,8 @@ def test_a_utkface_folder_is_recognised(tmp_path):
 
 def test_an_all_age_faces_name_gives_the_exact_age_and_its_row_the_gender():
     label = parse_allagefaces("AllAgeFaces/00123A35.jpg", "male")
-    assert label == FaceLabel(35, GENDERS.index("male"), NO_LABEL)
-    assert parse_allagefaces("07000A02.JPG", " Female ").gender == GENDERS.index("female")
+    assert label == FaceLabel(35, classes={"gender": GENDERS.index("male"), "ethnicity": NO_LABEL})
+    assert parse_allagefaces("07000A02.JPG", " Female ").of("gender") == GENDERS.index("female")
     for odd in ("00123B35.jpg", "00123A.jpg", "A35.jpg", "00123A35.png", "00123A999.jpg", "photo.jpg"):
         assert parse_allagefaces(odd, "male") is None, odd
     assert parse_allagefaces("00123A35.jpg", "unknown") is None
@@ -94,7 +96,7 @@ def test_an_all_age_faces_folder_and_its_archive_read_alike_and_report_what_they
     assert from_folder.skipped == from_archive.skipped
     labelled = dict(from_folder.labelled)
     assert sorted(labelled) == ["00000A02.jpg", "00001A35.jpg", "00002A80.jpg"]
-    assert labelled["00002A80.jpg"] == FaceLabel(80, GENDERS.index("female"), NO_LABEL)
+    assert labelled["00002A80.jpg"] == FaceLabel(80, classes={"gender": GENDERS.index("female"), "ethnicity": NO_LABEL})
     assert set(from_folder.skipped) == {"00009A40.jpg", "00001A35.jpg", "holiday snap.jpg"}
 
 

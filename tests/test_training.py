@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from conftest import utkface_names, write_allagefaces_source, write_fairface_source, write_utkface_images
 
-from face2data.evaluation.metrics import RANGE_HIT_KEY
+from face2data.data.scores import RANGE_HIT_KEY
 from face2data.paths import TFLITE_PATH
-from face2data.schema import INPUT_SIZE
+from face2data.schema import CLASS_HEADS, INPUT_SIZE
 from face2data.tflite_model import largest_difference, load_tflite_model
 from face2data.training import CHECKPOINT_DIR, HISTORY_COLUMNS, HISTORY_FILE, MODEL_FILE, TrainConfig, train
 
@@ -120,10 +120,10 @@ def test_a_loss_weight_multiplies_its_heads_loss():
 
     model = build_model(input_size=32)
     faces = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype(np.float32)
-    targets = {"age": np.array([[30, 30]] * 4), "gender": np.array([0, 1, 0, 1]), "ethnicity": np.array([0, 1, 2, 3])}
+    targets = {"age": np.array([[30, 30]] * 4), **{head.name: np.array([0, 1, 0, 1]) for head in CLASS_HEADS}}
     losses = {}
     for weight in (1.0, 3.0):
-        compile_for_training(model, 1e-3, 0.0, {"age": 1.0, "gender": weight, "ethnicity": 1.0})
+        compile_for_training(model, 1e-3, 0.0, {"gender": weight})
         losses[weight] = model.evaluate(faces, targets, verbose=0, return_dict=True)
     assert losses[3.0]["gender_loss"] == pytest.approx(losses[1.0]["gender_loss"])
     assert losses[3.0]["loss"] - losses[1.0]["loss"] == pytest.approx(2 * losses[1.0]["gender_loss"], rel=1e-3)

@@ -32,15 +32,15 @@ from fastapi.responses import JSONResponse
 from face2data.api.budget import watched
 from face2data.api.docs import add_docs
 from face2data.api.requests import image_bytes, read_body
-from face2data.evaluation.metrics import RANGE_HIT_KEY
-from face2data.faces.detection import DETECTOR_VERSION
+from face2data.data.scores import RANGE_HIT_KEY
+from face2data.faces.detection import DETECTOR
 from face2data.faces.regions import REGIONS
 from face2data.image_loading import ImageLoadError, ImageTooLargeError, UnsupportedImageError, load_rgb_scaled
 from face2data.model_card import INTENDED_USE, LIMITS
 from face2data.paths import TFLITE_PATH, evaluation_paths
 from face2data.predictor import Predictor
 from face2data.results import FaceResult, report
-from face2data.schema import AGE_MAX, AGE_MIN, ETHNICITIES, GENDERS, INPUT_SIZE, SOURCES
+from face2data.schema import AGE_MAX, AGE_MIN, CLASS_HEADS, HEAD_BY_NAME, HEAD_TABLE, INPUT_SIZE, SOURCES
 
 log = logging.getLogger("face2data.api")
 
@@ -54,8 +54,10 @@ HEAVY_THREADS = max(1, os.cpu_count() or 1)
 # Longest an explanation may take once its photo is decoded: many times its usual few seconds, so that only an
 # overloaded server stops one (503).
 EXPLAIN_SECONDS = 60.0
-HEADLINE_KEYS = ("n", "faces_found", "age_mae", "age_rmse", "age_in_range", RANGE_HIT_KEY, "gender_accuracy",
-                 "ethnicity_accuracy", "confidence_intervals")  # fmt: skip
+HEADLINE_KEYS = ("n", "faces_found", "age_mae", "age_rmse", "age_in_range", RANGE_HIT_KEY,
+                 *(f"{head.name}_accuracy" for head in CLASS_HEADS), "confidence_intervals")  # fmt: skip
+# /v1/model's class lists as its first version named them, kept for its clients: key -> head ("heads" has them all).
+CLASS_LIST_KEYS = {"genders": "gender", "ethnicities": "ethnicity"}
 
 
 def status_of(error: ImageLoadError) -> int:
@@ -169,7 +171,7 @@ def health(runtime: Annotated[Runtime | None, Depends(runtime_of)]) -> dict:
     """Ready or not, and which model answers."""
     loaded = runtime is not None and runtime.predictor is not None
     return {"status": "ready" if loaded else "loading", "model": runtime.identity if runtime else None,
-            "detector": DETECTOR_VERSION}  # fmt: skip
+            "detector": DETECTOR.version}  # fmt: skip
 
 
 @router.get("/v1/model", dependencies=guarded)
@@ -177,8 +179,18 @@ def model_facts(runtime: Annotated[Runtime | None, Depends(runtime_of)]) -> dict
     """Label schema, input size, the shipped model's test figures, its intended use and limits."""
     return {
         "ages": {"min": AGE_MIN, "max": AGE_MAX},
-        "genders": list(GENDERS),
-        "ethnicities": list(ETHNICITIES),
+        **{key: list(HEAD_BY_NAME[head].classes) for key, head in CLASS_LIST_KEYS.items() if head in HEAD_BY_NAME},
+        # every head: its kind, title, classes and, where an attribute has several heads, its scheme
+        "heads": {
+            head.name: {
+                "kind": head.kind,
+                "title": head.title,
+                "classes": list(head.classes),
+                "attribute": head.attribute,
+                "scheme": head.scheme,
+            }
+            for head in HEAD_TABLE
+        },  # fmt: skip
         "input_size": INPUT_SIZE,
         "model": runtime.identity if runtime else None,
         "test_metrics": _shipped_metrics(),

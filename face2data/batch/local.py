@@ -9,8 +9,8 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
-from face2data.batch.inputs import Entry
 from face2data.batch.rows import Scored, score
+from face2data.inputs import Entry
 from face2data.machine import usable_cores
 from face2data.paths import TFLITE_PATH
 

@@ -16,9 +16,9 @@ import os
 from pathlib import Path
 
 import face2data
-from face2data.batch.inputs import Entry
 from face2data.batch.rows import score
 from face2data.batch.writers import arrow_table
+from face2data.inputs import Entry
 
 # Entries per map_batches call: small, so a few photos already spread over every actor.
 BATCH_SIZE = 8

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from face2data.batch.inputs import Entry
 from face2data.image_loading import ImageLoadError
+from face2data.inputs import Entry
 from face2data.results import file_rows
 
 

@@ -9,8 +9,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from face2data.batch.inputs import iter_entries
 from face2data.batch.writers import OutputError, RowWriter, exists, output_format, prepare_resume, read_rows
+from face2data.inputs import iter_entries
 from face2data.paths import TFLITE_PATH
 from face2data.results import is_read_face
 

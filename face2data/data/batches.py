@@ -9,13 +9,14 @@ import numpy as np
 
 from face2data.data.arrays import FaceArrays
 from face2data.data.augment import augment_batch
-from face2data.schema import NO_LABEL
+from face2data.schema import AGE_HEAD, NO_LABEL
 
 
 def targets_of(faces: FaceArrays) -> dict[str, np.ndarray]:
-    """The three heads' training targets; the age target is the label's first and last year (N, 2)."""
+    """Every head's training targets: a class head's class index (NO_LABEL masks it), and for the age head the
+    label's first and last year (N, 2)."""
     age = np.stack([faces.age_low, faces.age_high], axis=1).astype(np.float32)
-    return {"age": age, "gender": faces.genders, "ethnicity": faces.ethnicities}
+    return {AGE_HEAD.name: age, **faces.labels}
 
 
 class FaceBatches(keras.utils.PyDataset):

@@ -21,9 +21,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import math
 import multiprocessing
-import re
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -35,54 +33,33 @@ from typing import Any
 import cv2
 import numpy as np
 
-from face2data.batch.inputs import Entry, is_archive_name, iter_entries, iter_upload_entries
-from face2data.crops import SMALL_SOURCE
-from face2data.data.arrays import FaceArrays, empty_faces
-from face2data.data.labels import FaceLabel, parse_name
+from face2data.data.arrays import FaceArrays, class_labels, empty_faces
+from face2data.data.label_table import (
+    FILE_COLUMNS,
+    BadLabel,
+    class_schemes,
+    column_of,
+    normal_column,
+    parse_row,
+    parse_utkface_name,
+)
+from face2data.data.labels import FaceLabel
 from face2data.data.sources import IMAGE_SUFFIXES
-from face2data.faces import FaceDetector, find_faces
+from face2data.faces import find_faces, new_detector
 from face2data.image_loading import ImageLoadError, load_rgb
+from face2data.inputs import Entry, is_archive_name, iter_entries, iter_upload_entries
+from face2data.limits import SMALL_SOURCE
 from face2data.machine import usable_cores
 from face2data.safe_text import posix_name, safe_name
 from face2data.schema import (
     AGE_MAX,
     AGE_MIN,
-    ETHNICITIES,
-    FAIRFACE_AGE_LABELS,
-    GENDERS,
     NO_LABEL,
-    RACE_TO_ETHNICITY,
-    RACES,
-    age_range_bounds,
     to_model_input,
 )
 
 SOURCE = "labelled"
 # Column names accepted for the photo's file (compared lower-case, spaces and hyphens read as underscores).
-FILE_COLUMNS = ("file", "filename", "file_name", "image", "image_name", "img", "path", "name", "photo")
-AGE_MIN_COLUMNS = ("age_min", "age_low", "min_age")
-AGE_MAX_COLUMNS = ("age_max", "age_high", "max_age")
-GENDER_COLUMNS = ("gender", "sex")
-ETHNICITY_COLUMNS = ("ethnicity",)
-RACE_COLUMNS = ("race",)
-GENDER_SPELLINGS = {
-    **{word: GENDERS.index("male") for word in ("male", "m", "man", "men", "boy", "0")},  # UTKFace: 0 is male
-    **{word: GENDERS.index("female") for word in ("female", "f", "woman", "women", "girl", "1")},
-}
-ETHNICITY_SPELLINGS = {
-    **{name.lower(): i for i, name in enumerate(ETHNICITIES)},
-    **{str(i): i for i in range(len(ETHNICITIES))},  # UTKFace's numbers
-    "other": ETHNICITIES.index("Others"),
-}
-RACE_SPELLINGS = {
-    **{name.lower(): i for i, name in enumerate(RACES)},
-    **{name.lower().replace("_", " "): i for i, name in enumerate(RACES)},
-    "latino": RACES.index("Latino_Hispanic"),
-    "hispanic": RACES.index("Latino_Hispanic"),
-    "latino/hispanic": RACES.index("Latino_Hispanic"),
-}
-AGE_RANGE = re.compile(r"^(\d+)\s*-\s*(\d+)$")
-AGE_AND_OVER = re.compile(r"^(\d+)\s*\+$")  # "70+": that age up to AGE_MAX
 SHOWN = 3  # offenders named per kind of problem in a message
 
 # Kinds of problem, in the order a message lists them, with how a person reads them.
@@ -151,169 +128,6 @@ class LabelledSet:
 
     def __len__(self) -> int:
         return len(self.labels)
-
-
-# ---------------------------------------------------------------------------------------------- label values
-
-
-class BadLabel(ValueError):
-    """A cell that cannot be read; ``kind`` is a key of PROBLEM_KINDS."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-
-
-def _checked_age(value: int, text: str) -> int:
-    if not AGE_MIN <= value <= AGE_MAX:
-        raise BadLabel("age_out_of_range", f"age {text!r}")
-    return value
-
-
-def parse_age(text: str) -> tuple[int, int | None] | None:
-    """``(age, None)`` for an exact age, ``(first, last)`` for a range (``30-39``, FairFace's ``more than 70``),
-    None for an empty cell. Raises BadLabel for anything else."""
-    text = text.strip()
-    if not text:
-        return None
-    if text.lower() in FAIRFACE_AGE_LABELS:
-        return age_range_bounds(FAIRFACE_AGE_LABELS.index(text.lower()))
-    if match := AGE_AND_OVER.match(text):
-        low = _checked_age(int(match.group(1)), text)
-        return (low, None) if low == AGE_MAX else (low, AGE_MAX)
-    if match := AGE_RANGE.match(text):
-        low, high = (_checked_age(int(g), text) for g in match.groups())
-        if low > high:
-            raise BadLabel("unknown_class", f"age range {text!r}")
-        return (low, None) if low == high else (low, high)
-    try:
-        number = float(text)
-    except ValueError:
-        raise BadLabel("unknown_class", f"age {text!r}") from None
-    if not math.isfinite(number):  # "nan", "inf": not a number of years at all
-        raise BadLabel("unknown_class", f"age {text!r} (not a number of years)")
-    if not number.is_integer():
-        if not AGE_MIN <= number <= AGE_MAX:
-            raise BadLabel("age_out_of_range", f"age {text!r}")
-        raise BadLabel("unknown_class", f"age {text!r} (whole years only)")
-    return _checked_age(int(number), text), None
-
-
-def parse_age_bounds(low: str, high: str) -> tuple[int, int | None] | None:
-    """An age from ``age_min`` and ``age_max`` cells (both or neither), as parse_age returns it."""
-    low, high = low.strip(), high.strip()
-    if not low and not high:
-        return None
-    if not low or not high:
-        raise BadLabel("unknown_class", f"age_min {low!r} with age_max {high!r} (give both)")
-    first, second = parse_age(low), parse_age(high)
-    if first is None or second is None or first[1] is not None or second[1] is not None:
-        raise BadLabel("unknown_class", f"age_min {low!r}, age_max {high!r}")
-    if first[0] > second[0]:
-        raise BadLabel("unknown_class", f"age_min {low!r} above age_max {high!r}")
-    return (first[0], None) if first[0] == second[0] else (first[0], second[0])
-
-
-def parse_gender(text: str) -> int:
-    """Index into GENDERS, NO_LABEL for an empty cell; BadLabel for anything else."""
-    text = text.strip().lower()
-    if not text:
-        return NO_LABEL
-    if text in GENDER_SPELLINGS:
-        return GENDER_SPELLINGS[text]
-    raise BadLabel("unknown_class", f"gender {text!r}")
-
-
-def _ethnicity_key(text: str) -> str:
-    return " ".join(text.strip().lower().replace("-", " ").split())
-
-
-def seven_groups(values: Iterable[str]) -> bool:
-    """Whether a column's values are FairFace's seven race groups (some value is one of them and none is one of
-    the five classes only, such as ``Asian``): then ``White``, ``Black`` and ``Indian`` are race groups too."""
-    keys = {_ethnicity_key(v) for v in values} - {""}
-    return any(k in RACE_SPELLINGS and k not in ETHNICITY_SPELLINGS for k in keys) and not any(
-        k in ETHNICITY_SPELLINGS and k not in RACE_SPELLINGS for k in keys
-    )
-
-
-def parse_ethnicity(text: str, races: bool = True) -> tuple[int, int]:
-    """``(ethnicity, race)``: one of FairFace's seven groups (mapped onto the five, race kept) or one of the five
-    classes (race -1); with ``races`` False (a column of the five classes) the names both share (``White``,
-    ``Black``, ``Indian``) are read as classes. ``(NO_LABEL, -1)`` for an empty cell; BadLabel for anything else."""
-    key = _ethnicity_key(text)
-    if not key:
-        return NO_LABEL, -1
-    if key in RACE_SPELLINGS and (races or key not in ETHNICITY_SPELLINGS):
-        race = RACE_SPELLINGS[key]
-        return ETHNICITIES.index(RACE_TO_ETHNICITY[RACES[race]]), race
-    if key in ETHNICITY_SPELLINGS:
-        return ETHNICITY_SPELLINGS[key], -1
-    raise BadLabel("unknown_class", f"ethnicity {text.strip()!r}")
-
-
-def _five_classes_only(values: Iterable[str]) -> bool:
-    """Whether a column's values are the five classes (some value is one of them only, such as ``Asian``)."""
-    keys = {_ethnicity_key(v) for v in values} - {""}
-    return any(k in ETHNICITY_SPELLINGS and k not in RACE_SPELLINGS for k in keys)
-
-
-def _column(header: dict[str, str], names: tuple[str, ...]) -> str | None:
-    """The table's own spelling of the first of ``names`` it has."""
-    return next((header[n] for n in names if n in header), None)
-
-
-def _normal(column: str) -> str:
-    return re.sub(r"[\s\-]+", "_", column.strip().lower().lstrip("\ufeff"))
-
-
-def parse_row(row: dict[str, str], header: dict[str, str] | None = None, ethnicity_races: bool | None = None,
-              race_races: bool = True) -> FaceLabel | None:  # fmt: skip
-    """The label of one table row (columns as in the module docstring), or None when it labels no head at all.
-
-    ``header`` maps normalised column names to the row's keys (computed from the row when not given).
-    ``ethnicity_races`` and ``race_races`` say whether the ethnicity and race columns hold FairFace's seven groups
-    (see seven_groups; by default an ethnicity column's ``White`` is the class, a race column's the race group).
-    An age range has ``age_high`` set; no age label gives ``age == NO_LABEL``. Raises BadLabel.
-    """
-    header = header or {_normal(k): k for k in row if k is not None}
-
-    def cell(names: tuple[str, ...]) -> str:
-        column = _column(header, names)
-        return (row.get(column) or "") if column is not None else ""
-
-    age = parse_age(cell(("age",)))
-    bounds = parse_age_bounds(cell(AGE_MIN_COLUMNS), cell(AGE_MAX_COLUMNS))
-    if age is not None and bounds is not None and age != bounds:
-        raise BadLabel("unknown_class", f"age {cell(('age',))!r} against age_min/age_max {bounds}")
-    age = age or bounds
-    gender = parse_gender(cell(GENDER_COLUMNS))
-    ethnicity, race = parse_ethnicity(cell(ETHNICITY_COLUMNS), bool(ethnicity_races))
-    race_ethnicity, race_group = parse_ethnicity(cell(RACE_COLUMNS), race_races)
-    if race_ethnicity != NO_LABEL:
-        if ethnicity not in (NO_LABEL, race_ethnicity):
-            raise BadLabel("unknown_class", f"ethnicity {cell(ETHNICITY_COLUMNS)!r} against race "
-                                            f"{cell(RACE_COLUMNS)!r}")  # fmt: skip
-        ethnicity, race = race_ethnicity, race_group if race_group != -1 else race
-    if age is None and gender == NO_LABEL and ethnicity == NO_LABEL:
-        return None
-    low, high = age if age is not None else (NO_LABEL, None)
-    return FaceLabel(low, gender, ethnicity, age_high=high, race=race)
-
-
-def parse_utkface_name(name: str) -> FaceLabel | None:
-    """Labels of a UTKFace-style name (as data.labels.parse_name), None for a name not of that form; BadLabel
-    for one of that form with an age or class out of range."""
-    label = parse_name(name)
-    if label is not None:
-        return label
-    fields = PurePosixPath(posix_name(name)).name.split("_")
-    if len(fields) < 4 or not all(f.isdigit() for f in fields[:3]):
-        return None
-    age, gender, ethnicity = (int(f) for f in fields[:3])
-    if not AGE_MIN <= age <= AGE_MAX:
-        raise BadLabel("age_out_of_range", f"age {age} in the name")
-    raise BadLabel("unknown_class", f"gender {gender} or ethnicity {ethnicity} in the name")
 
 
 # ---------------------------------------------------------------------------------------------- reading a set
@@ -447,8 +261,8 @@ def _read_table(table: str, text: str, by_suffix: dict[str, list[str]], found: d
     """Add the labels of one CSV table's rows to ``found``, its bad rows to ``problems``."""
     reader = csv.DictReader(io.StringIO(text))
     try:
-        header = {_normal(k): k for k in reader.fieldnames or [] if k is not None}
-        file_column = _column(header, FILE_COLUMNS)
+        header = {normal_column(k): k for k in reader.fieldnames or [] if k is not None}
+        file_column = column_of(header, FILE_COLUMNS)
         if file_column is None:
             columns = ", ".join(reader.fieldnames or []) or "none"
             problems.add("table_without_file_column", f"{table} (columns: {columns}){_table_hint(text)}")
@@ -457,11 +271,7 @@ def _read_table(table: str, text: str, by_suffix: dict[str, list[str]], found: d
     except csv.Error as error:  # a cell over the csv module's 131,072 characters, a NUL byte …
         problems.add("unreadable_table", f"{table}: not a readable CSV table ({error}){_table_hint(text)}")
         return
-    groups: dict[tuple[str, ...], bool] = {}
-    for names in (ETHNICITY_COLUMNS, RACE_COLUMNS):
-        column = _column(header, names)
-        values = [row.get(column) or "" for row in rows] if column is not None else []
-        groups[names] = seven_groups(values) if names == ETHNICITY_COLUMNS else not _five_classes_only(values)
+    schemes = class_schemes(header, rows)
     for number, row in enumerate(rows, 2):  # the header is line 1
         where = f"{table} row {number}"
         cell = _clean_file_cell(row.get(file_column) or "")
@@ -486,7 +296,7 @@ def _read_table(table: str, text: str, by_suffix: dict[str, list[str]], found: d
             continue
         claimed.add(name)
         try:
-            label = parse_row(row, header, groups[ETHNICITY_COLUMNS], groups[RACE_COLUMNS])
+            label = parse_row(row, header, *schemes)
         except BadLabel as bad:
             problems.add(bad.kind, f"{where} ({name}): {bad}")
             continue
@@ -522,7 +332,7 @@ def _photo_face(item: tuple[str, bytes | None, str | None]) -> tuple[str, np.nda
     if data is None:
         return name, None, error
     if not hasattr(_WORKER, "detector"):
-        _WORKER.detector = FaceDetector()
+        _WORKER.detector = new_detector()
     try:
         rgb = load_rgb(data)
     except ImageLoadError as problem:
@@ -596,9 +406,7 @@ def faces_arrays(rows: list[tuple[str, FaceLabel]], images: list[np.ndarray]) ->
         images=np.stack(images).astype(np.uint8),
         age_low=low,
         age_high=high,
-        genders=np.array([label.gender for _, label in rows], np.int32),
-        ethnicities=np.array([label.ethnicity for _, label in rows], np.int32),
-        races=np.array([label.race for _, label in rows], np.int32),
+        labels=class_labels([label for _, label in rows]),
         sources=np.full(len(rows), SOURCE).astype(str),
         names=np.array([name for name, _ in rows], dtype=str),
         splits=np.full(len(rows), "all").astype(str),

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from face2data.safe_text import posix_name
@@ -22,13 +23,19 @@ from face2data.schema import (
 
 @dataclass(frozen=True)
 class FaceLabel:
-    """The ground truth of one face: an exact age or an age range, gender, ethnicity (and race group)."""
+    """The ground truth of one face: an exact age or an age range, and a class index per class head it has a
+    label for (``classes``, keyed by head name; a head left out, or given NO_LABEL, is unlabelled)."""
 
     age: int  # the exact age, or the first year of the range when ``age_high`` is set
-    gender: int  # index into GENDERS
-    ethnicity: int  # index into ETHNICITIES, or NO_LABEL where the source has none
     age_high: int | None = None  # the last year of an age range (inclusive); None for an exact age
-    race: int = -1  # index into RACES where the source has FairFace's seven groups, else -1
+    classes: Mapping[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "classes", {h: int(c) for h, c in self.classes.items() if c != NO_LABEL})
+
+    def of(self, head: str) -> int:
+        """The class index of ``head``, or NO_LABEL."""
+        return self.classes.get(head, NO_LABEL)
 
     @property
     def age_range(self) -> tuple[int, int]:
@@ -52,7 +59,7 @@ def parse_name(name: str) -> FaceLabel | None:
         return None
     if not (AGE_MIN <= age <= AGE_MAX and 0 <= gender < len(GENDERS) and 0 <= ethnicity < len(ETHNICITIES)):
         return None
-    return FaceLabel(age, gender, ethnicity)
+    return FaceLabel(age, classes={"gender": gender, "ethnicity": ethnicity})
 
 
 def parse_fairface_row(age: str, gender: str, race: str) -> FaceLabel | None:
@@ -65,7 +72,7 @@ def parse_fairface_row(age: str, gender: str, race: str) -> FaceLabel | None:
         return None
     low, high = age_range_bounds(bucket)
     ethnicity = ETHNICITIES.index(RACE_TO_ETHNICITY[RACES[race_index]])
-    return FaceLabel(low, gender_index, ethnicity, age_high=high, race=race_index)
+    return FaceLabel(low, high, {"gender": gender_index, "ethnicity": ethnicity, "ethnicity7": race_index})
 
 
 # All-Age-Faces names a photo ``<person number>A<age>.jpg`` (``00123A35.jpg``): the age is in the name.
@@ -85,4 +92,4 @@ def parse_allagefaces(name: str, gender: str) -> FaceLabel | None:
         return None
     if not AGE_MIN <= age <= AGE_MAX:
         return None
-    return FaceLabel(age, gender_index, NO_LABEL)
+    return FaceLabel(age, classes={"gender": gender_index})

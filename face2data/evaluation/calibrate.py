@@ -42,7 +42,7 @@ def calibrate(model: Any, model_path: str | Path, data: list[str | Path]) -> dic
         for split in ("val", "test"):
             faces = crops.faces.of_splits(split)
             probs = predict_probabilities(model, faces.images.astype(np.float32), flip=True)
-            answers[f"{crops.source} {split}"] = (probs, {"gender": faces.genders, "ethnicity": faces.ethnicities})
+            answers[f"{crops.source} {split}"] = (probs, faces.labels)
     model_bytes = Path(model_path).read_bytes()
     report: dict = {
         "model": {"file": Path(model_path).name, "sha256": model_sha256(model_bytes)},

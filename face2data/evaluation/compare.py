@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from face2data.evaluation.metrics import RANGE_HIT_KEY
-from face2data.schema import AGE_RANGE_TOLERANCE
+from face2data.data.scores import RANGE_HIT_KEY
+from face2data.schema import AGE_RANGE_TOLERANCE, CLASS_HEADS
 
 # Figure key -> (what it is called, whether higher is better, unit: "%" for shares, "years").
 FIGURES = {
@@ -16,8 +16,7 @@ FIGURES = {
     "age_in_range": ("age inside the range", True, "%"),
     RANGE_HIT_KEY: (f"age within range ± {AGE_RANGE_TOLERANCE}", True, "%"),
     "age_interval_coverage": ("age interval coverage", True, "%"),
-    "gender_accuracy": ("gender accuracy", True, "%"),
-    "ethnicity_accuracy": ("ethnicity accuracy", True, "%"),
+    **{f"{head.name}_accuracy": (f"{head.title.lower()} accuracy", True, "%") for head in CLASS_HEADS},
 }
 
 

@@ -10,15 +10,20 @@ import math
 
 import numpy as np
 
-from face2data.schema import AGE_BUCKETS, AGE_MAX, age_bucket
+from face2data.schema import AGE_BUCKETS, AGE_MAX, HEAD_BY_NAME, age_bucket
 
-# Confusion matrices a gallery can open: name -> (column of the true label, column of the prediction).
-MATRIX_COLUMNS = {
-    "gender": ("gender_true", "gender_pred"),
-    "ethnicity": ("ethnicity_true", "ethnicity_pred"),
-    "race_to_ethnicity": ("race_true", "ethnicity_pred"),
-}
 AGE_MATRIX = "age_bucket"
+
+
+def matrix_columns(matrix: str) -> tuple[str, str]:
+    """The columns of the true class and of the predicted class in a confusion matrix: a class head's own
+    (``gender``: ``gender_true``, ``gender_pred``) or one head's truth against another's prediction
+    (``ethnicity7_to_ethnicity``: ``ethnicity7_true``, ``ethnicity_pred``); ValueError for any other name."""
+    truth, _, predicted = matrix.partition("_to_")
+    predicted = predicted or truth
+    if not all(name in HEAD_BY_NAME and HEAD_BY_NAME[name].kind == "classes" for name in (truth, predicted)):
+        raise ValueError(f"unknown confusion matrix {matrix!r}")
+    return f"{truth}_true", f"{predicted}_pred"
 
 
 def true_age_bounds(row: dict) -> tuple[float, float] | None:
@@ -41,14 +46,12 @@ def _bucket(age: float) -> str:
 
 
 def cell_labels(row: dict, matrix: str) -> tuple[str, str] | None:
-    """(true, predicted) of one row in a confusion matrix (``gender``, ``ethnicity``, ``race_to_ethnicity`` or
+    """(true, predicted) of one row in a confusion matrix (a class head's, ``<truth head>_to_<predicted head>`` or
     ``age_bucket``); None when the face has no label for it."""
     if matrix == AGE_MATRIX:
         bounds = true_age_bounds(row)
         return None if bounds is None else (_bucket(bounds[0]), _bucket(round(float(row["age_pred"]))))
-    if matrix not in MATRIX_COLUMNS:
-        raise ValueError(f"unknown confusion matrix {matrix!r}")
-    true_column, pred_column = MATRIX_COLUMNS[matrix]
+    true_column, pred_column = matrix_columns(matrix)
     true = row.get(true_column)
     if not isinstance(true, str) or not true:
         return None

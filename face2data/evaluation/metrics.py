@@ -1,4 +1,8 @@
-"""Metric maths on arrays of truths and predictions (no model, no I/O)."""
+"""Metric maths on arrays of truths and predictions (no model, no I/O).
+
+Every class head is scored alike, over the faces labelled for it: a head no face of a set is labelled for gets
+no figures at all, so a head added to the head table is evaluated with no edit here.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +12,19 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from face2data.outputs import expected_age, with_temperature
+from face2data.data.scores import RANGE_HIT_KEY, inside_range, mean_absolute_error, root_mean_squared_error
+from face2data.outputs import age_interval, expected_age, with_temperature
 from face2data.schema import (
     AGE_BUCKETS,
+    AGE_HEAD,
     AGE_INTERVAL_MASS,
     AGE_RANGE_TOLERANCE,
-    ETHNICITIES,
-    GENDERS,
+    CLASS_HEADS,
+    HEAD_BY_NAME,
     NO_LABEL,
-    RACES,
+    Head,
     age_bucket,
 )
-
-RANGE_HIT_KEY = f"age_in_range_{AGE_RANGE_TOLERANCE}"
-"""Metrics key of the share of ages inside their labelled range widened by AGE_RANGE_TOLERANCE years."""
 
 if TYPE_CHECKING:
     from face2data.data.arrays import FaceArrays
@@ -29,253 +32,190 @@ if TYPE_CHECKING:
 
 @dataclass
 class Outcomes:
-    """Ground truth and predictions for a set of faces, one entry per face."""
+    """Ground truth and predictions of a set of faces, one entry per face.
 
-    age_true: np.ndarray
-    gender_true: np.ndarray
-    ethnicity_true: np.ndarray
-    age_pred: np.ndarray
+    The age label spans ``age_low..age_high`` (equal for an exact age, NaN for none); ``pred_low..pred_high`` is
+    the predicted age interval. ``truth`` and ``predicted`` hold a class index per face for each class head, keyed
+    by head name (``truth`` NO_LABEL where the face has no label of that head).
+    """
+
     age_low: np.ndarray
     age_high: np.ndarray
-    gender_pred: np.ndarray
-    ethnicity_pred: np.ndarray
+    age_pred: np.ndarray
+    pred_low: np.ndarray
+    pred_high: np.ndarray
+    truth: dict[str, np.ndarray]
+    predicted: dict[str, np.ndarray]
+
+    @classmethod
+    def of(cls, faces: FaceArrays, probabilities: dict[str, np.ndarray]) -> Outcomes:
+        """The outcomes of the model's ``probabilities`` for ``faces``: each class head's likeliest class."""
+        age = probabilities[AGE_HEAD.name]
+        return cls(faces.age_low.astype(float), faces.age_high.astype(float), expected_age(age), *age_interval(age),
+                   {head.name: np.asarray(faces.labels[head.name]) for head in CLASS_HEADS},
+                   {head.name: probabilities[head.name].argmax(axis=1) for head in CLASS_HEADS})  # fmt: skip
+
+    def __len__(self) -> int:
+        return len(self.age_low)
+
+    @property
+    def has_age(self) -> np.ndarray:
+        """True where the face has an age label."""
+        return ~np.isnan(self.age_low)
+
+    @property
+    def exact(self) -> np.ndarray:
+        """True where the age label is an exact age."""
+        return self.age_low == self.age_high
+
+    @property
+    def age_labels(self) -> str:
+        """``range`` when any age label is a range, else ``exact`` when some face has an age, else ``none``."""
+        if (self.has_age & ~self.exact).any():
+            return "range"
+        return "exact" if self.has_age.any() else "none"
+
+    @property
+    def heads(self) -> list[Head]:
+        """The class heads at least one face is labelled for."""
+        return [HEAD_BY_NAME[name] for name, truth in self.truth.items() if (truth != NO_LABEL).any()]
+
+    def true_buckets(self) -> np.ndarray:
+        """Index into AGE_BUCKETS of each face's labelled age (its range's first year); NO_LABEL without one."""
+        return np.where(self.has_age, age_bucket(np.nan_to_num(self.age_low)), NO_LABEL)
 
 
-def mean_absolute_error(true: np.ndarray, pred: np.ndarray) -> float:
-    """Mean of |pred - true| (NaN for no samples)."""
-    return float(np.mean(np.abs(np.asarray(pred, float) - np.asarray(true, float)))) if len(true) else float("nan")
-
-
-def root_mean_squared_error(true: np.ndarray, pred: np.ndarray) -> float:
-    """Square root of the mean squared error (NaN for no samples)."""
-    diff = np.asarray(pred, float) - np.asarray(true, float)
-    return float(np.sqrt(np.mean(diff**2))) if len(true) else float("nan")
-
-
-def accuracy(true: np.ndarray, pred: np.ndarray) -> float:
-    """Fraction of equal labels among the labelled faces (true class not NO_LABEL; NaN for none)."""
-    true, pred = np.asarray(true), np.asarray(pred)
-    labelled = true != NO_LABEL
-    return float(np.mean(true[labelled] == pred[labelled])) if labelled.any() else float("nan")
-
-
-def inside_range(age: np.ndarray, low: np.ndarray, high: np.ndarray, tolerance: float = 0.0) -> np.ndarray:
-    """True where an age lies inside its labelled range widened by ``tolerance`` years on each side.
-
-    Ranges are whole years (``30-39`` holds ages 30.0 up to 40.0), so the upper edge is ``high + 1``.
-    """
-    return (age >= low - tolerance) & (age < high + 1 + tolerance)
-
-
-def source_figures(faces: FaceArrays, probabilities: dict[str, np.ndarray]) -> dict[str, float]:
-    """Headline figures of a set of faces of one source: age MAE for exact ages, the share in range for ranges."""
-    age = expected_age(probabilities["age"])
-    exact = faces.exact
-    figures = {}
-    if exact.any():
-        figures["age_mae"] = mean_absolute_error(faces.age_low[exact], age[exact])
-    if (~exact).any():
-        low, high, ranged = faces.age_low[~exact], faces.age_high[~exact], age[~exact]
-        figures["age_in_range"] = float(inside_range(ranged, low, high).mean())
-        figures[RANGE_HIT_KEY] = float(inside_range(ranged, low, high, AGE_RANGE_TOLERANCE).mean())
-    for head, truth in (("gender", faces.genders), ("ethnicity", faces.ethnicities)):
-        labelled = truth != NO_LABEL  # a source without this head's labels is not scored on it
-        if labelled.any():
-            figures[f"{head}_accuracy"] = accuracy(truth[labelled], probabilities[head][labelled].argmax(axis=1))
-    return figures
-
-
-def confusion_matrix(true: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:
-    """Counts with rows = true class, columns = predicted class (faces whose true class is NO_LABEL left out)."""
-    matrix = np.zeros((n_classes, n_classes), dtype=np.int64)
+def confusion_matrix(true: np.ndarray, pred: np.ndarray, n_classes: int, n_predicted: int | None = None) -> np.ndarray:
+    """Counts with rows = true class, columns = predicted class (faces whose true class is NO_LABEL left out);
+    ``n_predicted`` columns where the prediction is of another head than the truth (default ``n_classes``)."""
+    matrix = np.zeros((n_classes, n_classes if n_predicted is None else n_predicted), dtype=np.int64)
     true, pred = np.asarray(true, int), np.asarray(pred, int)
     labelled = true != NO_LABEL
     np.add.at(matrix, (true[labelled], pred[labelled]), 1)
     return matrix
 
 
-def _confusions(
-    gender_true: np.ndarray,
-    gender_pred: np.ndarray,
-    ethnicity_true: np.ndarray,
-    ethnicity_pred: np.ndarray,
-    bucket_true: np.ndarray,
-    bucket_pred: np.ndarray,
-) -> dict:
-    """The gender, ethnicity and age-bucket confusion matrices with their labels, JSON-ready."""
-    pairs = {"gender": (GENDERS, gender_true, gender_pred), "ethnicity": (ETHNICITIES, ethnicity_true, ethnicity_pred),
-             "age_bucket": (AGE_BUCKETS, bucket_true, bucket_pred)}  # fmt: skip
-    return {
-        name: {"labels": list(labels), "counts": confusion_matrix(true, pred, len(labels)).tolist()}
-        for name, (labels, true, pred) in pairs.items()
-    }
+def head_pairs(heads: Sequence[Head]) -> list[tuple[Head, Head]]:
+    """Ordered pairs (truth head, predicted head) of different heads of one attribute (``ethnicity7`` and
+    ``ethnicity``): a confusion matrix ``<truth>_to_<predicted>`` shows how one scheme's classes are called in
+    the other's."""
+    return [(t, p) for t in heads for p in heads if t.name != p.name and t.attribute == p.attribute]
 
 
-def _has_ethnicity(o: Outcomes) -> bool:
-    """Whether any face of the set has an ethnicity label (All-Age-Faces has none)."""
-    return bool((o.ethnicity_true != NO_LABEL).any())
+# Figures that are the square root of the mean of their per-face values.
+_ROOTS = ("age_rmse",)
 
 
-def _group_figures(o: Outcomes, mask: np.ndarray) -> dict:
-    figures = {
-        "n": int(mask.sum()),
-        "age_mae": mean_absolute_error(o.age_true[mask], o.age_pred[mask]),
-        "gender_accuracy": accuracy(o.gender_true[mask], o.gender_pred[mask]),
-    }
-    if _has_ethnicity(o):
-        figures["ethnicity_accuracy"] = accuracy(o.ethnicity_true[mask], o.ethnicity_pred[mask])
-    return figures
+def _per_face(o: Outcomes) -> dict[str, np.ndarray]:
+    """Each headline figure's value per face, NaN where the face does not count for it: its mean over a set of
+    faces (the root of the mean for _ROOTS) is the figure. The age figures follow the kind of age labels."""
+    kind, aged = o.age_labels, o.has_age
+    values = {}
+    if kind == "exact":
+        error = np.where(aged, o.age_pred - o.age_low, np.nan)
+        values |= {"age_mae": np.abs(error), "age_rmse": error**2}
+    elif kind == "range":
+        for key, tolerance in (("age_in_range", 0), (RANGE_HIT_KEY, AGE_RANGE_TOLERANCE)):
+            values[key] = np.where(aged, inside_range(o.age_pred, o.age_low, o.age_high, tolerance), np.nan)
+    for head in o.heads:
+        truth = o.truth[head.name]
+        values[f"{head.name}_accuracy"] = np.where(truth != NO_LABEL, o.predicted[head.name] == truth, np.nan)
+    if kind == "exact":
+        inside = (o.age_low >= o.pred_low) & (o.age_low <= o.pred_high)
+        values["age_interval_coverage"] = np.where(aged, inside, np.nan)
+    return values
 
 
-def _by(o: Outcomes, keys: np.ndarray, names: Sequence[str]) -> list[dict]:
-    return [{"group": name, **_group_figures(o, keys == i)} for i, name in enumerate(names) if (keys == i).any()]
+class _Figures:
+    """The figures of ``_per_face`` values over any faces, each face counted a number of times (a bootstrap
+    resample) or once (a mask)."""
+
+    def __init__(self, values: dict[str, np.ndarray], n: int) -> None:
+        self.keys = list(values)
+        stacked = np.array(list(values.values()), float).reshape(len(values), n)
+        self.values, self.counts = np.nan_to_num(stacked), (~np.isnan(stacked)).astype(float)
+
+    def __call__(self, weights: np.ndarray) -> dict[str, float]:
+        """Each figure over the faces, face i counted ``weights[i]`` times; NaN where no counted face counts."""
+        weights = np.asarray(weights, float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = (self.values @ weights) / (self.counts @ weights)
+        return {key: float(np.sqrt(m) if key in _ROOTS else m) for key, m in zip(self.keys, means, strict=True)}
+
+
+def _matrix(true: np.ndarray, pred: np.ndarray, labels: Sequence[str], columns: Sequence[str] | None = None) -> dict:
+    """A confusion matrix, JSON-ready: its column ``labels`` (those of the rows unless ``columns`` are given, for
+    a prediction of another head) and its ``counts``."""
+    columns = labels if columns is None else columns
+    return {"labels": list(columns), "counts": confusion_matrix(true, pred, len(labels), len(columns)).tolist()}
+
+
+def _group(figures: _Figures, mask: np.ndarray) -> dict:
+    return {"n": int(mask.sum()), **figures(mask)}
+
+
+def _by(figures: _Figures, keys: np.ndarray, names: Sequence[str]) -> list[dict]:
+    """One row of figures per class present in ``keys`` (class indices, NO_LABEL for none)."""
+    return [{"group": name, **_group(figures, keys == i)} for i, name in enumerate(names) if (keys == i).any()]
+
+
+def _cells(o: Outcomes, figures: _Figures, buckets: np.ndarray) -> list[dict]:
+    """Figures of each combination of a class of every labelled head and a true age bucket that some face has
+    (faces without all of these labels are in none)."""
+    heads = o.heads
+    keys = np.stack([*(o.truth[head.name] for head in heads), buckets], axis=1)
+    usable = (keys != NO_LABEL).all(axis=1)
+    cells = []
+    for key in np.unique(keys[usable], axis=0):
+        classes = {head.name: head.classes[i] for head, i in zip(heads, key[:-1], strict=True)}
+        cells.append({**classes, "age_bucket": AGE_BUCKETS[key[-1]], **_group(figures, (keys == key).all(axis=1))})
+    return cells
 
 
 def summarize(o: Outcomes) -> dict:
-    """Headline metrics, confusion matrices and per-group figures, as JSON-ready values.
+    """Headline figures, confusion matrices and per-group figures, as JSON-ready values.
 
-    A set without ethnicity labels (every ``ethnicity_true`` NO_LABEL) gets no ethnicity figures, and its
-    per-cell table is by gender and age bucket (``gender_age_bucket``).
+    The age figures follow the kind of age labels: exact ages give ``age_mae``, ``age_rmse`` and
+    ``age_interval_coverage``; ranges the shares inside the range (``age_in_range``, and RANGE_HIT_KEY widened by
+    AGE_RANGE_TOLERANCE), with any exact ages among them also under ``exact_ages``; no ages none (and no age
+    tables). Each class head some face is labelled for gets ``<head>_accuracy``, its confusion matrix and its
+    per-class table over its labelled faces; two heads of one attribute also ``<truth>_to_<predicted>``. Each group
+    (by class, by true age bucket, and by ``cells``: a class of every labelled head and the age bucket at once)
+    gets the headline's figures over its faces.
     """
-    true_bucket, pred_bucket = age_bucket(o.age_true), age_bucket(np.rint(o.age_pred))
-    inside = (o.age_true >= o.age_low) & (o.age_true <= o.age_high)
-    has_ethnicity = _has_ethnicity(o)
-    per_cell = []
-    for e, ethnicity in enumerate(ETHNICITIES if has_ethnicity else (None,)):
-        for g, gender in enumerate(GENDERS):
-            for b, bucket in enumerate(AGE_BUCKETS):
-                mask = (o.gender_true == g) & (true_bucket == b)
-                group = {"gender": gender, "age_bucket": bucket}
-                if ethnicity is not None:
-                    mask &= o.ethnicity_true == e
-                    group = {"ethnicity": ethnicity, **group}
-                if mask.any():
-                    per_cell.append({**group, **_group_figures(o, mask)})
-    confusion = _confusions(o.gender_true, o.gender_pred, o.ethnicity_true, o.ethnicity_pred, true_bucket, pred_bucket)
-    per_group = {"gender": _by(o, o.gender_true, GENDERS)}
-    if has_ethnicity:
-        per_group["ethnicity"] = _by(o, o.ethnicity_true, ETHNICITIES)
-    else:
-        del confusion["ethnicity"]
-    per_group["age_bucket"] = _by(o, true_bucket, AGE_BUCKETS)
-    per_group["ethnicity_gender_age_bucket" if has_ethnicity else "gender_age_bucket"] = per_cell
-    headline = {
-        "n": len(o.age_true),
-        "age_mae": mean_absolute_error(o.age_true, o.age_pred),
-        "age_rmse": root_mean_squared_error(o.age_true, o.age_pred),
-        "gender_accuracy": accuracy(o.gender_true, o.gender_pred),
-    }
-    if has_ethnicity:
-        headline["ethnicity_accuracy"] = accuracy(o.ethnicity_true, o.ethnicity_pred)
-    return {
-        **headline,
-        "age_interval_coverage": float(inside.mean()) if len(inside) else float("nan"),
-        "confusion": confusion,
-        "per_group": per_group,
-    }
+    figures, buckets, heads = _Figures(_per_face(o), len(o)), o.true_buckets(), o.heads
+    confusion = {head.name: _matrix(o.truth[head.name], o.predicted[head.name], head.classes) for head in heads}
+    for truth, predicted in head_pairs(heads):
+        confusion[f"{truth.name}_to_{predicted.name}"] = {
+            "rows": list(truth.classes),
+            **_matrix(o.truth[truth.name], o.predicted[predicted.name], truth.classes, predicted.classes),
+        }
+    per_group = {head.name: _by(figures, o.truth[head.name], head.classes) for head in heads}
+    if o.has_age.any():
+        confusion["age_bucket"] = _matrix(buckets, age_bucket(np.rint(o.age_pred)), AGE_BUCKETS)
+        per_group["age_bucket"] = _by(figures, buckets, AGE_BUCKETS)
+        per_group["cells"] = _cells(o, figures, buckets)
+    report = {"n": len(o), **figures(np.ones(len(o))), "confusion": confusion, "per_group": per_group}
+    exact = o.exact
+    if o.age_labels == "range" and exact.any():
+        report["exact_ages"] = {"n": int(exact.sum()),
+                                "age_mae": mean_absolute_error(o.age_low[exact], o.age_pred[exact]),
+                                "age_rmse": root_mean_squared_error(o.age_low[exact], o.age_pred[exact])}  # fmt: skip
+    return report
 
 
 def bootstrap_intervals(o: Outcomes, n_resamples: int = 2000, seed: int = 0, level: float = 0.95) -> dict:
-    """Percentile bootstrap confidence intervals of the headline metrics (ethnicity only where labelled)."""
+    """Percentile bootstrap confidence intervals of the headline figures (``summarize``'s keys): the faces are
+    resampled, and each figure is measured on the resampled faces that count for it."""
+    n = len(o)
+    figures = _Figures(_per_face(o), n)
     rng = np.random.default_rng(seed)
-    n = len(o.age_true)
-    samples: dict[str, list[float]] = {"age_mae": [], "age_rmse": [], "gender_accuracy": []}
-    abs_err = np.abs(o.age_pred - o.age_true)
-    gender_ok = o.gender_pred == o.gender_true
-    # NaN for faces without an ethnicity label, which the resampled means leave out
-    ethnicity_ok = np.where(o.ethnicity_true != NO_LABEL, o.ethnicity_pred == o.ethnicity_true, np.nan)
-    if _has_ethnicity(o):
-        samples["ethnicity_accuracy"] = []
+    samples: dict[str, list[float]] = {key: [] for key in figures.keys}
     for _ in range(n_resamples):
-        idx = rng.integers(0, n, n)
-        samples["age_mae"].append(abs_err[idx].mean())
-        samples["age_rmse"].append(np.sqrt((abs_err[idx] ** 2).mean()))
-        samples["gender_accuracy"].append(gender_ok[idx].mean())
-        if "ethnicity_accuracy" in samples:
-            samples["ethnicity_accuracy"].append(float(np.nanmean(ethnicity_ok[idx])))
+        for key, figure in figures(np.bincount(rng.integers(0, n, n), minlength=n)).items():
+            samples[key].append(figure)
     tail = (1 - level) / 2 * 100
-    return {k: [float(np.percentile(v, tail)), float(np.percentile(v, 100 - tail))] for k, v in samples.items()}
-
-
-@dataclass
-class RangeOutcomes:
-    """Ground truth with age ranges (FairFace) and predictions, one entry per face found."""
-
-    age_low: np.ndarray  # first year of the labelled range
-    age_high: np.ndarray  # last year of the labelled range
-    race_true: np.ndarray  # index into RACES
-    gender_true: np.ndarray
-    ethnicity_true: np.ndarray
-    age_pred: np.ndarray
-    gender_pred: np.ndarray
-    ethnicity_pred: np.ndarray
-
-
-def _range_figures(o: RangeOutcomes, mask: np.ndarray) -> dict:
-    age, low, high = o.age_pred[mask], o.age_low[mask], o.age_high[mask]
-    return {
-        "n": int(mask.sum()),
-        "age_in_range": float(inside_range(age, low, high).mean()) if mask.any() else float("nan"),
-        RANGE_HIT_KEY: float(inside_range(age, low, high, AGE_RANGE_TOLERANCE).mean()) if mask.any() else float("nan"),
-        "gender_accuracy": accuracy(o.gender_true[mask], o.gender_pred[mask]),
-        "ethnicity_accuracy": accuracy(o.ethnicity_true[mask], o.ethnicity_pred[mask]),
-    }
-
-
-def summarize_ranges(o: RangeOutcomes) -> dict:
-    """Headline figures, confusion matrices (with FairFace's seven race groups) and per-group figures."""
-    true_bucket, pred_bucket = age_bucket(o.age_low), age_bucket(np.rint(o.age_pred))
-    everyone = np.ones(len(o.age_low), bool)
-    per_cell = []
-    for r, race in enumerate(RACES):
-        for g, gender in enumerate(GENDERS):
-            for b, bucket in enumerate(AGE_BUCKETS):
-                mask = (o.race_true == r) & (o.gender_true == g) & (true_bucket == b)
-                if mask.any():
-                    per_cell.append({"race": race, "gender": gender, "age_bucket": bucket, **_range_figures(o, mask)})
-
-    def by(keys: np.ndarray, names: Sequence[str]) -> list[dict]:
-        return [{"group": name, **_range_figures(o, keys == i)} for i, name in enumerate(names) if (keys == i).any()]
-
-    race_calls = np.zeros((len(RACES), len(ETHNICITIES)), dtype=np.int64)
-    np.add.at(race_calls, (o.race_true, o.ethnicity_pred), 1)
-    return {
-        **_range_figures(o, everyone),
-        "confusion": {
-            **_confusions(o.gender_true, o.gender_pred, o.ethnicity_true, o.ethnicity_pred, true_bucket, pred_bucket),
-            "race_to_ethnicity": {
-                "rows": list(RACES),
-                "labels": list(ETHNICITIES),
-                "counts": race_calls.tolist(),
-            },
-        },
-        "per_group": {
-            "gender": by(o.gender_true, GENDERS),
-            "ethnicity": by(o.ethnicity_true, ETHNICITIES),
-            "race": by(o.race_true, RACES),
-            "age_bucket": by(true_bucket, AGE_BUCKETS),
-            "race_gender_age_bucket": per_cell,
-        },
-    }
-
-
-def bootstrap_range_intervals(o: RangeOutcomes, n_resamples: int = 2000, seed: int = 0, level: float = 0.95) -> dict:
-    """Percentile bootstrap confidence intervals of the headline figures of range-labelled faces."""
-    rng = np.random.default_rng(seed)
-    hits = {
-        "age_in_range": inside_range(o.age_pred, o.age_low, o.age_high),
-        RANGE_HIT_KEY: inside_range(o.age_pred, o.age_low, o.age_high, AGE_RANGE_TOLERANCE),
-        "gender_accuracy": o.gender_pred == o.gender_true,
-        "ethnicity_accuracy": o.ethnicity_pred == o.ethnicity_true,
-    }
-    n = len(o.age_low)
-    samples: dict[str, list[float]] = {k: [] for k in hits}
-    for _ in range(n_resamples):
-        idx = rng.integers(0, n, n)
-        for k, v in hits.items():
-            samples[k].append(v[idx].mean())
-    tail = (1 - level) / 2 * 100
-    return {k: [float(np.percentile(v, tail)), float(np.percentile(v, 100 - tail))] for k, v in samples.items()}
+    return {k: [float(np.nanpercentile(v, tail)), float(np.nanpercentile(v, 100 - tail))] for k, v in samples.items()}
 
 
 RELIABILITY_BINS = 10
@@ -299,29 +239,22 @@ def reliability(confidence: np.ndarray, correct: np.ndarray, bins: int = RELIABI
     return {"bins": rows, "ece": float(error) if len(confidence) else float("nan")}
 
 
-def calibration(
-    probabilities: dict[str, np.ndarray],
-    genders: np.ndarray,
-    ethnicities: np.ndarray,
-    age_true: np.ndarray | None,
-    interval: tuple[np.ndarray, np.ndarray],
-) -> dict:
-    """Reliability of the gender and ethnicity probabilities (faces with that label), and, where ages are exact
-    (``age_true`` not None), how often the predicted age interval holds the true age, by true age bucket, against
-    its nominal AGE_INTERVAL_MASS."""
+def calibration(o: Outcomes, probabilities: dict[str, np.ndarray]) -> dict:
+    """Reliability of each labelled class head's probabilities (over the faces with its label), and, where some
+    ages are exact, how often the predicted age interval holds the true age (``age_interval``), by true age
+    bucket, against its nominal AGE_INTERVAL_MASS."""
     report: dict = {}
-    for head, truth in (("gender", np.asarray(genders)), ("ethnicity", np.asarray(ethnicities))):
-        labelled = truth != NO_LABEL
-        if labelled.any():
-            probs = probabilities[head][labelled]
-            report[head] = reliability(probs.max(axis=1), probs.argmax(axis=1) == truth[labelled])
-    if age_true is not None:
-        low, high = interval
-        inside = (age_true >= low) & (age_true <= high)
-        buckets = age_bucket(age_true)
+    for head in o.heads:
+        labelled = o.truth[head.name] != NO_LABEL
+        confidence = probabilities[head.name][labelled].max(axis=1)
+        report[head.name] = reliability(confidence, o.predicted[head.name][labelled] == o.truth[head.name][labelled])
+    exact = o.exact
+    if exact.any():
+        inside = ((o.age_low >= o.pred_low) & (o.age_low <= o.pred_high))[exact]
+        buckets = o.true_buckets()[exact]
         report["age_interval"] = {
             "nominal": AGE_INTERVAL_MASS,
-            "coverage": float(inside.mean()) if len(inside) else float("nan"),
+            "coverage": float(inside.mean()),
             "by_age_bucket": [
                 {"group": name, "n": int((buckets == b).sum()), "coverage": float(inside[buckets == b].mean())}
                 for b, name in enumerate(AGE_BUCKETS)

@@ -1,4 +1,4 @@
-"""Global explanations: mean |SHAP| maps per head (and per ethnicity class) over many test faces.
+"""Global explanations: mean |SHAP| maps per head (and per class of a many-class head) over many test faces.
 
 The file holds aggregated maps only (no face images): each map is stored as float16
 normalised to a maximum of 1, with its float32 scale beside it.
@@ -17,16 +17,17 @@ import numpy as np
 from face2data.explanation.core import target_class
 from face2data.explanation.shap_maps import DEFAULT_SETTINGS, UNITS, ExplainSettings, explain_face
 from face2data.paths import SHAP_GLOBAL_PATH
-from face2data.schema import CLASS_HEADS, HEAD_BY_NAME, HEADS, INPUT_SIZE
+from face2data.schema import CLASS_HEADS, HEADS, INPUT_SIZE
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-# The head whose classes get maps of their own.
-PER_CLASS_HEAD = HEAD_BY_NAME["ethnicity"]
+# The heads whose classes get maps of their own: those of more than two classes (a two-class head's two
+# probabilities move together, one the other's complement).
+PER_CLASS_HEADS = tuple(head for head in CLASS_HEADS if len(head.classes) > 2)
 # Map names: every head (each face's predicted class for a class head),
-# then each ethnicity class over the faces predicted as that class.
-MAP_NAMES = (*HEADS, *(f"{PER_CLASS_HEAD.name}:{label}" for label in PER_CLASS_HEAD.classes))
+# then "<head>:<class>" for each class of PER_CLASS_HEADS, over the faces predicted as that class.
+MAP_NAMES = (*HEADS, *(f"{head.name}:{label}" for head in PER_CLASS_HEADS for label in head.classes))
 
 
 class GlobalMapsError(ValueError):
@@ -63,19 +64,20 @@ def compute_global_maps(
     start = time.perf_counter()
     for i, image in enumerate(images):
         explanation = explain_face(model, image, settings=settings)
-        per_class = explanation[PER_CLASS_HEAD.name]
         for name, values in (
             *((head, explanation[head].values) for head in HEADS),
-            (f"{PER_CLASS_HEAD.name}:{target_class(per_class.target)}", per_class.values),
-        ):
+            *((f"{h.name}:{target_class(explanation[h.name].target)}", explanation[h.name].values)
+              for h in PER_CLASS_HEADS),
+        ):  # fmt: skip
             sums[name] += np.abs(values)
             counts[name] += 1
         if progress is not None:
             progress(i + 1, len(images))
     seconds = (time.perf_counter() - start) / len(images)
     method = (
-        f"Mean absolute SHAP value per pixel over {len(images)} test faces (per ethnicity class: over the faces "
-        f"predicted as that class; {' and '.join(h.name for h in CLASS_HEADS)}: the predicted class's probability; "
+        f"Mean absolute SHAP value per pixel over {len(images)} test faces (per "
+        f"{' and '.join(h.name for h in PER_CLASS_HEADS) or 'head'} class: over the faces predicted as that class; "
+        f"{' and '.join(h.name for h in CLASS_HEADS)}: the predicted class's probability; "
         f"{seconds:.1f} s per face). "
         f"Each face: {settings.describe()}"
     )

@@ -1,8 +1,9 @@
 """The global view in regions: mean absolute and mean signed region values per head over test faces, by group.
 
-Groups are all faces, each labelled class of every class head (gender, ethnicity) and each age range (true labels).
-Class heads explain the probability of the face's labelled class, so a signed mean reads "on faces
-labelled female, the hair raised P(female) by 6 percentage points on average". The file is small JSON with
+Groups are all faces, each labelled class of every class head and each age range (true labels). Class heads
+explain the probability of the face's labelled class (the likeliest class where the face has no label of that
+head, and it then counts in none of the head's groups), so a signed mean reads "on faces labelled female, the
+hair raised P(female) by 6 percentage points on average". The file is small JSON with
 aggregated figures only (no images), written by ``python -m face2data explain-regions-global``.
 """
 
@@ -20,7 +21,7 @@ from face2data.data.arrays import FaceArrays
 from face2data.explanation.regions import DEFAULT_REGION_SETTINGS, REGION_UNITS, RegionSettings, explain_regions
 from face2data.faces.regions import REGIONS
 from face2data.paths import REGION_GLOBAL_PATH
-from face2data.schema import AGE_BUCKETS, CLASS_HEADS, HEADS, age_bucket
+from face2data.schema import AGE_BUCKETS, CLASS_HEADS, HEADS, NO_LABEL, age_bucket
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +41,6 @@ def group_names() -> list[str]:
     ]
 
 
-def _labels(faces: FaceArrays) -> dict[str, np.ndarray]:
-    """Each class head's labelled class indices of the faces."""
-    columns = {"gender": faces.genders, "ethnicity": faces.ethnicities}
-    return {head.name: columns[head.name] for head in CLASS_HEADS}
-
-
 def compute_region_global(
     model,
     faces: FaceArrays,
@@ -59,14 +54,14 @@ def compute_region_global(
     names = group_names()
     sums = {h: {g: np.zeros((2, len(REGIONS))) for g in names} for h in HEADS}
     counts = dict.fromkeys(names, 0)
-    labels = _labels(faces)
     start = time.perf_counter()
     for i in range(len(faces)):
-        classes = {head.name: int(labels[head.name][i]) for head in CLASS_HEADS}
+        labelled = [head for head in CLASS_HEADS if faces.labels[head.name][i] != NO_LABEL]
+        classes = {head.name: int(faces.labels[head.name][i]) for head in labelled}
         explanation = explain_regions(model, faces.images[i], classes)
         groups = [
             "all",
-            *(f"{head.name}:{head.classes[classes[head.name]]}" for head in CLASS_HEADS),
+            *(f"{head.name}:{head.classes[classes[head.name]]}" for head in labelled),
             f"age:{AGE_BUCKETS[int(age_bucket(float(faces.age_low[i])))]}",
         ]
         for group in groups:
@@ -94,7 +89,8 @@ def compute_region_global(
     method = (
         f"Region values of {len(faces)} test faces ({', '.join(f'{c} {s}' for s, c in sources.items())}), "
         f"{seconds:.2f} s per face; {' and '.join(h.name for h in CLASS_HEADS)}: the probability of the face's "
-        "labelled class; groups by true label (age range from the exact or range label). Each face: "
+        "labelled class (the likeliest without a label); groups by true label (age range from the exact or range "
+        "label). Each face: "
         f"{settings.describe()}"
     )
     return {

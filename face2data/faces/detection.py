@@ -11,6 +11,7 @@ import functools
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar, Protocol
 
 import cv2
 import numpy as np
@@ -59,8 +60,22 @@ class Detection:
         return min(self.box[2], self.box[3])
 
 
+class Detector(Protocol):
+    """The one seam for face detectors: training crops, Predict, live video and your labelled photos all find
+    faces through the detector ``new_detector`` makes, so what the model is trained on is what it is served."""
+
+    version: ClassVar[str]  # part of the crop caches' key: a new detector or new settings rebuild them
+
+    def detect(self, rgb: np.ndarray, border: float = 0.0) -> list[Detection]:
+        """Every face of an RGB uint8 image, largest first; ``border`` > 0 searches inside a grey margin of that
+        fraction of the longer side (for tight face crops)."""
+        ...
+
+
 class FaceDetector:
     """YuNet loaded once; ``detect`` may be called from several threads (calls take turns)."""
+
+    version: ClassVar[str] = DETECTOR_VERSION
 
     def __init__(
         self,
@@ -135,7 +150,16 @@ class FaceDetector:
         return Detection(box=box, score=float(row[14]), keypoints=row[4:14].reshape(5, 2).copy())
 
 
+# The detector every path uses (a new one: a class with ``version`` and ``detect``, set here).
+DETECTOR: type[Detector] = FaceDetector
+
+
+def new_detector() -> Detector:
+    """A detector of its own (for a worker thread or process: one detector serves one call at a time)."""
+    return DETECTOR()
+
+
 @functools.cache
-def default_detector() -> FaceDetector:
+def default_detector() -> Detector:
     """The process-wide detector."""
-    return FaceDetector()
+    return new_detector()

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from face2data.faces.alignment import align_face, reference_layout
-from face2data.faces.detection import TIGHT_CROP_BORDER, FaceDetector, default_detector
+from face2data.faces.detection import TIGHT_CROP_BORDER, Detector, default_detector
 from face2data.faces.quality import CONFIRM_SCORE, DOUBTFUL_SCORE, POSSIBLE_FACE_NOTE, quality_notes
 
 
@@ -23,12 +23,12 @@ class FoundFace:
     doubtful: bool = False  # a possible face: not read unless asked (see second_look)
 
 
-def second_look(crop: np.ndarray, detector: FaceDetector) -> float:
+def second_look(crop: np.ndarray, detector: Detector) -> float:
     """The detector's best score on an aligned crop, searched like a training crop (0 when it finds nothing)."""
     return max((found.score for found in detector.detect(crop, border=TIGHT_CROP_BORDER)), default=0.0)
 
 
-def find_faces(rgb: np.ndarray, detector: FaceDetector | None = None) -> list[FoundFace]:
+def find_faces(rgb: np.ndarray, detector: Detector | None = None) -> list[FoundFace]:
     """Detect, align and check every face of an RGB uint8 photo (EXIF already applied), largest first.
 
     A detection scored below DOUBTFUL_SCORE whose aligned crop the detector does not confirm (CONFIRM_SCORE)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from face2data.evaluation.metrics import RANGE_HIT_KEY
+from face2data.data.scores import RANGE_HIT_KEY
 
 
 def read_history(path: Path) -> pd.DataFrame | None:
@@ -60,10 +60,10 @@ def read_text(path: Path) -> str | None:
 
 
 def per_group_table(rows: list[dict]) -> pd.DataFrame:
-    """Per-group rows of a metrics JSON as a table, shares (accuracies, age in range) in percent."""
+    """Per-group rows of a metrics JSON as a table, shares (every head's accuracy, age in range) in percent."""
     table = pd.DataFrame(rows)
-    for column in ("gender_accuracy", "ethnicity_accuracy", "age_in_range", RANGE_HIT_KEY):
-        if column in table:
+    for column in table.columns:
+        if column.endswith("_accuracy") or column in ("age_in_range", RANGE_HIT_KEY):
             table[column] = table[column] * 100
     return table
 

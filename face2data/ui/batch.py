@@ -1,6 +1,6 @@
 """From the uploads of the Batch page to its table, charts and CSV, all in memory.
 
-Uploaded photos and archives are opened in memory (``face2data.batch.inputs``), scored one after another with
+Uploaded photos and archives are opened in memory (``face2data.inputs``), scored one after another with
 the process's one Predictor and kept as the batch's rows (``face2data.batch.rows``, the CLI's schema) plus a
 small JPEG thumbnail of each face; nothing is written to disk or logged. No Streamlit here, so it tests alone.
 """
@@ -17,8 +17,8 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from face2data.batch.inputs import iter_upload_entries
 from face2data.batch.rows import score
+from face2data.inputs import iter_upload_entries
 from face2data.limits import MAX_BATCH_BYTES, MAX_BATCH_FILES
 from face2data.results import encode_csv, is_read_face
 from face2data.schema import CLASS_HEADS

@@ -2,6 +2,9 @@
 
 A report is what ``evaluate`` (or ``evaluate_labelled``) writes; its age labels are exact ages, ranges or
 absent (``age_kind``), and a head without labels has no figures, so every section shows what the report holds.
+Its keys are read per class head of ``schema.HEAD_TABLE``: ``<head>_accuracy``, ``confusion[<head>]``,
+``confusion["<labelled head>_to_<predicted head>"]`` (two schemes of one attribute), ``per_group[<head>]``,
+``per_group["cells"]`` (a key per labelled class head and ``age_bucket``) and ``calibration[<head>]``.
 """
 
 from __future__ import annotations
@@ -14,41 +17,49 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from face2data.data.scores import RANGE_HIT_KEY
 from face2data.evaluation import gallery
-from face2data.evaluation.metrics import RANGE_HIT_KEY
-from face2data.evaluation.run import RANGE_SOURCES
+from face2data.evaluation.run import PROBABILITY_COLUMNS, RANGE_SOURCES
 from face2data.results import whole_years
-from face2data.schema import AGE_INTERVAL_MASS, AGE_MAX, AGE_RANGE_TOLERANCE, RACE_TO_ETHNICITY
+from face2data.schema import AGE_INTERVAL_MASS, AGE_MAX, AGE_RANGE_TOLERANCE, CLASS_HEADS, HEAD_BY_NAME, Head
 from face2data.ui import figures, views
 from face2data.ui.artifacts import per_group_table
 
+AGE_GROUP = "age_bucket"  # the age's confusion matrix and per-group table
+CELLS = "cells"  # per_group's table of cells: class heads' labels × age bucket
+
 GROUP_COLUMNS = {
     "group": st.column_config.TextColumn("group"),
+    **{head.name: st.column_config.TextColumn(head.title.lower()) for head in CLASS_HEADS},
+    AGE_GROUP: st.column_config.TextColumn("age bucket"),
     "n": st.column_config.NumberColumn("faces", format="%d"),
     "age_mae": st.column_config.NumberColumn("age MAE (years)", format="%.2f"),
-    "gender_accuracy": st.column_config.NumberColumn("gender accuracy %", format="%.1f"),
-    "ethnicity_accuracy": st.column_config.NumberColumn("ethnicity accuracy %", format="%.1f"),
+    **{
+        f"{head.name}_accuracy": st.column_config.NumberColumn(f"{head.title.lower()} accuracy %", format="%.1f")
+        for head in CLASS_HEADS
+    },
     "age_in_range": st.column_config.NumberColumn("age inside the range %", format="%.1f"),
     RANGE_HIT_KEY: st.column_config.NumberColumn(f"age within range ± {AGE_RANGE_TOLERANCE} %", format="%.1f"),
 }
 INTERVAL_FORMATS = {
     "age_mae": "age MAE {:.2f}–{:.2f}",
     RANGE_HIT_KEY: f"age within range ± {AGE_RANGE_TOLERANCE} " + "{:.1%}–{:.1%}",
-    "gender_accuracy": "gender {:.1%}–{:.1%}",
-    "ethnicity_accuracy": "ethnicity {:.1%}–{:.1%}",
+    **{f"{head.name}_accuracy": f"{head.title.lower()} " + "{:.1%}–{:.1%}" for head in CLASS_HEADS},
+}
+# A labelled head against the predicted head of the same attribute in another scheme (FairFace's seven groups
+# against the five classes): "<labelled>_to_<predicted>" -> (labelled head, predicted head).
+CROSS_MATRICES: dict[str, tuple[Head, Head]] = {
+    f"{labelled.name}_to_{predicted.name}": (labelled, predicted)
+    for labelled in CLASS_HEADS
+    for predicted in CLASS_HEADS
+    if labelled is not predicted and labelled.attribute == predicted.attribute
 }
 MATRIX_TITLES = {
-    "gender": "Gender",
-    "ethnicity": "Ethnicity",
-    "age_bucket": "Age bucket",
-    "race_to_ethnicity": "FairFace race group → predicted ethnicity",
+    **{head.name: head.title for head in CLASS_HEADS},
+    AGE_GROUP: "Age bucket",
+    **{name: f"{true.title} → predicted {pred.title.lower()}" for name, (true, pred) in CROSS_MATRICES.items()},
 }
-GROUP_TABLES = {
-    "gender": "By gender",
-    "ethnicity": "By ethnicity",
-    "race": "By race group",
-    "age_bucket": "By age bucket",
-}
+GROUP_TABLES = {**{head.name: f"By {head.title.lower()}" for head in CLASS_HEADS}, AGE_GROUP: "By age bucket"}
 # The aligned crops of some rows of an evaluation, in their order (None for a face that cannot be found).
 FacesOf = Callable[[list[int]], list[np.ndarray | None]]
 GALLERY_FACES = 24
@@ -66,9 +77,10 @@ def age_kind(metrics: dict) -> str:
 
 
 def headline(metrics: dict) -> None:
-    """Five figures, then the RMSE, the unreadable images and the bootstrap intervals in one caption."""
+    """Faces found, two age figures and each class head's accuracy, then the RMSE, the unreadable images and the
+    bootstrap intervals in one caption."""
     kind = age_kind(metrics)
-    cols = st.columns(5)
+    cols = st.columns(3 + len(CLASS_HEADS))
     cols[0].metric("Faces found", f"{metrics['faces_found']:.1%}", help="Images whose face the detector found.")
     if kind == "range":
         cols[1].metric(
@@ -91,13 +103,13 @@ def headline(metrics: dict) -> None:
         )
     else:
         cols[1].metric("Age", "—", help="No face has an age label: age is not scored.")
-    for col, head, title, extra in ((cols[3], "gender", "Gender accuracy", ""),
-                                    (cols[4], "ethnicity", "Ethnicity accuracy", "Five classes. ")):  # fmt: skip
-        value = metrics.get(f"{head}_accuracy")
+    for col, head in zip(cols[3:], CLASS_HEADS, strict=True):  # one per class head of the model
+        value, title = metrics.get(f"{head.name}_accuracy"), f"{head.title} accuracy"
+        scheme = f"{head.scheme}. " if head.scheme else ""
         if value is None:
-            col.metric(title, "—", help=f"{extra}No face has a {head} label here: not scored.")
+            col.metric(title, "—", help=f"{scheme}No face has a {head.title.lower()} label here: not scored.")
         else:
-            col.metric(title, f"{value:.1%}", help=extra or None)
+            col.metric(title, f"{value:.1%}", help=scheme or None)
     notes = [f"Age RMSE {metrics['age_rmse']:.2f} years."] if kind == "exact" else []
     notes.append(f"Images that could not be used: {len(metrics.get('skipped', []))}.")
     intervals = metrics.get("confidence_intervals") or {}
@@ -124,38 +136,38 @@ def confusions(metrics: dict, key: str) -> None:
                 matrix["labels"], matrix["counts"], normalised, MATRIX_TITLES[name], matrix.get("rows")
             )
             st.plotly_chart(figure, key=f"cm_{key}_{name}")
-            if name == "race_to_ethnicity":
+            if name in CROSS_MATRICES:
+                true, pred = CROSS_MATRICES[name]
                 st.caption(
-                    "Rows: FairFace's seven groups; columns: the model's five classes. East and Southeast Asian "
-                    "count as Asian, Middle Eastern and Latino_Hispanic as Others."
+                    f"Rows: the labelled {true.title.lower()} ({true.scheme or true.name}); columns: the model's "
+                    f"{pred.title.lower()} ({pred.scheme or pred.name}). Each labelled class counts as right where the "
+                    "prediction is its class in the other scheme."
                 )
 
 
 def groups(metrics: dict, key: str) -> None:
-    """The per-cell heatmap (group × gender × age bucket) of a chosen figure, and sortable per-group tables."""
+    """The per-cell heatmap (labelled classes × age bucket) of a chosen figure, and sortable per-group tables."""
     st.header("Where is the model weaker?")
     per_group = metrics["per_group"]
     kind = age_kind(metrics)
-    has_ethnicity = "ethnicity_accuracy" in metrics
-    group = "race" if "race" in per_group else "ethnicity" if has_ethnicity else None
-    cells_key = f"{group}_gender_age_bucket" if group else "gender_age_bucket"
-    if per_group.get(cells_key):
+    tables = dict(GROUP_TABLES)
+    if per_group.get(CELLS):
         age_figure = {"range": [RANGE_HIT_KEY], "exact": ["age_mae"]}.get(kind, [])
-        heads = [f"{head}_accuracy" for head in ("gender", "ethnicity") if f"{head}_accuracy" in metrics]
+        heads = [f"{head.name}_accuracy" for head in CLASS_HEADS if f"{head.name}_accuracy" in metrics]
         choice = st.selectbox(
             "Figure", [*age_figure, *heads], format_func=lambda m: figures.GROUP_METRICS[m][0], key=f"fig_{key}"
         )
         default = 5 if metrics["n"] >= SMALL_SET else 1
         min_n = st.slider("Hide cells with fewer faces than", 1, 50, default, help="Small cells give noisy figures.")
-        cells = per_group_table(per_group[cells_key])
+        cells = per_group_table(per_group[CELLS])
         wide, narrow = views.wide_and_narrow(f"groups_{key}")
-        wide.plotly_chart(figures.group_heatmap(cells, choice, min_n=min_n, group=group), key=f"heatmap_{key}")
-        narrow.plotly_chart(
-            figures.group_heatmap(cells, choice, min_n=min_n, group=group, narrow=True), key=f"heatmap_{key}_narrow"
-        )
-    tables = {cells_key: f"{group.capitalize()} × gender × age bucket" if group else "Gender × age bucket"}
-    tables |= GROUP_TABLES
+        wide.plotly_chart(figures.group_heatmap(cells, choice, min_n=min_n), key=f"heatmap_{key}")
+        narrow.plotly_chart(figures.group_heatmap(cells, choice, min_n=min_n, narrow=True), key=f"heatmap_{key}_narrow")
+        rows_by = [HEAD_BY_NAME[head].title.lower() for head in figures.row_heads(cells)]
+        tables = {CELLS: " × ".join([*rows_by, "age bucket"]).capitalize()} | tables
     keys = [k for k in tables if per_group.get(k)]
+    if not keys:
+        return
     st.caption("Tables (click a column to sort):")
     for tab, table in zip(st.tabs([tables[k] for k in keys]), keys, strict=True):
         with tab:
@@ -185,9 +197,11 @@ def calibration(metrics: dict, key: str, command: str, temperatures: dict | None
             f"{temperatures['fitted_on']}, never on a test face; the diagrams measure them with it. "
             "It changes no answer, only how sure each one is said to be (`python -m face2data calibrate`)."
         )
-    heads = [(head, title) for head, title in (("gender", "Gender"), ("ethnicity", "Ethnicity")) if head in report]
-    for column, (head, title) in zip(st.columns(len(heads) or 1), heads, strict=False):
-        column.plotly_chart(figures.reliability_figure(report[head], title), key=f"reliability_{key}_{head}")
+    heads = [head for head in CLASS_HEADS if head.name in report]
+    for column, head in zip(st.columns(len(heads) or 1), heads, strict=False):
+        column.plotly_chart(
+            figures.reliability_figure(report[head.name], head.title), key=f"reliability_{key}_{head.name}"
+        )
     if "age_interval" in report:
         st.plotly_chart(figures.interval_coverage_figure(report["age_interval"]), key=f"coverage_{key}")
 
@@ -214,10 +228,19 @@ def _cells(rows: list[dict], metrics: dict) -> list[tuple[str, str, str, int]]:
         counted: dict[tuple[str, str], int] = {}
         for row in rows:
             pair = gallery.cell_labels(row, name)
-            if pair is not None and RACE_TO_ETHNICITY.get(pair[0], pair[0]) != pair[1]:  # a race group: its class
+            if pair is not None and _mistaken(row, name, pair):
                 counted[pair] = counted.get(pair, 0) + 1
         cells += [(name, true, pred, n) for (true, pred), n in counted.items()]
     return sorted(cells, key=lambda cell: -cell[3])
+
+
+def _mistaken(row: dict, matrix: str, pair: tuple[str, str]) -> bool:
+    """Whether a row's (true, predicted) cell of ``matrix`` is a mistake. In a matrix of two schemes the labelled
+    class has no column of its own: the face's label in the predicted head's scheme decides."""
+    if matrix not in CROSS_MATRICES:
+        return pair[0] != pair[1]
+    truth = _shown(row.get(f"{CROSS_MATRICES[matrix][1].name}_true"))
+    return bool(truth) and truth != pair[1]
 
 
 def _shown(value: object) -> str:
@@ -231,17 +254,29 @@ def _shown(value: object) -> str:
     return text.replace(f"-{AGE_MAX}", "+") if text.endswith(f"-{AGE_MAX}") else text
 
 
+def _labels(row: dict) -> list[str]:
+    """A row's class labels, one per attribute: where it is labelled in two schemes, the finer one with the other
+    in brackets only where that differs ('East Asian (Asian)', not 'Black (Black)')."""
+    labels = []
+    for attribute in dict.fromkeys(head.attribute for head in CLASS_HEADS):
+        heads = sorted((h for h in CLASS_HEADS if h.attribute == attribute), key=lambda h: -len(h.classes))
+        texts = list(dict.fromkeys(text for h in heads if (text := _shown(row.get(f"{h.name}_true")))))
+        if texts:
+            labels.append(texts[0] + (f" ({', '.join(texts[1:])})" if texts[1:] else ""))
+    return labels
+
+
 def _caption(row: dict) -> str:
-    """What a gallery face was labelled and what the model said (a race group is named once, with the five-class
-    ethnicity it counts as only where that differs: 'East Asian (Asian)', not 'Black, Black')."""
+    """What a gallery face was labelled and what the model said, for each class head the row has."""
     said = [f"{whole_years(float(row['age_pred']))} y ({row['age_low']}–{row['age_high']})"]
-    for head in ("gender", "ethnicity"):
-        predicted = row[f"{head}_pred"]
-        said.append(f"{predicted} {row['p_' + predicted]:.0%}")
-    race, ethnicity = _shown(row.get("race_true")), _shown(row.get("ethnicity_true"))
-    group = f"{race} ({ethnicity})" if race and ethnicity and race != ethnicity else race or ethnicity
-    labelled = [text for text in (_shown(row.get("age_true")), _shown(row.get("age_range_true")),
-                                  _shown(row.get("gender_true")), group) if text]  # fmt: skip
+    for head in CLASS_HEADS:
+        predicted = _shown(row.get(f"{head.name}_pred"))
+        if predicted:
+            column = PROBABILITY_COLUMNS[head.name][head.classes.index(predicted)]
+            probability = _shown(row.get(column))
+            said.append(f"{predicted} {float(probability):.0%}" if probability else predicted)
+    ages = (_shown(row.get("age_true")), _shown(row.get("age_range_true")))
+    labelled = [text for text in ages if text] + _labels(row)
     return f"{PurePosixPath(row['file']).name}  \nlabel: {', '.join(labelled)}  \nsaid: {', '.join(said)}"
 
 

@@ -6,11 +6,13 @@ Pure geometry (no drawing), so the placement can be checked without a browser: t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import cv2
 
 from face2data.results import labels_of, short_label
+from face2data.schema import Head
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 # Label text height as a share of the face's width on the shown photo, and its bounds in display pixels.
@@ -58,9 +60,10 @@ class PlacedLabel:
     baseline: int  # text baseline inside the rectangle, from its top
 
 
-def label_text(face) -> str:
-    """'3: 34 F White' — the face's number, then its age and classes in short form (``results.short_label``)."""
-    return f"{face.index + 1}: {short_label(face.age, labels_of(face))}"
+def label_text(face, heads: Iterable[Head] | None = None) -> str:
+    """'3: 34 F White' — the face's number, then its age and the classes of ``heads`` (default: one head per
+    attribute, ``results.labels_of``) in short form (``results.short_label``)."""
+    return f"{face.index + 1}: {short_label(face.age, labels_of(face, heads))}"
 
 
 def layout_labels(

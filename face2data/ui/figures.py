@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import product
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from face2data.evaluation.metrics import RANGE_HIT_KEY
-from face2data.schema import AGE_BUCKETS, AGE_RANGE_TOLERANCE, AGES, ETHNICITIES, GENDERS, RACES
+from face2data.data.scores import RANGE_HIT_KEY
+from face2data.schema import AGE_BUCKETS, AGE_RANGE_TOLERANCE, AGES, CLASS_HEADS, HEAD_BY_NAME, HEAD_TABLE
 from face2data.ui.artifacts import best_epoch, normalise_rows
 
 TRAIN_COLOUR = "#2E6FBA"
@@ -75,29 +76,34 @@ def _curves(history: pd.DataFrame, panels: Sequence[tuple[str, str]], rows: int,
     return fig
 
 
+def _in_history(history: pd.DataFrame, panels: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The panels whose figure the history holds (train or validation): a head added later has none in an older
+    run's history."""
+    return [(metric, title) for metric, title in panels if metric in history or f"val_{metric}" in history]
+
+
+def accuracy_title(head: str) -> str:
+    """'gender accuracy (%)': a class head's accuracy, for axes and panels."""
+    return f"{HEAD_BY_NAME[head].title.lower()} accuracy (%)"
+
+
 def loss_figure(history: pd.DataFrame) -> go.Figure:
-    """Total and per-head losses, train vs validation."""
-    panels = [
-        ("loss", "total loss"),
-        ("age_loss", "age loss"),
-        ("gender_loss", "gender loss"),
-        ("ethnicity_loss", "ethnicity loss"),
-    ]
-    return _curves(history, panels, rows=2, cols=2, height=560)
+    """Total and per-head losses, train vs validation, two panels a row."""
+    panels = [("loss", "total loss"), *((f"{h.name}_loss", f"{h.title.lower()} loss") for h in HEAD_TABLE)]
+    panels = _in_history(history, panels)
+    rows = -(-len(panels) // 2)
+    return _curves(history, panels, rows=rows, cols=2, height=280 * rows)
 
 
 def metrics_figure(history: pd.DataFrame) -> go.Figure:
-    """Age error (years) and gender / ethnicity accuracy (%), train vs validation."""
-    panels = [
-        ("age_mae", "age error (years)"),
-        ("gender_accuracy", "gender accuracy (%)"),
-        ("ethnicity_accuracy", "ethnicity accuracy (%)"),
-    ]
+    """Age error (years) and each class head's accuracy (%), train vs validation."""
+    panels = [("age_mae", "age error (years)"), *((f"{h.name}_accuracy", accuracy_title(h.name)) for h in CLASS_HEADS)]
+    panels = _in_history(history, panels)
     percent = history.copy()
     for column in percent.columns:
         if column.endswith("_accuracy"):
             percent[column] = percent[column] * 100
-    return _curves(percent, panels, rows=1, cols=3, height=340)
+    return _curves(percent, panels, rows=1, cols=len(panels), height=340)
 
 
 SOURCE_CURVES = (
@@ -108,21 +114,26 @@ SOURCE_CURVES = (
 SOURCE_PANELS = (
     ("age_mae", "age MAE (years; exact ages)"),
     (RANGE_HIT_KEY, f"age within range ± {AGE_RANGE_TOLERANCE} (%; age ranges)"),
-    ("gender_accuracy", "gender accuracy (%)"),
-    ("ethnicity_accuracy", "ethnicity accuracy (%)"),
+    *((f"{head.name}_accuracy", accuracy_title(head.name)) for head in CLASS_HEADS),
 )
 
 
+def _has(history: pd.DataFrame, column: str) -> bool:
+    return column in history and not history[column].isna().all()
+
+
 def per_source_figure(history: pd.DataFrame) -> go.Figure | None:
-    """Validation figures of each training source per epoch (inference mode), a panel per figure, years and
-    percentages never on one axis; None for a one-source history."""
-    sources = [s for s, _, _ in SOURCE_CURVES if f"val_{s}_gender_accuracy" in history]
-    sources = [s for s in sources if not history[f"val_{s}_gender_accuracy"].isna().all()]
+    """Validation figures of each training source per epoch (inference mode), a panel per figure the history
+    holds, years and percentages never on one axis; None for a one-source history."""
+    columns = {source: [f"val_{source}_{metric}" for metric, _ in SOURCE_PANELS] for source, _, _ in SOURCE_CURVES}
+    sources = [source for source, names in columns.items() if any(_has(history, c) for c in names)]
     if len(sources) < 2:
         return None
-    fig = make_subplots(rows=2, cols=2, subplot_titles=[title for _, title in SOURCE_PANELS], vertical_spacing=0.18)
+    panels = [(m, t) for m, t in SOURCE_PANELS if any(_has(history, f"val_{s}_{m}") for s in sources)]
+    rows = -(-len(panels) // 2)
+    fig = make_subplots(rows=rows, cols=2, subplot_titles=[title for _, title in panels], vertical_spacing=0.36 / rows)
     shown: set[str] = set()
-    for i, (metric, _) in enumerate(SOURCE_PANELS):
+    for i, (metric, _) in enumerate(panels):
         row, col = i // 2 + 1, i % 2 + 1
         for source, name, colour in SOURCE_CURVES:
             column = f"val_{source}_{metric}"
@@ -146,7 +157,7 @@ def per_source_figure(history: pd.DataFrame) -> go.Figure | None:
             )
             shown.add(source)
         fig.update_xaxes(title_text="epoch", dtick=max(1, -(-len(history) // 10)), row=row, col=col)
-    _compact(fig, 560, top=70)
+    _compact(fig, 280 * rows, top=70)
     fig.update_layout(legend={"yref": "container", "y": 1.0, "yanchor": "top"})
     return fig
 
@@ -203,33 +214,42 @@ def confusion_figure(
 GROUP_METRICS = {
     "age_mae": ("age MAE (years)", "Reds", "%{z:.1f}"),
     RANGE_HIT_KEY: (f"age within range ± {AGE_RANGE_TOLERANCE} years (%)", "Blues", "%{z:.0f}"),
-    "gender_accuracy": ("gender accuracy (%)", "Blues", "%{z:.0f}"),
-    "ethnicity_accuracy": ("ethnicity accuracy (%)", "Blues", "%{z:.0f}"),
+    **{f"{head.name}_accuracy": (accuracy_title(head.name), "Blues", "%{z:.0f}") for head in CLASS_HEADS},
 }
 
 
-def group_heatmap(
-    table: pd.DataFrame, metric: str, min_n: int = 1, group: str | None = "ethnicity", narrow: bool = False
-) -> go.Figure:
-    """``metric`` per (group, gender) row and age-bucket column, with n per cell in the hover and text.
+def row_heads(table: pd.DataFrame) -> list[str]:
+    """The class heads a table of cells (group × ... × age bucket) is grouped by, one per attribute (the one of
+    most classes where a set is labelled in two schemes: the other is implied by it), most classes first."""
+    finest: dict[str, str] = {}
+    for head in CLASS_HEADS:
+        if head.name in table and table[head.name].notna().any():
+            kept = finest.get(head.attribute)
+            if kept is None or len(head.classes) > len(HEAD_BY_NAME[kept].classes):
+                finest[head.attribute] = head.name
+    return sorted(finest.values(), key=lambda name: -len(HEAD_BY_NAME[name].classes))
 
-    ``group`` is ``ethnicity`` (the five classes, UTKFace), ``race`` (FairFace's seven groups) or None (rows by
-    gender alone, for a set without ethnicity labels). ``narrow``: for a phone's column, the figures in the hover
-    (a tap) only and the colour bar below the cells, so the cells keep the width.
+
+def group_heatmap(table: pd.DataFrame, metric: str, min_n: int = 1, narrow: bool = False) -> go.Figure:
+    """``metric`` per row of labelled classes (``row_heads``: "White · female") and age-bucket column, with n per
+    cell in the hover and text. ``narrow``: for a phone's column, the figures in the hover (a tap) only and the
+    colour bar below the cells, so the cells keep the width.
     """
     title, colours, fmt = GROUP_METRICS[metric]
-    if group is None:
-        rows = list(GENDERS)
-    else:
-        rows = [f"{e} · {g}" for e in (RACES if group == "race" else ETHNICITIES) for g in GENDERS]
+    heads = row_heads(table)
+    rows = [
+        " · ".join(combination) or "all faces" for combination in product(*(HEAD_BY_NAME[h].classes for h in heads))
+    ]
     z = np.full((len(rows), len(AGE_BUCKETS)), np.nan)
     n = np.zeros_like(z)
-    for record in table.itertuples(index=False):
-        i = rows.index(record.gender if group is None else f"{getattr(record, group)} · {record.gender}")
-        j = AGE_BUCKETS.index(record.age_bucket)
-        n[i, j] = record.n
-        if record.n >= min_n:
-            z[i, j] = getattr(record, metric)
+    for record in table.to_dict("records"):
+        row = " · ".join(str(record[head]) for head in heads) or "all faces"
+        if row not in rows:  # a cell of faces without a label of one of the heads: in no row
+            continue
+        i, j = rows.index(row), AGE_BUCKETS.index(record["age_bucket"])
+        n[i, j] = record["n"]
+        if record["n"] >= min_n:
+            z[i, j] = record[metric]
     text = [
         [
             ("" if np.isnan(v) else f"{v:.1f}" if metric == "age_mae" else f"{v:.0f}") + f"<br>n={int(c)}" if c else ""
@@ -257,9 +277,9 @@ def group_heatmap(
         fig.update_traces(texttemplate=None, text=None)
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_xaxes(title_text="true age bucket", type="category")
-    rows_by = "gender" if group is None else f"{group} × gender"
-    height = {None: 260, "ethnicity": 520}.get(group, 640) + (120 if narrow else 0)
-    return _compact(fig, height, title if narrow else f"{title} per {rows_by} × age bucket (true labels)")
+    rows_by = " × ".join([*(HEAD_BY_NAME[head].title.lower() for head in heads), "age bucket"])
+    height = 200 + 32 * len(rows) + (120 if narrow else 0)
+    return _compact(fig, height, title if narrow else f"{title} per {rows_by} (true labels)")
 
 
 def age_scatter(predictions: pd.DataFrame) -> go.Figure:

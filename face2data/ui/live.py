@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -18,8 +19,8 @@ from face2data.faces import find_faces
 from face2data.faces.tracking import FaceTracker
 from face2data.outputs import expected_age
 from face2data.predictor import Predictor
-from face2data.results import word_label
-from face2data.schema import AGE_HEAD, CLASS_HEADS
+from face2data.results import shown_class_heads, word_label
+from face2data.schema import AGE_HEAD, CLASS_HEADS, Head
 
 BOX_COLOUR = (46, 111, 186)  # the app's primary colour, RGB
 POSSIBLE_COLOUR = (200, 200, 200)  # a thin light box: a possible face, not read
@@ -46,9 +47,9 @@ class ShownLabel:
             self.age = age
         self.classes = {head: _leader(probabilities[head], shown) for head, shown in self.classes.items()}
 
-    def text(self) -> str:
-        """``34 · female · White``."""
-        labels = {head.name: head.classes[self.classes[head.name]] for head in CLASS_HEADS}
+    def text(self, heads: Sequence[Head] | None = None) -> str:
+        """``34 · female · White``: the age and the classes of ``heads`` (default: one head per attribute)."""
+        labels = {head.name: head.classes[self.classes[head.name]] for head in shown_class_heads(heads)}
         return word_label(self.age, labels, " · ", unit="")
 
     @classmethod
@@ -64,10 +65,15 @@ def _leader(probabilities: np.ndarray, shown: int) -> int:
 
 
 class LiveAnnotator:
-    """Annotates frames in order; safe to read its latest frame and statistics from another thread."""
+    """Annotates frames in order; safe to read its latest frame and statistics from another thread.
 
-    def __init__(self, predictor: Predictor) -> None:
+    ``heads`` are the heads whose classes the labels name (default: one head per attribute); the page may set it
+    again while the stream runs (one assignment, read once per frame).
+    """
+
+    def __init__(self, predictor: Predictor, heads: Sequence[Head] | None = None) -> None:
         self.predictor = predictor
+        self.heads = heads
         self.tracker = FaceTracker()
         self._lock = threading.Lock()
         self._latest: np.ndarray | None = None
@@ -89,7 +95,7 @@ class LiveAnnotator:
                 shown = self._shown[track.track_id] = ShownLabel.of(smoothed)
             else:
                 shown.update(smoothed)
-            labels.append(shown.text())
+            labels.append(shown.text(self.heads))
         live = {track.track_id for track in self.tracker.tracks}
         self._shown = {i: label for i, label in self._shown.items() if i in live}
         out = rgb.copy()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -16,7 +16,8 @@ import cv2
 import numpy as np
 
 from face2data.image_loading import ImageLoadError, load_rgb_scaled
-from face2data.results import Progress, encode_csv, file_rows, report
+from face2data.results import Progress, encode_csv, file_rows, report, shown_class_heads
+from face2data.schema import Head
 from face2data.ui.face_labels import FONT, Rect, label_text, layout_labels
 
 SAMPLE_PATH = Path(__file__).resolve().parent.parent / "assets" / "astronaut.jpg"
@@ -52,6 +53,10 @@ class Analysis:
     scale: float = 1.0  # shown photo pixels per original photo pixel
     narrow_photo: np.ndarray | None = None  # the same, drawn for a phone's column (NARROW_COLUMN_PX)
     narrow_scale: float = 1.0
+    # The shown copies without boxes or labels, so the labels can be drawn again for other heads (``relabelled``).
+    plain: np.ndarray | None = None
+    narrow_plain: np.ndarray | None = None
+    label_heads: tuple[str, ...] = ()  # the heads whose classes the labels on ``photo`` name
     decode_scale: float = 1.0  # photo pixels per decoded pixel (>1 for a very large JPEG decoded reduced)
     error: str | None = None
 
@@ -77,12 +82,14 @@ def analyze(
     source: str = "upload",
     progress: Progress | None = None,
     read_possible: bool = False,
+    heads: Sequence[Head] | None = None,
 ) -> Analysis:
     """Check, decode and predict one photo; every failure of the input becomes a message in ``Analysis.error``.
 
     ``predictor`` is called only once the photo has been decoded, so a bad file is answered without a model.
     ``progress(read, found)`` is told how far the reading of the faces has come. Possible faces are kept apart,
-    unread, unless ``read_possible``.
+    unread, unless ``read_possible``. The labels on the photo name the classes of ``heads`` (default: one head per
+    attribute, ``results.labels_of``).
     """
     result = Analysis(digest=digest_of(data), source=source, read_possible=read_possible)
     try:
@@ -94,10 +101,24 @@ def analyze(
     result.faces = [face for face in found if face.read]
     result.possible = [face for face in found if not face.read]
     result.scale = display_scale(*rgb.shape[:2])
-    result.photo = annotate(rgb, result.faces, result.scale, result.possible)
+    result.plain = _resized(rgb, result.scale)
     result.narrow_scale = NARROW_COLUMN_PX * NARROW_DENSITY / rgb.shape[1]
-    result.narrow_photo = annotate(rgb, result.faces, result.narrow_scale, result.possible, unit=NARROW_DENSITY)
-    return result
+    result.narrow_plain = _resized(rgb, result.narrow_scale)
+    return relabelled(result, heads)
+
+
+def relabelled(analysis: Analysis, heads: Sequence[Head] | None = None) -> Analysis:
+    """The analysis with its photos' labels naming the classes of ``heads`` (default: one head per attribute):
+    itself when they already do, else drawn again from the plain copies (no model call)."""
+    names = tuple(head.name for head in shown_class_heads(heads))
+    if analysis.plain is None or analysis.narrow_plain is None:  # a photo that could not be read
+        return analysis
+    if analysis.photo is not None and analysis.label_heads == names:
+        return analysis
+    wide = _draw(analysis.plain.copy(), analysis.faces, analysis.scale, analysis.possible, 1.0, heads)
+    narrow = _draw(analysis.narrow_plain.copy(), analysis.faces, analysis.narrow_scale, analysis.possible,
+                   NARROW_DENSITY, heads)  # fmt: skip
+    return replace(analysis, photo=wide, narrow_photo=narrow, label_heads=names)
 
 
 def display_scale(height: int, width: int) -> float:
@@ -112,16 +133,32 @@ def display_scale(height: int, width: int) -> float:
 
 
 def annotate(
-    rgb: np.ndarray, faces: list, scale: float | None = None, possible: Sequence = (), unit: float = 1.0
+    rgb: np.ndarray,
+    faces: list,
+    scale: float | None = None,
+    possible: Sequence = (),
+    unit: float = 1.0,
+    heads: Sequence[Head] | None = None,
 ) -> np.ndarray:
     """A display copy of the photo with a box per face and, beside it, a label that covers no other label; possible
-    faces (not read) get faint corners and no label. ``unit``: the copy's pixels per screen pixel where shown."""
+    faces (not read) get faint corners and no label. ``unit``: the copy's pixels per screen pixel where shown;
+    ``heads``: whose classes the labels name (default: one head per attribute)."""
     scale = display_scale(*rgb.shape[:2]) if scale is None else scale
+    return _draw(_resized(rgb, scale), faces, scale, possible, unit, heads)
+
+
+def _resized(rgb: np.ndarray, scale: float) -> np.ndarray:
+    """A copy of the photo at ``scale``."""
     if scale == 1:
-        out = rgb.copy()
-    else:
-        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-        out = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=interpolation)
+        return rgb.copy()
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    return cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=interpolation)
+
+
+def _draw(
+    out: np.ndarray, faces: list, scale: float, possible: Sequence, unit: float, heads: Sequence[Head] | None
+) -> np.ndarray:
+    """Boxes and labels drawn onto ``out``, a copy of the photo at ``scale``."""
     height, width = out.shape[:2]
     for face in possible:
         _corners(out, Rect(*(round(v * scale) for v in face.box)))
@@ -130,7 +167,7 @@ def annotate(
         thickness = round(max(1, min(3, round(box.width / (60 * unit)))) * unit)
         colour = BOX_COLOURS[face.index % len(BOX_COLOURS)]
         cv2.rectangle(out, (box.x, box.y), (box.x + box.width, box.y + box.height), colour, thickness)
-    texts, tags = [label_text(face) for face in faces], [str(face.index + 1) for face in faces]
+    texts, tags = [label_text(face, heads) for face in faces], [str(face.index + 1) for face in faces]
     labels = layout_labels(boxes, texts, width, height, tags, unit)
     for face, label in zip(faces, labels, strict=True):
         if label is None:

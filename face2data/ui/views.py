@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import streamlit as st
 
 from face2data.results import labels_of, word_label
-from face2data.schema import (
-    AGE_BUCKETS,
-    AGE_INTERVAL_MASS,
-    CLASS_HEADS,
-    ETHNICITIES,
-    GENDERS,
-    INPUT_SIZE,
-)
-from face2data.ui import figures
+from face2data.schema import AGE_BUCKETS, AGE_INTERVAL_MASS, CLASS_HEADS, HEAD_BY_NAME, INPUT_SIZE
+from face2data.ui import figures, schemes
 
 NARROW_SCREEN_PX = 640  # up to this screen width a page shows what it drew for a phone's column
 
@@ -40,17 +33,18 @@ def many_uploads(label: str, key: str) -> list[tuple[str, bytes]]:
 
 
 def face_title(face) -> str:
-    """'Face 2: 34 years, female, Asian' — the label of a face in cards and pickers."""
-    return f"Face {face.index + 1}: {word_label(face.age, labels_of(face))}"
+    """'Face 2: 34 years, female, Asian' — the label of a face in cards and pickers (the heads this session shows)."""
+    return f"Face {face.index + 1}: {word_label(face.age, labels_of(face, schemes.shown()))}"
 
 
 def faces_table(faces: list, on_select: Callable[[], None]) -> None:
     """One line per face: the numbers of the boxes on the photo with what was predicted; a row can be picked."""
+    shown = schemes.shown_classes()
     rows = [
         {
             "face": face.index + 1,
             "age": f"{face.age_years} ({face.age_low:.0f}–{face.age_high:.0f})",
-            **{head.name: f"{face.label(head.name)} {face.probability(head.name):.0%}" for head in CLASS_HEADS},
+            **{head.title.lower(): f"{face.label(head.name)} {face.probability(head.name):.0%}" for head in shown},
             "notes": "; ".join(face.quality_notes),
         }
         for face in faces
@@ -77,7 +71,7 @@ def downloads(analysis) -> None:
 
 
 def face_card(face, key: str) -> None:
-    """One face: its aligned crop, age with interval and distribution, gender, ethnicity and quality notes."""
+    """One face: its aligned crop, age with interval and distribution, each shown class head, quality notes."""
     crop_col, age_col, class_col = st.columns([1, 2, 2])
     with crop_col:
         st.image(face.crop, caption=f"Face {face.index + 1} (aligned)", width="stretch")
@@ -96,7 +90,7 @@ def face_card(face, key: str) -> None:
             config={"displayModeBar": False},
         )
     with class_col:
-        for head in CLASS_HEADS:  # a two-class head reads best as one number, a longer one as bars
+        for head in schemes.shown_classes():  # a two-class head reads best as one number, a longer one as bars
             label, probability = face.label(head.name), face.probability(head.name)
             if len(head.classes) == 2:
                 st.metric(head.title, label, f"{probability:.0%} probability", delta_color="off", delta_arrow="off")
@@ -111,14 +105,13 @@ def face_card(face, key: str) -> None:
         st.warning(note, icon=":material/warning:")
 
 
-HEAD_TITLES = {"age": "Age", "gender": "Gender", "ethnicity": "Ethnicity"}
-# The global region view's ways of grouping test faces (by true label).
+# The global region view's ways of grouping test faces (by true label): all, by each class head's classes, by age.
 GLOBAL_GROUPINGS = {
     "all": ["all"],
-    "by ethnicity": [f"ethnicity:{e}" for e in ETHNICITIES],
-    "by gender": [f"gender:{g}" for g in GENDERS],
+    **{f"by {head.title.lower()}": [f"{head.name}:{label}" for label in head.classes] for head in CLASS_HEADS},
     "by age range": [f"age:{b}" for b in AGE_BUCKETS],
 }
+Classes = Mapping[str, str]  # the class to explain per class head, by head name (the others: the predicted one)
 # Explanations kept per session (a face's maps are ~300 kB); the oldest go first.
 MAX_EXPLANATIONS = 24
 SHAP_PROGRESS = "Computing per-pixel SHAP maps: {evals:,} masked faces, each with its mirror image…"
@@ -158,17 +151,18 @@ def _format(value: float, unit: str) -> str:
     return f"{value:.1f} years" if unit == "years" else f"{value:.0%}"
 
 
-def shap_panel(explanation, crop, key: str, ethnicity_class: str | None = None, captions: bool = True) -> None:
-    """The three heads' SHAP overlays side by side, each with its colour bar, base value and output."""
+def shap_panel(explanation, crop, key: str, classes: Classes | None = None, captions: bool = True) -> None:
+    """The shown heads' SHAP overlays side by side, each with its colour bar, base value and output."""
     from face2data.explanation import overlay, plotly_colorscale
 
-    if ethnicity_class is not None:
-        explanation = explanation.retarget(ethnicity=ethnicity_class)
+    if classes:
+        explanation = explanation.retarget(classes)
     colours = plotly_colorscale()
-    for col, head in zip(st.columns(3), ("age", "gender", "ethnicity"), strict=True):
+    heads = [head.name for head in schemes.shown()]
+    for col, head in zip(st.columns(len(heads)), heads, strict=True):
         part = explanation[head]
         with col:
-            st.markdown(f"**{HEAD_TITLES[head]}**: {part.target}")
+            st.markdown(f"**{HEAD_BY_NAME[head].title}**: {part.target}")
             shown, unit = part.shown_map()
             figure = figures.shap_figure(overlay(crop, part.values), shown, colours, unit)
             st.plotly_chart(figure, key=f"{key}_{head}", config={"displayModeBar": False})
@@ -188,7 +182,7 @@ def _region_store() -> dict:
     return st.session_state.setdefault("region_explanations", {})
 
 
-def compute_regions(digest: str, face, preview_key: str | None = None, ethnicity_class: str | None = None):
+def compute_regions(digest: str, face, preview_key: str | None = None, classes: Classes | None = None):
     """Compute (with a progress bar) and keep this face's region explanation in the session; None on failure.
 
     With ``preview_key``, the first time an estimate is shown at once (``region_panel`` with that key), and the
@@ -208,7 +202,7 @@ def compute_regions(digest: str, face, preview_key: str | None = None, ethnicity
         st.error(f"This face cannot be explained: {error}")
         return None
     with holder.container():
-        region_panel(estimate, face.crop, key=f"{preview_key}_estimate", ethnicity_class=ethnicity_class)
+        region_panel(estimate, face.crop, key=f"{preview_key}_estimate", classes=classes)
     message = REGION_EXACT_PROGRESS.format(n=2 ** len(REGIONS))
     explanation = _kept(store, digest, face, message, partial(cache.explain_regions, known=estimate))
     holder.empty()
@@ -232,24 +226,26 @@ def _faithfulness_note(head: str, faithfulness) -> str | None:
     )
 
 
-def region_panel(explanation, crop, key: str, ethnicity_class: str | None = None) -> None:
-    """Per head: the regions on the face coloured by value, a waterfall from blurred face to output, one sentence."""
+def region_panel(explanation, crop, key: str, classes: Classes | None = None) -> None:
+    """Per shown head: the regions on the face coloured by value, a waterfall from blurred face to output, one
+    sentence; ``classes`` picks the class a class head explains (default: the predicted one)."""
     from face2data.explanation import plotly_colorscale
     from face2data.faces.regions import REGIONS, region_labels
     from face2data.ui import cache
 
-    if ethnicity_class is not None:
-        explanation = explanation.retarget(ethnicity=ethnicity_class)
+    if classes:
+        explanation = explanation.retarget(classes)
     faithfulness = cache.faithfulness()
     labels = region_labels(INPUT_SIZE)
-    # One colour scale per unit: gender's ±2 points must not look as strong as ethnicity's ±30
+    heads = [head.name for head in schemes.shown()]
+    # One colour scale per unit: one head's ±2 points must not look as strong as another's ±30
     limits: dict[str, float] = {}
-    for head in ("age", "gender", "ethnicity"):
+    for head in heads:
         unit = explanation[head].unit
         limits[unit] = max(limits.get(unit, 0.0), float(np.max(np.abs(explanation[head].values))))
-    for head in ("age", "gender", "ethnicity"):
+    for head in heads:
         part = explanation[head]
-        st.markdown(f"**{HEAD_TITLES[head]}**: {part.target}")
+        st.markdown(f"**{HEAD_BY_NAME[head].title}**: {part.target}")
         map_col, chart_col = st.columns([2, 3])
         with map_col:
             figure = figures.region_map_figure(
@@ -271,7 +267,7 @@ def region_panel(explanation, crop, key: str, ethnicity_class: str | None = None
             f"region values in {part.unit}{estimate}"
         )
     if explanation.exact:
-        what_if_panel(explanation, crop, key)
+        what_if_panel(explanation, crop, key, tuple(heads))
     checked = (
         "Faithfulness has not been measured for this model (benchmarks/explain_faithfulness.py)."
         if faithfulness is None
@@ -288,9 +284,10 @@ WHAT_IF_IMAGE_PX = 160
 
 
 @st.fragment
-def what_if_panel(explanation, crop, key: str) -> None:
-    """Hide regions and see every head's output for that face at once. The outputs are read from the explanation's
-    table of every combination of hidden regions (the ones its region values are built from): no model call."""
+def what_if_panel(explanation, crop, key: str, heads: tuple[str, ...]) -> None:
+    """Hide regions and see the output of every head of ``heads`` for that face at once. The outputs are read from
+    the explanation's table of every combination of hidden regions (the ones its region values are built from): no
+    model call."""
     from face2data.explanation.regions import hidden_face
     from face2data.faces.regions import REGIONS
 
@@ -301,13 +298,15 @@ def what_if_panel(explanation, crop, key: str) -> None:
     with image_col:
         st.image(hidden_face(crop, hidden).astype(np.uint8), caption="what the model sees", width=WHAT_IF_IMAGE_PX)
     with numbers_col:
-        for column, (head, part) in zip(st.columns(len(result.heads)), result.heads.items(), strict=True):
+        shown = [head for head in heads if head in result.heads]
+        for column, head in zip(st.columns(len(shown)), shown, strict=True):
+            part, title = result.heads[head], HEAD_BY_NAME[head].title
             change = part.value - part.full_value
             if part.likeliest is None:
-                column.metric(HEAD_TITLES[head], f"{part.value:.1f} years", f"{change:+.1f} years" if hidden else None,
+                column.metric(title, f"{part.value:.1f} years", f"{change:+.1f} years" if hidden else None,
                               delta_color="off")  # fmt: skip
             else:
-                column.metric(f"{HEAD_TITLES[head]}: {part.target}", f"{part.value:.0f} %",
+                column.metric(f"{title}: {part.target}", f"{part.value:.0f} %",
                               f"{change:+.0f} points" if hidden else None, delta_color="off")  # fmt: skip
                 column.caption(f"likeliest: {part.likeliest} {part.likeliest_percent:.0f} %")
         st.caption(
@@ -316,7 +315,7 @@ def what_if_panel(explanation, crop, key: str) -> None:
         )
 
 
-def pixel_maps_toggle(analysis_digest: str, face, key: str, ethnicity_class: str | None = None) -> None:
+def pixel_maps_toggle(analysis_digest: str, face, key: str, classes: Classes | None = None) -> None:
     """A switch that computes and shows the finer per-pixel SHAP maps of the face."""
     from face2data.explanation import DEFAULT_SETTINGS
 
@@ -329,14 +328,15 @@ def pixel_maps_toggle(analysis_digest: str, face, key: str, ethnicity_class: str
     if explanation is None:
         return
     faithfulness = cache.faithfulness()
-    failing = [] if faithfulness is None else [h for h in HEAD_TITLES if not faithfulness.passes(h, pixels=True)]
+    shown = [head.name for head in schemes.shown()]
+    failing = [] if faithfulness is None else [h for h in shown if not faithfulness.passes(h, pixels=True)]
     if failing:
         st.warning(
             f"The pixel maps of {', '.join(failing)} are not shown as explanations: ranking the regions by these "
             "maps did not beat random order at least 2× on test faces. They show measured output changes only.",
             icon=":material/rule:",
         )
-    shap_panel(explanation, face.crop, key=f"{key}_pixelmap", ethnicity_class=ethnicity_class, captions=False)
+    shap_panel(explanation, face.crop, key=f"{key}_pixelmap", classes=classes, captions=False)
 
 
 def shap_section(analysis, face) -> None:
