@@ -16,13 +16,14 @@ from face2data.model_card import (
     RESULTS_HEADING,
     without_section,
 )
-from face2data.schema import AGE_INTERVAL_MASS, AGE_RANGE_TOLERANCE, CLASS_HEADS, INPUT_SIZE
+from face2data.schema import AGE_INTERVAL_MASS, AGE_RANGE_TOLERANCE, CLASS_HEADS, HEAD_TABLE, INPUT_SIZE
 from face2data.ui import cache
 
 st.title("About face2data")
 st.markdown(
     "face2data predicts **age, gender and ethnicity** for every face in a photo with one multi-output Keras "
-    f"network (MobileNetV3 trunk, {INPUT_SIZE}×{INPUT_SIZE} pixel input, three softmax heads) and explains each "
+    f"network (MobileNetV3 trunk, {INPUT_SIZE}×{INPUT_SIZE} pixel input, {len(HEAD_TABLE)} softmax heads: "
+    f"{', '.join(head.title.lower() for head in HEAD_TABLE)}) and explains each "
     "prediction by facial region (exact Shapley values) and with SHAP pixel maps. Faces are found by YuNet "
     "(OpenCV) and aligned to one reference layout; the app runs the "
     "trained network exported to TFLite with LiteRT (the same answers, several times faster on a CPU) and never "

@@ -151,7 +151,9 @@ if analysis.possible:
     st.info(
         f"{n} possible face{'s' if n > 1 else ''} (faint corners on the photo): the face detector was not sure "
         f"{'these are faces' if n > 1 else 'this is a face'}, so {'they were' if n > 1 else 'it was'} not read "
-        "and {} left out of the table and the downloads.".format("are" if n > 1 else "is"),
+        "and {} left out of the table (the downloads list {} as a possible face, without attributes).".format(
+            "are" if n > 1 else "is", "them" if n > 1 else "it"
+        ),
         icon=":material/help:",
     )
     if st.button(f"Read {'them' if n > 1 else 'it'} anyway", key="read_possible_button"):

@@ -12,7 +12,7 @@ functions ``face2data.predictor.Predictor`` runs, one stage at a time:
   quality    face2data.faces.quality.quality_notes for every face    (size, blur, pose, confidence notes)
   model      predictor.predict_faces(faces)                          (resize to input size, mirror TTA, results)
 
-and, interleaved with them, the whole ``predictor.predict_bytes(bytes)`` as a cross-check of the sum, and the
+and, interleaved with them, the whole ``predictor.predict_photo(name, bytes)`` as a cross-check of the sum, and the
 reference: MTCNN's detection alone on the same photo (``mtcnn`` 1.0.0, the detector face2data used before; not
 in requirements.txt: ``pip install mtcnn==1.0.0`` to include it). Medians over the repeats after warm-up.
 
@@ -90,7 +90,7 @@ def make_photos(seed: int = 0) -> dict[str, tuple[bytes, int]]:
 
 
 def staged(predictor: Predictor, data: bytes) -> tuple[dict[str, float], int]:
-    """Seconds per stage for one photo, calling what Predictor.predict_bytes calls, in the same order."""
+    """Seconds per stage for one photo, calling what Predictor.predict_photo calls, in the same order."""
     seconds = {}
     layout = reference_layout()
     start = time.perf_counter()
@@ -120,7 +120,7 @@ from face2data.predictor import Predictor
 imported = time.perf_counter()
 predictor = Predictor(model_path=sys.argv[2])
 loaded = time.perf_counter()
-faces = predictor.predict_bytes(open(sys.argv[1], "rb").read())
+faces = predictor.predict_photo(sys.argv[1], open(sys.argv[1], "rb").read()).faces
 done = time.perf_counter()
 rss_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS:"))
 print(json.dumps({"import face2data": imported - start, "load model and detector": loaded - imported,
@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, (data, expected) in photos.items():
         for _ in range(args.warmup):
             staged(predictor, data)
-            predictor.predict_bytes(data)
+            predictor.predict_photo("photo", data)
         stage_samples: dict[str, list[float]] = {s: [] for s in STAGES}
         whole: list[float] = []
         reference: list[float] = []
@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
             for stage in STAGES:
                 stage_samples[stage].append(seconds[stage])
             start = time.perf_counter()
-            predictor.predict_bytes(data)
+            predictor.predict_photo("photo", data)
             whole.append(time.perf_counter() - start)
             if mtcnn is not None:
                 start = time.perf_counter()
@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
             "faces_found": faces_found,
             "stages": {s: common.spread(v) for s, v in stage_samples.items()},
             "sum_of_stage_medians_s": summed,
-            "predict_bytes": common.spread(whole),
+            "predict_photo": common.spread(whole),
             "mtcnn_detection_only": common.spread(reference) if reference else None,
         }
         ratio = common.median(reference) / common.median(whole) if reference else None
@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         if faces_found != [expected]:
             print(f"WARNING: {name}: {expected} faces pasted, {faces_found} found")
     headers = (["photo (640x480)", "faces found"] + [f"{s} (ms)" for s in STAGES]
-               + ["sum (ms)", "predict_bytes (ms)", "MTCNN detection alone (ms)", "MTCNN / whole"])  # fmt: skip
+               + ["sum (ms)", "predict_photo (ms)", "MTCNN detection alone (ms)", "MTCNN / whole"])  # fmt: skip
     print(f"### Per photo, median of {args.repeats} after {args.warmup} warm-up\n")
     print(common.markdown_table(headers, rows) + "\n")
     info["load_average_1min_end"] = common.load_average()

@@ -2,7 +2,7 @@
 
 Each test-split UTKFace crop (the original 200x200 file) is pasted into a synthetic photo: a random
 background, scaled, shifted and rotated up to ±20°, saved as a JPEG. The photo then goes through the
-served path (``Predictor.predict_bytes``: decode, detect, align, predict) and the crop itself through the
+served path (``Predictor.predict_photo``: decode, detect, align, predict) and the crop itself through the
 training path (the aligned crop the model was trained on: ``face2data.crops``, a grey margin, detection,
 alignment, cached). Same model, same flip TTA, so the gap measures the path.
 
@@ -130,7 +130,7 @@ def run(source: Path, limit: int | None, model_path: Path, seed: int) -> dict:
             crop = cv2.resize(crop, (CROP_SIZE, CROP_SIZE), interpolation=cv2.INTER_AREA)
         photo, matrix = synthesize_photo(crop, rng)
         start = time.perf_counter()
-        faces = predictor.predict_bytes(jpeg_bytes(photo))
+        faces = predictor.predict_photo("photo.jpg", jpeg_bytes(photo)).faces
         seconds += time.perf_counter() - start
         # The pasted face is the found face whose box centre is nearest to where the crop's face went.
         target = transform_points(matrix, layout_centre[None])[0]

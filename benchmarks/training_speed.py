@@ -36,7 +36,7 @@ from face2data.data.arrays import FaceArrays  # noqa: E402
 from face2data.data.batches import FaceBatches  # noqa: E402
 from face2data.model import build_model, compile_for_training  # noqa: E402
 from face2data.paths import HISTORY_PATH, TRAINING_SUMMARY_PATH  # noqa: E402
-from face2data.schema import ETHNICITIES, GENDERS, INPUT_SIZE, NUM_AGES  # noqa: E402
+from face2data.schema import CLASS_HEADS, INPUT_SIZE, NUM_AGES  # noqa: E402
 from face2data.training import TrainConfig  # noqa: E402
 
 
@@ -67,9 +67,7 @@ def random_faces(count: int, seed: int) -> FaceArrays:
         images=rng.integers(0, 256, (count, INPUT_SIZE, INPUT_SIZE, 3), dtype=np.uint8),
         age_low=(ages := rng.integers(0, NUM_AGES, count).astype(np.float32)),
         age_high=ages,
-        genders=rng.integers(0, len(GENDERS), count).astype(np.int64),
-        ethnicities=rng.integers(0, len(ETHNICITIES), count).astype(np.int64),
-        races=np.full(count, -1),
+        labels={head.name: rng.integers(0, head.size, count).astype(np.int32) for head in CLASS_HEADS},
         sources=np.array(["utkface"] * count),
         names=np.array([f"random_{i}" for i in range(count)]),
         splits=np.array(["train"] * count),

@@ -13,7 +13,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from face2data.paths import MODEL_PATH, REGION_GLOBAL_PATH, SHAP_GLOBAL_PATH, TFLITE_PATH  # noqa: E402
-from face2data.schema import SOURCES  # noqa: E402
+from face2data.schema import CLASS_HEADS, HEADS, SOURCES  # noqa: E402
 
 
 class CommandError(Exception):
@@ -192,13 +192,21 @@ def _load_predictor(model_path: str):
 def _cmd_predict(args: argparse.Namespace) -> int:
     import json
 
-    from face2data.predictor import predict_files
+    from face2data.image_loading import ImageLoadError, load_rgb_file
+    from face2data.results import PhotoResult
     from face2data.text_table import format_table
 
     predictor = _load_predictor(args.model)
-    reports = predict_files(args.images, predictor, read_possible=args.read_possible)
-    print(json.dumps(reports, ensure_ascii=False) if args.json else format_table(reports))
-    return 0 if any(report["error"] is None for report in reports) else 1
+    photos = []
+    for path in args.images:
+        try:
+            faces = predictor.predict_image(load_rgb_file(path), read_possible=args.read_possible)
+        except ImageLoadError as error:
+            photos.append(PhotoResult(str(path), error=str(error)))
+        else:
+            photos.append(PhotoResult(str(path), faces))
+    print(json.dumps([p.to_dict() for p in photos], ensure_ascii=False) if args.json else format_table(photos))
+    return 0 if any(photo.error is None for photo in photos) else 1
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -238,12 +246,33 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     predictor = _load_predictor(args.model)
     out = args.out if args.out is not None or args.json else "explanations"
     # ImageLoadError is a ValueError: the inner context sees it first
+    classes = {head.name: getattr(args, head.name) for head in CLASS_HEADS}
     with _failing(1, ValueError), _failing(2, ImageLoadError, prefix=f"{args.image}: "):
-        lines, records = explain_photo(
-            args.image, out, predictor, args.face, args.ethnicity, args.gender, _explain_settings(args)
-        )
-    print(json.dumps(records, ensure_ascii=False) if args.json else "\n".join(lines))
+        faces = explain_photo(args.image, out, predictor, args.face, classes, _explain_settings(args))
+    print(json.dumps([f.to_dict() for f in faces], ensure_ascii=False) if args.json else _explained_text(faces))
     return 0
+
+
+def _explained_text(faces: list) -> str:
+    """``explain``'s report: per face and head, the class explained, a sentence and the ranked region values;
+    with pixel maps, the PNG and each map's sum against the model's output; the methods last."""
+    lines, methods = [], []
+    for face in faces:
+        lines.append(f"face {face.number}: regions in {face.regions.seconds:.2f} s")
+        for head in HEADS:
+            part = face.regions[head]
+            lines.append(f"  {head:9s} {part.target:15s} {part.sentence()}")
+            lines.append("            " + ", ".join(f"{name} {value:+.2f}" for name, value in part.ranked()))
+        methods = [face.regions.method]
+        if face.pixels is not None:
+            lines.append(f"  pixel maps: {face.overlay}  ({face.pixels.seconds:.1f} s)")
+            for head in HEADS:
+                h = face.pixels[head]
+                total = h.base_value + h.values.sum()
+                lines.append(f"  {head:9s} {h.target:15s} base {h.base_value:8.3f} + sum of map {h.values.sum():+8.3f} "
+                             f"= {total:8.3f} (model output {h.output_value:.3f})")  # fmt: skip
+            methods.append(face.pixels.method)
+    return "\n".join(lines + [f"method: {method}" for method in methods])
 
 
 def _inference_model(path: str):
@@ -484,8 +513,9 @@ def _add_explain(commands) -> None:
     explain.add_argument("--out", help="folder for the pixel-map PNGs (default: ./explanations; none with --json)")
     explain.add_argument("--json", action="store_true", help="print the region values as JSON")
     explain.add_argument("--face", type=int, help="explain only face K (1 = the largest); default: every face")
-    explain.add_argument("--ethnicity", help="ethnicity class to explain (default: the predicted one)")
-    explain.add_argument("--gender", help="gender class to explain (default: the predicted one)")
+    for head in CLASS_HEADS:
+        explain.add_argument(f"--{head.name}", metavar="CLASS",
+                             help=f"{head.title} class to explain (default: the predicted one)")  # fmt: skip
     _add_max_evals(explain, "pixel-map model evaluations")
     _add_model(explain)
 

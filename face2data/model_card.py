@@ -127,6 +127,15 @@ def _scored(metrics: dict | None) -> list[Head]:
     return [head for head in CLASS_HEADS if f"{head.name}_accuracy" in (metrics or {})]
 
 
+def _accuracy_label(head: Head) -> str:
+    """A class head's row of the results table: "gender accuracy"; a head that is one of several schemes of its
+    attribute names the attribute and its scheme: "ethnicity (FairFace's 7 groups) accuracy"."""
+    if not head.scheme:
+        return f"{head.title.lower()} accuracy"
+    first = next((h for h in CLASS_HEADS if h.attribute == head.attribute), head)  # the attribute's own title
+    return f"{first.title.lower()} ({head.scheme}) accuracy"
+
+
 def _result_cells(metrics: dict | None) -> dict[str, str]:
     """A test set's column of the results table: faces, found, age and each class head's accuracy; dashes for a
     set not evaluated, "— (no labels)" for a head it has no labels of."""
@@ -158,8 +167,7 @@ def _results_table(sets: dict[str, dict | None]) -> str:
     columns = {name: _result_cells(metrics) for name, metrics in sets.items()}
     scored = [head for head in CLASS_HEADS if any(head in _scored(metrics) for metrics in sets.values())]
     rows = [("faces (found of images)", "n"), ("faces found", "found"), ("age", "age")]
-    rows += [(f"{head.title.lower()} accuracy" + (f" ({head.scheme})" if head.scheme else ""), head.name)
-             for head in scored]  # fmt: skip
+    rows += [(_accuracy_label(head), head.name) for head in scored]
     return "\n".join(
         ["| | " + " | ".join(sets) + " |", "|---" * (len(sets) + 1) + "|"]
         + [f"| {label} | " + " | ".join(columns[name].get(key, "—") for name in sets) + " |" for label, key in rows]

@@ -6,7 +6,8 @@ import os
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-WEIGHTS_DIR = PROJECT_ROOT / "weights"
+# The shipped model and its artifacts (another folder of them with FACE2DATA_WEIGHTS, e.g. a test's own model).
+WEIGHTS_DIR = Path(os.environ.get("FACE2DATA_WEIGHTS", PROJECT_ROOT / "weights"))
 # Where the labelled sources lie (the project's ../shared/data unless FACE2DATA_DATA says otherwise): the app
 # shows the faces of a test set from there when its crops were built (python -m face2data crops).
 DATA_DIR = Path(os.environ.get("FACE2DATA_DATA", PROJECT_ROOT.parent / "shared" / "data"))

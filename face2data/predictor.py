@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 
 from face2data.faces import Detector, FoundFace, default_detector, find_faces
-from face2data.image_loading import ImageLoadError, load_rgb_file, load_rgb_scaled
+from face2data.image_loading import ImageLoadError, load_rgb_scaled
 from face2data.outputs import predict_probabilities
 from face2data.paths import TFLITE_PATH
-from face2data.results import FaceResult, Progress, report
+from face2data.results import FaceResult, PhotoResult, Progress
 from face2data.schema import to_model_input
 from face2data.tflite_model import load_inference_model
 
@@ -25,10 +25,14 @@ class Predictor:
         self.model = model if model is not None else load_inference_model(model_path)
         self.detector = detector or default_detector()
 
-    def predict_bytes(self, data: bytes, read_possible: bool = False) -> list[FaceResult]:
-        """Predictions for every face of an encoded image; raises ImageLoadError for unusable bytes."""
-        rgb, scale = load_rgb_scaled(data)
-        return [face.in_photo_pixels(scale) for face in self.predict_image(rgb, read_possible=read_possible)]
+    def predict_photo(self, name: str, data: bytes, read_possible: bool = False) -> PhotoResult:
+        """The result of an encoded photo, boxes in its pixels; a file that is not a usable image gets the
+        loader's message as its error."""
+        try:
+            rgb, scale = load_rgb_scaled(data)
+        except ImageLoadError as error:
+            return PhotoResult(name, error=str(error))
+        return PhotoResult(name, self.predict_image(rgb, read_possible=read_possible)).in_photo_pixels(scale)
 
     def predict_image(
         self, rgb: np.ndarray, progress: Progress | None = None, read_possible: bool = False
@@ -80,16 +84,3 @@ def _result(index: int, face: FoundFace, probabilities: dict[str, np.ndarray]) -
     x, y, width, height = (int(v) for v in face.box)
     return FaceResult(index, (x, y, width, height), float(face.score), face.crop, probabilities,
                       list(face.quality_notes), doubtful=face.doubtful)  # fmt: skip
-
-
-def predict_files(paths: list[str | Path], predictor: Predictor, read_possible: bool = False) -> list[dict]:
-    """One JSON-ready report per file: ``{"file", "faces", "error"}``; unreadable files get an error string."""
-    reports: list[dict] = []
-    for path in paths:
-        try:
-            faces = predictor.predict_image(load_rgb_file(path), read_possible=read_possible)
-        except ImageLoadError as error:
-            reports.append(report(str(path), error=str(error)))
-            continue
-        reports.append(report(str(path), faces))
-    return reports

@@ -158,12 +158,41 @@ def probability_column(head: str, label: str) -> str:
     return f"p_{head}_{label}"
 
 
-def report(file: str | None, faces: list[FaceResult] | None = None, error: str | None = None) -> dict:
-    """One file's JSON report, as ``predict --json``, the API and the app's download write it:
-    ``{"file", "faces", "error"}`` (no faces when the file could not be read). Names and errors are
-    ``safe_text.safe_name`` text, so any file name writes as JSON."""
-    return {"file": None if file is None else safe_name(file), "faces": [face.to_dict() for face in faces or []],
-            "error": None if error is None else safe_name(error)}  # fmt: skip
+@dataclass
+class PhotoResult:
+    """One photo's outcome, whatever door it came through: its faces (the read ones largest first, then the
+    possible faces), or why it could not be read. Its JSON (``to_dict``), flat rows (``rows``) and the CLI's text
+    table are all built from it."""
+
+    file: str | None
+    faces: list[FaceResult] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def read(self) -> list[FaceResult]:
+        """The faces read."""
+        return [face for face in self.faces if face.read]
+
+    @property
+    def possible(self) -> list[FaceResult]:
+        """The possible faces left unread (the detector was not sure)."""
+        return [face for face in self.faces if not face.read]
+
+    def in_photo_pixels(self, scale: float) -> PhotoResult:
+        """The same result with every box in the photo's pixels (see ``FaceResult.in_photo_pixels``)."""
+        return replace(self, faces=[face.in_photo_pixels(scale) for face in self.faces])
+
+    def to_dict(self) -> dict:
+        """The JSON form, as ``predict --json``, the API and the app's download write it: ``{"file", "faces",
+        "error"}`` (no faces when the file could not be read). Names and errors are ``safe_text.safe_name`` text,
+        so any file name writes as JSON."""
+        return {"file": None if self.file is None else safe_name(self.file),
+                "faces": [face.to_dict() for face in self.faces],
+                "error": None if self.error is None else safe_name(self.error)}  # fmt: skip
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The flat rows (``COLUMNS``): one per face, else one saying there is no face or why the file failed."""
+        return file_rows(self.file or "", [face.to_dict() for face in self.faces], self.error)
 
 
 # The flat row: one per face, or one per file without a face or with an error. Column name -> type ("str", "int"

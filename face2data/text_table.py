@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from face2data.results import PhotoResult
 from face2data.schema import AGE_INTERVAL_MASS, CLASS_HEADS
 
 FILE_WIDTH = 28
@@ -10,14 +11,15 @@ FILE_WIDTH = 28
 _WIDTHS = (4, 20, 16, *(max(len(n) for n in head.classes) + 6 for head in CLASS_HEADS))
 
 
-def format_table(reports: list[dict]) -> str:
-    """A table of ``results.report`` dicts (``predict_files``' output)."""
+def format_table(photos: list[PhotoResult]) -> str:
+    """A table of photos' results: a line per face, or one saying why a photo has none."""
     header = f"{'file':<{FILE_WIDTH}} " + _row(
         ["face", "box (x,y w×h)", f"age ({AGE_INTERVAL_MASS:.0%} range)", *(h.name for h in CLASS_HEADS), "notes"]
     )
     lines = [header, "-" * len(header)]
-    for report in reports:
-        name = _shorten(report["file"], FILE_WIDTH)
+    for photo in photos:
+        report = photo.to_dict()
+        name = _shorten(report["file"] or "", FILE_WIDTH)
         if report["error"]:
             lines.append(f"{name:<{FILE_WIDTH}} error: {report['error']}")
             continue

@@ -56,8 +56,9 @@ MIXING = (
     "faces). FairFace brings real-world photos and the balance over race groups that users' photos need; UTKFace "
     "brings exact ages (FairFace gives ranges only), many young children and very old faces; All-Age-Faces brings "
     "exact ages and genders of mostly East Asian faces of every age from 2 to 80, and no ethnicity label, so its "
-    "faces add nothing to the ethnicity head's loss. The natural proportions keep the age head anchored on exact "
-    "ages while most steps show in-the-wild faces; other mixes were not tried."
+    "faces add nothing to the ethnicity heads' losses; only FairFace's faces teach its seven groups. The natural "
+    "proportions keep the age head anchored on exact ages while most steps show in-the-wild faces; other mixes were "
+    "not tried."
 )
 
 

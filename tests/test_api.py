@@ -29,10 +29,10 @@ from test_image_loading import BAD_INPUTS, jpeg_claiming
 from face2data.api import app as api_app
 from face2data.api.app import API_KEY_VARIABLE, _explain, create_app
 from face2data.api.requests import MAX_PARTS
+from face2data.cli import main as cli_main
 from face2data.image_loading import ImageLoadError, ImageTooLargeError, UnsupportedImageError, load_rgb
 from face2data.limits import MAX_FILE_BYTES
-from face2data.predictor import Predictor, predict_files
-from face2data.schema import INPUT_SIZE
+from face2data.schema import CLASS_HEADS, HEADS, INPUT_SIZE
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "face2data" / "assets" / "astronaut.jpg"
@@ -67,15 +67,17 @@ def test_model_facts(client):
     assert body["genders"] == ["male", "female"] and len(body["ethnicities"]) == 5 and body["input_size"] == INPUT_SIZE
     assert body["ages"] == {"min": 0, "max": 116} and body["intended_use"] and body["limits"]
     assert "utkface" in body["test_metrics"] and 0 < body["test_metrics"]["utkface"]["gender_accuracy"] <= 1
-    assert set(body["temperatures"]) <= {"gender", "ethnicity"}  # the shipped file's, when calibrated
+    assert set(body["temperatures"]) <= {head.name for head in CLASS_HEADS}  # the shipped file's, when calibrated
 
 
-def test_predict_as_multipart_and_raw_body_equals_the_cli(client):
+def test_predict_as_multipart_and_raw_body_equals_the_cli(client, capsys):
     data = SAMPLE.read_bytes()
     multipart = client.post("/v1/predict", files={"file": ("astronaut.jpg", data, "image/jpeg")})
     raw = client.post("/v1/predict", content=data, headers={"Content-Type": "image/jpeg"})
     assert multipart.status_code == raw.status_code == 200
-    cli = predict_files([SAMPLE], Predictor())[0]
+    capsys.readouterr()
+    assert cli_main(["predict", "--json", str(SAMPLE)]) == 0
+    cli = json.loads(capsys.readouterr().out)[0]
     assert multipart.json()["faces"] == raw.json()["faces"] == cli["faces"]
     assert multipart.json()["file"] == "astronaut.jpg" and len(cli["faces"]) == 1
 
@@ -112,12 +114,13 @@ def test_a_body_over_the_limit_is_refused_by_its_declared_length(client):
     assert response.status_code == 413 and "too large" in response.json()["detail"]
 
 
+@pytest.mark.slow
 def test_explain_returns_regions_overlays_and_values_on_request(client, capsys):
     data = SAMPLE.read_bytes()
     response = client.post("/v1/explain?arrays=true", content=data, headers={"Content-Type": "image/jpeg"})
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["face"] == 1 and set(body["explained"]) == {"age", "gender", "ethnicity"}
+    assert body["face"] == 1 and set(body["explained"]) == set(HEADS)
     for head in body["explained"].values():
         png = cv2.imdecode(np.frombuffer(base64.b64decode(head["overlay_png"]), np.uint8), cv2.IMREAD_COLOR)
         assert png is not None and png.shape[2] == 3
@@ -125,7 +128,7 @@ def test_explain_returns_regions_overlays_and_values_on_request(client, capsys):
         assert values.shape == (INPUT_SIZE, INPUT_SIZE)
         assert head["base_value"] + values.sum() == pytest.approx(head["output"], abs=1e-3)
     regions = body["regions"]
-    assert set(regions["heads"]) == {"age", "gender", "ethnicity"} and "Exact Shapley" in regions["method"]
+    assert set(regions["heads"]) == set(HEADS) and "Exact Shapley" in regions["method"]
     for head in regions["heads"].values():
         values = head["regions"]
         assert len(values) == 10 and "left eye" in values and "mouth" in values
@@ -169,6 +172,7 @@ def serving(log: Path) -> Iterator[tuple[str, int, int]]:
         server.wait(timeout=10)
 
 
+@pytest.mark.slow
 def test_the_real_server_answers_over_http(shipped_tflite_path, tmp_path):
     log = tmp_path / "server.log"
     with serving(log) as (host, port, _):
@@ -239,6 +243,7 @@ def test_an_explanation_over_its_time_budget_is_stopped_with_503(client, monkeyp
     assert response.status_code == 503 and "took longer than" in response.json()["detail"]
 
 
+@pytest.mark.slow
 def test_a_pixel_explanation_stops_at_a_check_between_batches_and_the_next_one_still_adds_up(client):
     predictor, crop, checks = client.app.state.runtime.predictor, astronaut_face_crop(), []
 
@@ -300,6 +305,7 @@ def _send(host: str, port: int, path: str, body: bytes, length: int | None = Non
     return connection
 
 
+@pytest.mark.slow
 def test_a_client_gone_mid_upload_logs_one_line_and_no_500(server):
     host, port, log, _ = server
     _send(host, port, "/v1/predict", b"\xff\xd8" + b"\0" * 1000, length=100_000).close()
@@ -308,6 +314,7 @@ def test_a_client_gone_mid_upload_logs_one_line_and_no_500(server):
     assert "Traceback" not in logged and "ClientDisconnect" not in logged and " 500 " not in logged
 
 
+@pytest.mark.slow
 def test_an_abandoned_explanation_stops_within_2_s(server):
     host, port, log, pid = server
     busy = _cpu_seconds(pid)

@@ -16,8 +16,20 @@ from streamlit.testing.v1 import AppTest
 from face2data import paths
 from face2data.evaluation.metrics import RANGE_HIT_KEY, Outcomes, summarize
 from face2data.limits import MAX_FILE_BYTES
-from face2data.results import FaceResult
-from face2data.schema import AGE_BUCKETS, AGE_RANGE_TOLERANCE, AGES, CROP_SIZE, ETHNICITIES, GENDERS, INPUT_SIZE
+from face2data.results import FaceResult, PhotoResult
+from face2data.schema import (
+    AGE_BUCKETS,
+    AGE_RANGE_TOLERANCE,
+    AGES,
+    CLASS_HEADS,
+    CROP_SIZE,
+    ETHNICITIES,
+    GENDERS,
+    HEAD_TABLE,
+    HEADS,
+    INPUT_SIZE,
+    shown_heads,
+)
 from face2data.ui import artifacts, face_labels, figures, photo, photo_figure
 
 APP = str(paths.PROJECT_ROOT / "streamlit_app.py")
@@ -126,6 +138,7 @@ def test_duration_reads_like_a_person_would_write_it():
     assert [artifacts.duration(s) for s in (40, 420, 7500)] == ["40 s", "7 min", "2 h 05 min"]
 
 
+@pytest.mark.slow
 def test_evaluation_page_shows_the_figures_of_test_metrics_json():
     metrics = artifacts.read_json(paths.TEST_METRICS_PATH)
     if metrics is None:
@@ -195,7 +208,7 @@ def test_explain_page_without_a_face_or_global_maps_says_what_to_do(tmp_path, mo
 
 def test_explain_page_shows_the_global_maps_with_their_face_counts(tmp_path, monkeypatch):
     from face2data.explanation import GlobalMaps, save_global_maps
-    from face2data.explanation.global_maps import MAP_NAMES
+    from face2data.explanation.global_maps import MAP_NAMES, PER_CLASS_HEADS
 
     rng = np.random.default_rng(0)
     maps = {name: rng.random((INPUT_SIZE, INPUT_SIZE)).astype(np.float32) for name in MAP_NAMES}
@@ -208,8 +221,9 @@ def test_explain_page_shows_the_global_maps_with_their_face_counts(tmp_path, mon
     assert "over **40 test faces**" in _texts(app)
     assert "Region values of **12 test faces** (7 utkface, 5 fairface" in _texts(app)
     charts = {c.key: c for c in app.get("plotly_chart")}
-    assert list(charts) == ["global_regions", "global_age", "global_gender", "global_ethnicity",
-                            "global_ethnicity_classes"]  # fmt: skip
+    # the global maps of every head in the file, then the per-class maps of each head with more than two classes
+    assert list(charts) == ["global_regions", *(f"global_{name}" for name in HEADS),
+                            *(f"global_{head.name}_classes" for head in PER_CLASS_HEADS)]  # fmt: skip
     assert "all faces (n = 12)" in charts["global_regions"].proto.spec
     app.radio(key="global_head").set_value("gender").run()
     app.selectbox(key="global_grouping").set_value("by ethnicity").run()
@@ -228,7 +242,7 @@ def _region_global_file(tmp_path):
     rng = np.random.default_rng(1)
     groups = {g: {"mean_abs": list(rng.random(len(REGIONS))), "mean_signed": list(rng.normal(size=len(REGIONS)))}
               for g in group_names()}  # fmt: skip
-    units = {"age": "years", "gender": "percentage points", "ethnicity": "percentage points"}
+    units = {h.name: "years" if h.kind == "age" else "percentage points" for h in HEAD_TABLE}
     report = {"version": 1, "model": "face2data.tflite", "regions": list(REGIONS), "n_faces": 12,
               "sources": {"utkface": 7, "fairface": 5}, "counts": dict.fromkeys(group_names(), 3) | {"all": 12},
               "heads": {h: {"unit": u, "groups": groups} for h, u in units.items()}, "method": "test"}  # fmt: skip
@@ -259,6 +273,7 @@ def _sentences(app: AppTest) -> list[str]:
     return [m.value for m in app.markdown if m.value.startswith(("Compared with a blurred face", "For P("))]
 
 
+@pytest.mark.slow
 @needs_model
 def test_sample_shows_a_predicted_age_and_its_explanation(tmp_path, monkeypatch):
     import hashlib
@@ -275,15 +290,16 @@ def test_sample_shows_a_predicted_age_and_its_explanation(tmp_path, monkeypatch)
     # The face card's SHAP button computes the maps in place; the Explain page reuses them.
     app.button(key=next(b.key for b in app.button if b.key and b.key.startswith("shap_"))).click().run()
     assert not app.exception, [e.value for e in app.exception]
-    assert sum("→ this face" in c.value for c in app.caption) == 3
-    # per head: the regions on the face, the waterfall from the blurred face, one sentence
+    shown = len(shown_heads())  # one head per attribute: age, gender, ethnicity (one of its two schemes)
+    assert sum("→ this face" in c.value for c in app.caption) == shown
+    # per shown head: the regions on the face, the waterfall from the blurred face, one sentence
     keys = [c.key for c in app.get("plotly_chart")]
-    assert sum(k.endswith("_waterfall") for k in keys) == 3 and sum(k.endswith("_regions") for k in keys) == 3
+    assert sum(k.endswith("_waterfall") for k in keys) == shown and sum(k.endswith("_regions") for k in keys) == shown
     sentences = _sentences(app)
-    assert len(sentences) == 3 and "years" in sentences[0] and "percentage points" in sentences[1]
+    assert len(sentences) == shown and "years" in sentences[0] and "percentage points" in sentences[1]
     assert "Faithfulness has not been measured" in _texts(app)
     app.switch_page("app_pages/explain.py").run()
-    assert sum("→ this face" in c.value for c in app.caption) == 3 and len(_sentences(app)) == 3
+    assert sum("→ this face" in c.value for c in app.caption) == shown and len(_sentences(app)) == shown
     app.selectbox(key="ethnicity_class").set_value("Indian").run()
     assert any(m.value == "**Ethnicity**: P(Indian)" for m in app.markdown)
     assert any(s.startswith("For P(Indian)") for s in _sentences(app))
@@ -291,15 +307,22 @@ def test_sample_shows_a_predicted_age_and_its_explanation(tmp_path, monkeypatch)
     next(t for t in app.toggle if t.key.endswith("_pixels")).set_value(True).run()
     assert not app.exception, [e.value for e in app.exception]
     assert sum(c.key.endswith("_pixelmap_age") for c in app.get("plotly_chart")) == 1
+    # the seven groups chosen in the sidebar: they replace the five classes, one sentence per shown head still
+    app.radio(key="scheme_ethnicity").set_value("ethnicity7").run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert len(_sentences(app)) == shown
+    assert any(m.value.startswith("**Ethnicity (7 groups)**: P(") for m in app.markdown)
+    assert not any(m.value.startswith("**Ethnicity**: ") for m in app.markdown)
     # a head whose ranking did no better than random order is not presented as an explained one
     sha = hashlib.sha256(paths.TFLITE_PATH.read_bytes()).hexdigest()
-    measured = {"faces": 40, "model_sha256": sha, "ratio_first_k": {"regions": {"age": 3.0, "gender": 1.2,
-                                                                                 "ethnicity": 2.5}}}  # fmt: skip
+    ratios = {name: 3.0 for name in HEADS} | {"gender": 1.2}  # gender's ranking is no better than random
+    measured = {"faces": 40, "model_sha256": sha, "ratio_first_k": {"regions": ratios}}
     (tmp_path / "absent.json").write_text(json.dumps(measured))
     app.run()
-    assert len(_sentences(app)) == 2 and any("Not shown as an explanation" in w.value for w in app.warning)
+    assert len(_sentences(app)) == shown - 1 and any("Not shown as an explanation" in w.value for w in app.warning)
 
 
+@pytest.mark.slow
 @needs_model
 def test_the_photo_stays_across_pages_and_sources_and_can_be_downloaded():
     app = _app(timeout=MODEL_TIMEOUT)
@@ -423,25 +446,55 @@ def test_the_labels_on_the_photo_follow_the_heads_shown():
     from face2data.schema import HEAD_BY_NAME
 
     rgb = np.full((300, 300, 3), 90, np.uint8)
-    analysis = photo.Analysis("d", "upload", faces=[_fake_face(0, (60, 60, 150, 150))], scale=1.0, narrow_scale=1.0,
-                              plain=rgb, narrow_plain=rgb)  # fmt: skip
+    found = PhotoResult("upload", [_fake_face(0, (60, 60, 150, 150))])
+    analysis = photo.Analysis("d", "upload", found, scale=1.0, narrow_scale=1.0, plain=rgb, narrow_plain=rgb)
     drawn = photo.relabelled(analysis)
     assert drawn.label_heads == ("gender", "ethnicity") and drawn.photo is not None and analysis.photo is None
     assert photo.relabelled(drawn) is drawn  # already drawn for these heads: nothing is drawn again
     gender_only = photo.relabelled(drawn, [HEAD_BY_NAME["gender"]])
     assert gender_only.label_heads == ("gender",) and not np.array_equal(gender_only.photo, drawn.photo)
     assert face_labels.label_text(drawn.faces[0], [HEAD_BY_NAME["gender"]]) == "1: 34 F"
+    seven = [HEAD_BY_NAME["gender"], HEAD_BY_NAME["ethnicity7"]]  # the other scheme of ethnicity
+    assert photo.relabelled(drawn, seven).label_heads == ("gender", "ethnicity7")
+    assert face_labels.label_text(drawn.faces[0], seven) == "1: 34 F M Eastern"
     assert (rgb == 90).all()  # the plain copy is left alone
 
 
 def test_only_an_attribute_with_several_heads_offers_a_choice():
-    from face2data.schema import HEAD_TABLE, RACES, Head
     from face2data.ui import schemes
 
-    assert schemes.alternatives() == {}  # one head per attribute: no widget is drawn
-    seven = Head("ethnicity7", "classes", "Ethnicity (7 groups)", RACES, attribute="ethnicity")
-    choices = schemes.alternatives((*HEAD_TABLE, seven))
-    assert list(choices) == ["ethnicity"] and [h.name for h in choices["ethnicity"]] == ["ethnicity", "ethnicity7"]
+    by_attribute: dict[str, list[str]] = {}
+    for head in HEAD_TABLE:
+        by_attribute.setdefault(head.attribute, []).append(head.name)
+    several = {attribute: names for attribute, names in by_attribute.items() if len(names) > 1}
+    assert several, "the model has an attribute with two heads (ethnicity: five classes and seven groups)"
+    assert {attribute: [h.name for h in heads] for attribute, heads in schemes.alternatives().items()} == several
+    one_each = tuple(head for head in HEAD_TABLE if head.name == by_attribute[head.attribute][0])
+    assert schemes.alternatives(one_each) == {}  # one head per attribute: no widget is drawn
+
+
+@needs_model
+def test_picking_the_seven_groups_shows_them_on_the_face_cards():
+    from face2data.schema import HEAD_BY_NAME, RACES
+
+    seven, five = HEAD_BY_NAME["ethnicity7"], HEAD_BY_NAME["ethnicity"]
+    app = _app(timeout=MODEL_TIMEOUT)
+    next(b for b in app.button if b.label == "Try a sample").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    picker = app.radio(key=f"scheme_{seven.attribute}")
+    assert picker.value == five.name and list(picker.options) == [five.scheme, seven.scheme]
+
+    def card_charts() -> list[str]:
+        return [c.key for c in app.get("plotly_chart") if c.key.endswith(("_ethnicity", "_ethnicity7"))]
+
+    assert [k.rsplit("_", 1)[1] for k in card_charts()] == [five.name]
+    picker.set_value(seven.name).run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert [k.rsplit("_", 1)[1] for k in card_charts()] == [seven.name]  # one scheme on the card: the chosen one
+    assert any(m.value.startswith(f"{seven.title}: **") and m.value[len(seven.title) + 4 : -2] in RACES
+               for m in app.markdown)  # fmt: skip
+    spec = next(c for c in app.get("plotly_chart") if c.key.endswith("_ethnicity7")).proto.spec
+    assert all(group in spec for group in RACES)
 
 
 def test_shap_figure_colour_bar_is_symmetric_around_zero():
@@ -454,9 +507,11 @@ def test_shap_figure_colour_bar_is_symmetric_around_zero():
 
 
 def _fake_face(index: int, box: tuple[int, int, int, int], age: float = 34.0) -> FaceResult:
-    """A read face of the given box: age about ``age`` (spread ± 5), female 90 %, Others 60 %."""
+    """A read face of the given box: age about ``age`` (spread ± 5), female 90 %, Others 60 %; any other class head
+    its second-to-last class at 60 % (FairFace's groups: Middle Eastern)."""
     ages = np.exp(-0.5 * ((AGES - age) / 4.0) ** 2)
-    probabilities = {"age": ages / ages.sum(), "gender": np.array([0.1, 0.9]),
+    others = {head.name: np.eye(len(head.classes))[-2] * 0.5 + 0.5 / len(head.classes) for head in CLASS_HEADS}
+    probabilities = {"age": ages / ages.sum(), **others, "gender": np.array([0.1, 0.9]),
                      "ethnicity": np.array([0.1, 0.1, 0.1, 0.1, 0.6])}  # fmt: skip
     return FaceResult(index, box, 0.99, np.zeros((CROP_SIZE, CROP_SIZE, 3), np.uint8), probabilities)
 
@@ -562,6 +617,7 @@ def _files_under(root) -> set[str]:
     return found
 
 
+@pytest.mark.slow
 @needs_model
 def test_predict_and_explain_of_an_upload_leaves_no_file_behind(tmp_path, monkeypatch):
     import tempfile
@@ -631,8 +687,8 @@ def test_batch_page_scores_a_zip_and_photos_and_keeps_the_result_across_pages():
                                    "c.jpg", "grey.png"]  # fmt: skip
     assert table["thumbnail"][0].startswith("data:image/jpeg;base64,") and pd.isna(table["thumbnail"][2])
     assert "not an image" in table["notes"][2] and table["notes"][4] == "no face found"
-    assert {c.key for c in app.get("plotly_chart")} == {"batch_age", "batch_faces_per_photo", "batch_gender",
-                                                        "batch_ethnicity"}  # fmt: skip
+    assert {c.key for c in app.get("plotly_chart")} == {"batch_age", "batch_faces_per_photo",
+                                                        *(f"batch_{head.name}" for head in CLASS_HEADS)}  # fmt: skip
     result = app.session_state["batch_result"]
     rows = list(csv.DictReader(io.StringIO(batch.results_csv(result))))
     assert len(rows) == 5 and rows[0]["age"] == rows[3]["age"]  # the same photo, the same answer
@@ -652,15 +708,18 @@ def _png_without_face() -> bytes:
 def test_batch_figures_count_every_class():
     from face2data.ui.batch import BatchResult, summary_counts
 
-    face = {"file": "a.jpg", "face": 1, "faces": 2, "gender": "female", "ethnicity": "Asian", "age": 30.0,
-            "error": None}  # fmt: skip
+    classes = {head.name: head.classes[-1] for head in CLASS_HEADS} | {"gender": "female", "ethnicity": "Asian"}
+    face = {"file": "a.jpg", "face": 1, "faces": 2, **classes, "age": 30.0, "error": None}
+    no_classes = dict.fromkeys(classes)
     rows = [face, {**face, "face": 2, "gender": "male"},
             {**face, "file": "b.jpg", "face": None, "faces": 0, "gender": None},
             {**face, "file": "c.txt", "face": None, "faces": None, "error": "the file is empty"},
-            {**face, "file": "d.jpg", "faces": 1, "possible_face": 1, "gender": None, "ethnicity": None}]  # fmt: skip
+            {**face, "file": "d.jpg", "faces": 1, "possible_face": 1, **no_classes}]  # fmt: skip
     counts = summary_counts(BatchResult(digest="x", rows=rows, thumbnails=[None] * 5))
     assert counts["gender"] == {"male": 1, "female": 1}
     assert counts["ethnicity"]["Asian"] == 2 and sum(counts["ethnicity"].values()) == 2
+    for head in CLASS_HEADS:  # every class of every class head, in the schema's order
+        assert list(counts[head.name]) == list(head.classes) and sum(counts[head.name].values()) == 2
     # d.jpg's only box is a possible face: a photo without a face read
     assert counts["faces per photo"] == {"0": 2, "1": 0, "2": 1}
     fig = figures.batch_counts_figure(counts["faces per photo"], "Faces per photo", "photos")

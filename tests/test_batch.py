@@ -23,7 +23,7 @@ from face2data.batch.writers import OutputError, RowWriter, prepare_resume, read
 from face2data.cli import main
 from face2data.inputs import iter_entries, iter_upload_entries
 from face2data.results import COLUMNS, file_rows
-from face2data.schema import ETHNICITIES
+from face2data.schema import CLASS_HEADS, ETHNICITIES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -142,6 +142,17 @@ FACE = {"box": [1, 2, 30, 40], "score": 0.9, "age": 31.5, "age_years": 32, "age_
         "ethnicity": "Asian", "ethnicity_probability": 0.85,
         "ethnicity_probabilities": {"White": 0.1, "Black": 0.0, "Asian": 0.85, "Indian": 0.05, "Others": 0.0},
         "quality_notes": ["small face", "blurred"]}  # fmt: skip
+# every other class head of the table: its first class, certain
+FACE |= {
+    key: value
+    for head in CLASS_HEADS
+    if head.name not in FACE
+    for key, value in (
+        (head.name, head.classes[0]),
+        (f"{head.name}_probability", 1.0),
+        (f"{head.name}_probabilities", {c: float(c == head.classes[0]) for c in head.classes}),
+    )
+}
 
 
 def sample_rows() -> list[dict]:
@@ -228,12 +239,14 @@ def test_batch_rows_are_the_predict_json_of_each_file(shipped_tflite_path, input
     assert "damaged" in rows[prefix + "broken.zip"]["error"]
 
 
+@pytest.mark.slow
 def test_worker_processes_give_the_rows_of_one_process(shipped_tflite_path, inputs, tmp_path):
     run_batch([str(inputs)], tmp_path / "one.csv", workers=1, progress=False)
     run_batch([str(inputs)], tmp_path / "two.csv", workers=2, progress=False)
     assert read_rows(tmp_path / "two.csv") == read_rows(tmp_path / "one.csv")
 
 
+@pytest.mark.slow
 def test_a_run_killed_half_way_reads_and_resumes_to_the_rows_of_a_clean_run(shipped_tflite_path, tmp_path):
     folder = tmp_path / "photos"
     folder.mkdir()
@@ -264,6 +277,7 @@ def test_a_run_killed_half_way_reads_and_resumes_to_the_rows_of_a_clean_run(ship
 # --- Ray ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_ray_engine_on_a_local_ray_gives_the_rows_of_the_local_engine(shipped_tflite_path, photos, tmp_path):
     ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'ray[data]')")
     folder = tmp_path / "in"
@@ -340,6 +354,7 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table from /proc (Linux)")
 def test_kill_9_of_a_batch_leaves_no_worker_behind(tmp_path):
     import signal

@@ -20,6 +20,8 @@ from servers import free_port, wait_until_ready
 
 from face2data.paths import MODEL_PATH
 
+pytestmark = pytest.mark.slow  # see pyproject.toml: left out of the fast lane
+
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path(os.environ.get("FACE2DATA_CHROMIUM", "/usr/bin/chromium"))
 SAMPLE = ROOT / "face2data" / "assets" / "astronaut.jpg"

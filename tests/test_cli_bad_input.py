@@ -20,6 +20,8 @@ from PIL import Image
 from face2data.cli import main
 from face2data.model_loading import ModelFileError, check_model_file
 
+pytestmark = pytest.mark.slow  # see pyproject.toml: left out of the fast lane
+
 PROJECT = Path(__file__).resolve().parents[1]
 ASTRONAUT = PROJECT / "face2data" / "assets" / "astronaut.jpg"
 

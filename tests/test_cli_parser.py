@@ -36,7 +36,7 @@ def test_every_command_has_help():
     parser = build_parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     assert list(commands.choices) == [
-        "train", "crops", "evaluate", "calibrate", "export", "model-card", "predict", "explain",
+        "train", "train-heads", "crops", "evaluate", "calibrate", "export", "model-card", "predict", "explain",
         "explain-regions-global", "explain-global", "batch", "serve",
     ]  # fmt: skip
     for name, command in commands.choices.items():

@@ -21,6 +21,7 @@ from face2data.paths import (
     WILD_METRICS_PATH,
     WILD_PREDICTIONS_PATH,
 )
+from face2data.results import probability_column
 from face2data.schema import CLASS_HEADS
 
 
@@ -55,7 +56,9 @@ def test_folder_and_archive_give_the_same_figures(tmp_path, untrained_model):
     assert list(rows[0]) == PREDICTION_COLUMNS["utkface"] and len(rows) == 13
     for row in rows:
         assert float(row["age_low"]) <= float(row["age_high"])
-        assert float(row["p_male"]) + float(row["p_female"]) == pytest.approx(1.0, abs=1e-3)
+        for head in CLASS_HEADS:  # each class head's probabilities add up to one
+            total = sum(float(row[probability_column(head.name, label)]) for label in head.classes)
+            assert total == pytest.approx(1.0, abs=1e-3)
 
 
 def test_evaluate_a_tiny_fairface_style_archive(tmp_path, untrained_model):

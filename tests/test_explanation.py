@@ -27,6 +27,7 @@ from face2data.explanation import (
     plotly_colorscale,
     save_global_maps,
 )
+from face2data.explanation.global_maps import PER_CLASS_HEADS
 from face2data.explanation.panel import explanation_panel
 from face2data.outputs import expected_age, predict_probabilities
 from face2data.schema import (
@@ -36,7 +37,6 @@ from face2data.schema import (
     HEAD_TABLE,
     HEADS,
     INPUT_SIZE,
-    NUM_AGES,
     to_model_input,
 )
 
@@ -45,7 +45,7 @@ FAST = ExplainSettings(max_evals=120, batch_size=60)
 
 
 def tiny_model():
-    """A small random network with the app's input and dict of three softmax heads."""
+    """A small random network with the app's input and a dict of softmax outputs, one per head of the table."""
     import keras
     from keras import layers
 
@@ -53,8 +53,7 @@ def tiny_model():
     inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 3), name="face")
     x = layers.Rescaling(1 / 127.5, offset=-1)(inputs)
     x = layers.Flatten()(layers.Conv2D(4, 8, strides=8, activation="tanh")(x))
-    heads = {"age": NUM_AGES, "gender": len(GENDERS), "ethnicity": len(ETHNICITIES)}
-    outputs = {name: layers.Dense(n, activation="softmax", name=name)(x) for name, n in heads.items()}
+    outputs = {h.name: layers.Dense(h.size, activation="softmax", name=h.name)(x) for h in HEAD_TABLE}
     return keras.Model(inputs, outputs)
 
 
@@ -179,7 +178,10 @@ def test_the_explanation_package_has_no_import_cycle_and_imports_no_private_name
 def test_the_explained_outputs_are_read_from_the_head_table():
     from face2data.explanation.core import OUTPUTS, output_columns
 
-    assert OUTPUTS == ("age", *(f"gender:{g}" for g in GENDERS), *(f"ethnicity:{e}" for e in ETHNICITIES))
+    assert OUTPUTS[: 1 + len(GENDERS) + len(ETHNICITIES)] == (
+        "age", *(f"gender:{g}" for g in GENDERS), *(f"ethnicity:{e}" for e in ETHNICITIES)
+    )  # fmt: skip
+    assert len(OUTPUTS) == sum(1 if head.kind == "age" else len(head.classes) for head in HEAD_TABLE)
     for head in HEAD_TABLE:
         columns = [OUTPUTS[i] for i in output_columns(head.name)]
         assert columns == ([head.name] if head.kind == "age" else [f"{head.name}:{c}" for c in head.classes])
@@ -224,9 +226,9 @@ def test_colour_limits_are_symmetric_and_never_empty():
     assert scale[0][0] == 0 and scale[-1][0] == 1 and scale[0][1] != scale[-1][1]
 
 
-def test_panel_shows_the_face_and_three_overlays(crop, explanation):
+def test_panel_shows_the_face_and_one_overlay_per_head(crop, explanation):
     panel = explanation_panel(crop, explanation)
-    assert panel.dtype == np.uint8 and panel.ndim == 3 and panel.shape[1] >= 4 * CROP_SIZE
+    assert panel.dtype == np.uint8 and panel.ndim == 3 and panel.shape[1] >= (1 + len(HEADS)) * CROP_SIZE
 
 
 def test_global_maps_round_trip(tmp_path, model, crop):
@@ -236,8 +238,9 @@ def test_global_maps_round_trip(tmp_path, model, crop):
     assert path.stat().st_size < 200_000
     loaded = load_global_maps(path)
     assert loaded.n_faces == 2 and loaded.model == "tiny.keras" and "Partition" in loaded.method
-    assert {"age", "gender", "ethnicity"} <= set(loaded.maps) and loaded.counts["age"] == 2
-    assert sum(loaded.counts[f"ethnicity:{e}"] for e in ETHNICITIES) == 2
+    assert set(HEADS) <= set(loaded.maps) and loaded.counts["age"] == 2
+    for head in PER_CLASS_HEADS:  # each face is in the map of its predicted class
+        assert sum(loaded.counts[f"{head.name}:{c}"] for c in head.classes) == 2
     for name, values in maps.maps.items():
         assert loaded.maps[name].shape == (INPUT_SIZE, INPUT_SIZE) and np.all(loaded.maps[name] >= 0)
         np.testing.assert_allclose(loaded.maps[name], values, rtol=2e-3, atol=1e-3 * values.max() + 1e-12)
@@ -253,6 +256,7 @@ def test_missing_or_damaged_global_maps_file_gets_a_clear_error(tmp_path):
         load_global_maps(damaged)
 
 
+@pytest.mark.slow
 def test_the_shipped_model_explains_a_real_face(shipped_model_path, crop):
     from face2data.model_loading import load_trained_model
 
@@ -290,7 +294,7 @@ def test_cli_explains_each_face_of_a_photo_into_pngs(tmp_path, capsys, tiny_mode
     assert code == 0, printed
     assert [p.name for p in out.iterdir()] == ["astronaut_face1.png"]
     panel = cv2.imread(str(out / "astronaut_face1.png"))
-    assert panel is not None and panel.shape[1] >= 4 * CROP_SIZE
+    assert panel is not None and panel.shape[1] >= (1 + len(HEADS)) * CROP_SIZE
     assert "face 1:" in printed and "expected age" in printed and "method: SHAP Partition" in printed
 
 

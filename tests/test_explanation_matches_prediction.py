@@ -13,6 +13,8 @@ from face2data.image_loading import load_rgb_file
 from face2data.predictor import Predictor
 from face2data.schema import ETHNICITIES, GENDERS
 
+pytestmark = pytest.mark.slow  # see pyproject.toml: left out of the fast lane
+
 
 @pytest.fixture(scope="module")
 def predictor(shipped_tflite_path) -> Predictor:

@@ -26,7 +26,7 @@ from face2data.evaluation.run import (
     write_predictions,
 )
 from face2data.model import build_model
-from face2data.schema import AGE_MAX, ETHNICITIES, FAIRFACE_AGE_LABELS, GENDERS, NO_LABEL, RACES
+from face2data.schema import AGE_MAX, CLASS_HEADS, ETHNICITIES, FAIRFACE_AGE_LABELS, GENDERS, NO_LABEL, RACES
 
 MALE, FEMALE = GENDERS.index("male"), GENDERS.index("female")
 FIGURES = ("n", "confusion", "per_group", "confidence_intervals", "calibration", "faces_total", "faces_found")
@@ -330,7 +330,10 @@ def test_fairface_strings_in_a_table_give_the_fairface_sources_figures(tmp_path,
     for data in (archive, folder):  # and the FairFace layout itself, read by its own table
         ours, rows, problems = evaluate_labelled(untrained_model, data)
         assert not problems and ours["age_labels"] == "range"
-        _same_figures(ours, source, ("age_in_range", "age_in_range_5", "gender_accuracy", "ethnicity_accuracy"))
+        _same_figures(ours, source, ("age_in_range", "age_in_range_5",
+                                     *(f"{head.name}_accuracy" for head in CLASS_HEADS)))  # fmt: skip
+        # a race column of FairFace's groups labels both schemes: the seven groups and the five classes
+        assert ours["n_labelled"] == {"age": len(fairface_rows)} | {h.name: len(fairface_rows) for h in CLASS_HEADS}
         assert [{k: r[k] for k in source_rows[0]} for r in rows] == source_rows
     assert "age in range" in labelled_headline(ours)
 
@@ -347,7 +350,7 @@ def test_missing_heads_are_not_scored_and_predictions_write(tmp_path, untrained_
     report, rows, problems = evaluate_labelled(untrained_model, folder, labels)
     assert problems.items == {"no_face_found": ["blank.jpg"]} and report["problems"]["no_face_found"]["count"] == 1
     assert report["age_labels"] == "range" and report["n"] == 6 and report["faces_total"] == 7
-    assert report["n_labelled"] == {"age": 4, "gender": 5, "ethnicity": 0}
+    assert report["n_labelled"] == {"age": 4} | {head.name: 0 for head in CLASS_HEADS} | {"gender": 5}
     assert "ethnicity_accuracy" not in report and "ethnicity" not in report["confusion"]
     assert "ethnicity" not in report["calibration"] and "ethnicity_accuracy" not in report["confidence_intervals"]
     assert "race" not in report["per_group"] and "race_to_ethnicity" not in report["confusion"]
@@ -398,7 +401,9 @@ def test_uploads_evaluate_in_memory_as_their_folder(tmp_path, untrained_model):
     evaluation = evaluate_uploads(uploads, untrained_model, lambda done, total: seen.append((done, total)))
     assert seen[-1] == (4, 4) and len(evaluation.crops) == evaluation.report["n"] == 4
     assert not evaluation.problems and evaluation.report["age_labels"] == "range"
-    assert evaluation.report["n_labelled"] == {"age": 4, "gender": 4, "ethnicity": 4}
+    # the five ethnicity classes label the ethnicity head only (not FairFace's seven groups)
+    labelled = {"age": 4} | {head.name: 0 for head in CLASS_HEADS} | {"gender": 4, "ethnicity": 4}
+    assert evaluation.report["n_labelled"] == labelled
     by_file = {row["file"]: row for row in evaluation.rows}
     assert by_file["party.jpg"]["age_range_true"] == "30-39" and by_file["party.jpg"]["ethnicity_true"] == "Asian"
     for row in expected_rows:  # the same faces, the same predictions

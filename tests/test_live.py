@@ -27,15 +27,22 @@ def test_a_still_face_keeps_one_label_and_the_frame_rate_is_measured(shipped_tfl
     assert latest is not None and latest.shape == frame.shape and len(annotator.tracker.tracks) == 1
 
 
+def _probabilities(age: float, **classes: np.ndarray) -> dict[str, np.ndarray]:
+    """A face's probabilities: ages about ``age``; ``classes`` by head, every other class head its last class."""
+    from face2data.schema import AGES, CLASS_HEADS, NUM_AGES
+
+    ages = np.exp(-0.5 * ((AGES - age) / 3.0) ** 2)
+    assert len(ages) == NUM_AGES
+    last = {head.name: np.eye(len(head.classes))[-1] for head in CLASS_HEADS}
+    return {"age": ages / ages.sum()} | last | classes
+
+
 def test_a_label_near_a_boundary_does_not_flip():
-    from face2data.schema import AGES, NUM_AGES
     from face2data.ui.live import ShownLabel
 
     def probs(age: float, p_female: float) -> dict[str, np.ndarray]:
-        ages = np.exp(-0.5 * ((AGES - age) / 3.0) ** 2)
-        assert len(ages) == NUM_AGES
-        return {"age": ages / ages.sum(), "gender": np.array([1 - p_female, p_female]),
-                "ethnicity": np.array([0.5, 0.45, 0.05, 0.0, 0.0])}  # fmt: skip
+        return _probabilities(age, gender=np.array([1 - p_female, p_female]),
+                              ethnicity=np.array([0.5, 0.45, 0.05, 0.0, 0.0]))  # fmt: skip
 
     label = ShownLabel.of(probs(32.6, 0.52))
     first = label.text()
@@ -47,11 +54,14 @@ def test_a_label_near_a_boundary_does_not_flip():
 
 
 def test_a_label_names_the_heads_it_is_given():
-    from face2data.schema import AGES, HEAD_BY_NAME
+    from face2data.schema import HEAD_BY_NAME, RACES
     from face2data.ui.live import ShownLabel
 
-    ages = np.exp(-0.5 * ((AGES - 40.0) / 3.0) ** 2)
-    probs = {"age": ages / ages.sum(), "gender": np.array([0.2, 0.8]), "ethnicity": np.array([0.1, 0.1, 0.7, 0.1, 0.0])}
+    seven = np.array([0.05, 0.05, 0.05, 0.7, 0.05, 0.05, 0.05])  # East Asian
+    assert len(seven) == len(RACES)
+    probs = _probabilities(40.0, gender=np.array([0.2, 0.8]), ethnicity=np.array([0.1, 0.1, 0.7, 0.1, 0.0]),
+                           ethnicity7=seven)  # fmt: skip
     label = ShownLabel.of(probs)
-    assert label.text() == "40 · female · Asian"  # by default one head per attribute: today every class head
+    assert label.text() == "40 · female · Asian"  # by default one head per attribute: its first (the five classes)
     assert label.text([HEAD_BY_NAME["ethnicity"]]) == "40 · Asian"
+    assert label.text([HEAD_BY_NAME["gender"], HEAD_BY_NAME["ethnicity7"]]) == "40 · female · East Asian"

@@ -11,7 +11,10 @@ import numpy as np
 import pytest
 
 from face2data.model_loading import ModelFileError, check_model_file, clear_model_cache, load_trained_model
-from face2data.schema import ETHNICITIES, GENDERS, INPUT_SIZE, NUM_AGES
+from face2data.schema import GENDERS, HEAD_TABLE, INPUT_SIZE
+
+# How a refused network's message lists the outputs expected: every head of the table with its size, in order.
+EXPECTED_OUTPUTS = ", ".join(rf"{head.name} \({head.size}\)" for head in HEAD_TABLE)
 
 
 @pytest.fixture(autouse=True)
@@ -30,7 +33,7 @@ def tiny_model(input_size: int = INPUT_SIZE, gender_classes: int = len(GENDERS),
     features = layers.GlobalAveragePooling2D()(layers.Conv2D(4, 3, strides=4)(inputs))
     if lambda_layer:
         features = layers.Lambda(lambda x: x * 2)(features)
-    heads = {"age": NUM_AGES, "gender": gender_classes, "ethnicity": len(ETHNICITIES)}
+    heads = {head.name: head.size for head in HEAD_TABLE} | {"gender": gender_classes}
     outputs = {name: layers.Dense(n, activation="softmax", name=name)(features) for name, n in heads.items()}
     model = keras.Model(inputs, outputs)
     return keras.Model(model.inputs, model.outputs)  # as training.EpochRecorder saves the best model
@@ -96,18 +99,14 @@ def test_model_is_loaded_once_and_returns_a_dict_of_heads(tmp_path):
     assert load_trained_model(str(path)) is model
     assert load_trained_model(tmp_path / "." / "model.keras") is model
     out = model(np.zeros((2, INPUT_SIZE, INPUT_SIZE, 3), np.float32), training=False)
-    assert {head: tuple(v.shape) for head, v in out.items()} == {
-        "age": (2, NUM_AGES),
-        "gender": (2, len(GENDERS)),
-        "ethnicity": (2, len(ETHNICITIES)),
-    }
+    assert {head: tuple(v.shape) for head, v in out.items()} == {head.name: (2, head.size) for head in HEAD_TABLE}
 
 
 @pytest.mark.parametrize(
     ("options", "message"),
     [
         ({"input_size": 64}, rf"input \(64, 64, 3\), expected \({INPUT_SIZE}, {INPUT_SIZE}, 3\)"),
-        ({"gender_classes": 3}, r"outputs .*gender \(3\).*expected age \(117\), gender \(2\), ethnicity \(5\)"),
+        ({"gender_classes": 3}, r"outputs .*gender \(3\).*expected " + EXPECTED_OUTPUTS),
     ],
 )
 def test_a_network_of_another_shape_is_refused(tmp_path, options, message):
@@ -129,9 +128,9 @@ def test_shipped_model_loads(tmp_path, shipped_model_path):
     shutil.copyfile(shipped_model_path, snapshot)  # training may rewrite the original at any time
     model = load_trained_model(snapshot)
     out = model(np.full((1, INPUT_SIZE, INPUT_SIZE, 3), 128, np.float32), training=False)
-    for head, classes in (("age", NUM_AGES), ("gender", len(GENDERS)), ("ethnicity", len(ETHNICITIES))):
-        probabilities = np.asarray(out[head])
-        assert probabilities.shape == (1, classes)
+    for head in HEAD_TABLE:
+        probabilities = np.asarray(out[head.name])
+        assert probabilities.shape == (1, head.size)
         np.testing.assert_allclose(probabilities.sum(), 1.0, atol=1e-4)
 
 

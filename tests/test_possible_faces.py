@@ -13,12 +13,12 @@ from conftest import SCENES_DIR, crowd_photo
 from fastapi.testclient import TestClient
 
 from face2data.api.app import create_app
-from face2data.batch.rows import Scored
 from face2data.faces import default_detector, find_faces
 from face2data.faces.detection import Detection, FaceDetector
 from face2data.faces.quality import DOUBTFUL_SCORE
-from face2data.predictor import Predictor, predict_files
-from face2data.results import COLUMNS
+from face2data.image_loading import load_rgb_file
+from face2data.predictor import Predictor
+from face2data.results import COLUMNS, PhotoResult
 from face2data.ui.photo import analyze, results_csv, results_json
 
 NOISE_BOX = (620, 40, 90, 90)  # where the made photo has a patch of patterns, not a face
@@ -79,24 +79,28 @@ def test_the_patterns_are_drawn_as_a_possible_face_and_the_real_faces_are_read(p
     assert all(f.read for f in asked) and asked[2].to_dict()["possible_face"] is True and asked[2].label("gender")
 
 
-def test_the_app_leaves_possible_faces_out_of_the_table_and_downloads(predictor):
+def test_the_app_leaves_possible_faces_out_of_the_table_and_downloads_them_as_predict_does(predictor):
     data = cv2.imencode(".png", cv2.cvtColor(_photo_with_faces_and_patterns(), cv2.COLOR_RGB2BGR))[1].tobytes()
     analysis = analyze(data, lambda: predictor)
     assert len(analysis.faces) == 2 and len(analysis.possible) == 1
-    assert len(json.loads(results_json(analysis))["faces"]) == 2
-    assert len(results_csv(analysis).strip().splitlines()) == 1 + 2
+    # the downloads are predict --json's object and batch's rows for the photo: the possible face is marked
+    downloaded = json.loads(results_json(analysis))["faces"]
+    assert [face.get("possible_face", False) for face in downloaded] == [False, False, True]
+    assert "age" not in downloaded[2]
+    assert len(results_csv(analysis).strip().splitlines()) == 1 + 3
     asked = analyze(data, lambda: predictor, read_possible=True)
     assert len(asked.faces) == 3 and not asked.possible
 
 
+@pytest.mark.slow
 def test_predict_json_batch_rows_and_the_api_mark_the_possible_face_without_attributes(predictor, tmp_path):
     photo = _photo_with_faces_and_patterns()
     path = tmp_path / "party.png"
     cv2.imwrite(str(path), cv2.cvtColor(photo, cv2.COLOR_RGB2BGR))
-    report = predict_files([path], predictor)[0]
+    report = PhotoResult(str(path), predictor.predict_image(load_rgb_file(path))).to_dict()  # as predict --json
     assert [face.get("possible_face", False) for face in report["faces"]] == [False, False, True]
     assert "age" not in report["faces"][2] and "gender" not in report["faces"][2]
-    rows = Scored("party.png", predictor.predict_image(photo)).rows()
+    rows = PhotoResult("party.png", predictor.predict_image(photo)).rows()
     assert [row["possible_face"] for row in rows] == [0, 0, 1] and set(COLUMNS) == set(rows[0])
     assert rows[2]["age"] is None and rows[2]["gender"] is None and rows[2]["p_ethnicity_White"] is None
     with TestClient(create_app(predictor_factory=lambda: predictor)) as client:
@@ -118,6 +122,7 @@ def test_predict_json_batch_rows_and_the_api_mark_the_possible_face_without_attr
 KNOWN_LARGE_NON_FACES = {("ul_17.jpg", (22, 619))}
 
 
+@pytest.mark.slow
 def test_on_the_group_photos_no_face_of_40_px_or_more_goes_unread():
     if not SCENES_DIR.is_dir():
         pytest.skip(f"the group photos are not at {SCENES_DIR}")

@@ -13,12 +13,13 @@ from face2data.cli import main
 from face2data.image_loading import load_rgb
 from face2data.outputs import predict_probabilities
 from face2data.predictor import Predictor
-from face2data.schema import ETHNICITIES, GENDERS, NUM_AGES, to_model_input
+from face2data.schema import CLASS_HEADS, ETHNICITIES, GENDERS, NUM_AGES, to_model_input
 
 ASTRONAUT = Path(__file__).resolve().parents[1] / "face2data" / "assets" / "astronaut.jpg"
+# A face's JSON: its box, its age, each class head's class, probability and probabilities, its quality notes.
 FACE_KEYS = {
-    "box", "score", "age", "age_years", "age_low", "age_high", "gender", "gender_probability", "gender_probabilities",
-    "ethnicity", "ethnicity_probability", "ethnicity_probabilities", "quality_notes",
+    "box", "score", "age", "age_years", "age_low", "age_high", "quality_notes",
+    *(f"{head.name}{part}" for head in CLASS_HEADS for part in ("", "_probability", "_probabilities")),
 }  # fmt: skip
 
 
@@ -66,6 +67,10 @@ def test_one_result_per_face_with_consistent_fields(predictor, astronaut):
     assert list(ethnicities) == list(ETHNICITIES)
     assert face.label("ethnicity") == max(ethnicities, key=ethnicities.get)
     assert abs(sum(ethnicities.values()) - 1) < 1e-3
+    for head in CLASS_HEADS:  # every class head: its classes in order, the likeliest named, summing to one
+        probabilities = face.class_probabilities(head.name)
+        assert list(probabilities) == list(head.classes) and abs(sum(probabilities.values()) - 1) < 1e-3
+        assert face.label(head.name) == max(probabilities, key=probabilities.get)
     # The served numbers are the model's on the aligned crop, mirror-averaged, nothing else.
     direct = predict_probabilities(predictor.model, to_model_input(face.crop[None]), flip=True)
     np.testing.assert_allclose(face.age_probabilities, direct["age"][0], atol=1e-5)

@@ -21,18 +21,17 @@ from face2data.explanation.region_global import (
 )
 from face2data.explanation.regions import RegionExplanation, RegionSettings, explain_regions, shapley_values
 from face2data.faces.regions import REGION_PHRASES, REGIONS, region_labels, region_masks
-from face2data.schema import CLASS_HEADS, CROP_SIZE, ETHNICITIES, GENDERS, HEADS, INPUT_SIZE, NO_LABEL, NUM_AGES
+from face2data.schema import AGE_BUCKETS, CLASS_HEADS, CROP_SIZE, GENDERS, HEAD_TABLE, HEADS, INPUT_SIZE, NO_LABEL
 
 GRID = INPUT_SIZE // 8  # the stand-in model's view: the face averaged in 8x8-pixel blocks
 
 
 class SoftmaxModel:
-    """A fixed random projection of a downsampled face to three softmax heads: nonlinear, with interactions."""
+    """A fixed random projection of a downsampled face to a softmax per head: nonlinear, with interactions."""
 
     def __init__(self, seed: int = 0) -> None:
         rng = np.random.default_rng(seed)
-        sizes = {"age": NUM_AGES, "gender": len(GENDERS), "ethnicity": len(ETHNICITIES)}
-        self.weights = {head: rng.normal(0, 0.02, (GRID * GRID * 3, n)) for head, n in sizes.items()}
+        self.weights = {head.name: rng.normal(0, 0.02, (GRID * GRID * 3, head.size)) for head in HEAD_TABLE}
 
     def predict_on_batch(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         small = np.asarray(batch, np.float64).reshape(len(batch), GRID, 8, GRID, 8, 3).mean(axis=(2, 4)) / 32
@@ -48,11 +47,16 @@ class OneRegionModel:
 
     def predict_on_batch(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         level = np.asarray(batch)[:, self.mask].mean(axis=(1, 2)) / 255  # (N,)
-        ages = np.arange(NUM_AGES)
-        age = _softmax(-((ages[None] - 80 * level[:, None]) ** 2) / 50)
-        gender = np.stack([level, 1 - level], axis=1)
-        ethnicity = _softmax(np.outer(level, np.arange(len(ETHNICITIES))))
-        return {"age": age, "gender": gender, "ethnicity": ethnicity}
+        outputs = {}
+        for head in HEAD_TABLE:
+            if head.kind == "age":
+                ages = np.arange(head.size)
+                outputs[head.name] = _softmax(-((ages[None] - 80 * level[:, None]) ** 2) / 50)
+            elif head.size == 2:
+                outputs[head.name] = np.stack([level, 1 - level], axis=1)
+            else:
+                outputs[head.name] = _softmax(np.outer(level, np.arange(head.size)))
+        return outputs
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -243,7 +247,9 @@ def test_global_region_values_round_trip(tmp_path, face):
                        splits=np.array(["test", "test"]))  # fmt: skip
     report = compute_region_global(SoftmaxModel(), faces, model_name="soft.tflite")
     path = save_region_global(report, tmp_path / "region_global.json")
-    assert path.stat().st_size < 30_000
+    # compact: under 600 bytes for each head's values in each group (all faces, each age range, each class)
+    n_groups = 1 + len(AGE_BUCKETS) + sum(len(head.classes) for head in CLASS_HEADS)
+    assert path.stat().st_size < 600 * len(HEAD_TABLE) * n_groups
     loaded = load_region_global(path)
     assert loaded["n_faces"] == 2 and loaded["counts"]["ethnicity:Asian"] == 2 and loaded["counts"]["age:40-49"] == 1
     assert loaded["counts"]["gender:male"] == 1 and loaded["counts"]["gender:female"] == 0

@@ -10,11 +10,11 @@ import pytest
 from face2data.results import (
     COLUMNS,
     FaceResult,
+    PhotoResult,
     class_summary,
     face_row,
     labels_of,
     probability_column,
-    report,
     short_label,
     word_label,
 )
@@ -25,7 +25,8 @@ from face2data.text_table import format_table
 def _face(age: float = 40.0) -> FaceResult:
     ages = np.exp(-0.5 * ((AGES - age) / 3.0) ** 2)
     probabilities = {"age": ages / ages.sum(), "gender": np.array([0.25, 0.75]),
-                     "ethnicity": np.array([0.1, 0.05, 0.7, 0.1, 0.05])}  # fmt: skip
+                     "ethnicity": np.array([0.1, 0.05, 0.7, 0.1, 0.05]),
+                     "ethnicity7": np.array([0.1, 0.05, 0.05, 0.5, 0.2, 0.05, 0.05])}  # fmt: skip
     return FaceResult(0, (10, 20, 80, 90), 0.97, np.zeros((CROP_SIZE, CROP_SIZE, 3), np.uint8), probabilities)
 
 
@@ -51,7 +52,7 @@ def test_a_face_reads_the_same_in_every_form():
     assert row["p_ethnicity_Asian"] == 0.7
     assert short_label(face.age, labels_of(face)) == "40 F Asian"
     assert word_label(face.age, labels_of(face)) == "40 years, female, Asian"
-    table = format_table([report("a.jpg", [face]), report("b.png", error="the file is empty")])
+    table = format_table([PhotoResult("a.jpg", [face]), PhotoResult("b.png", error="the file is empty")])
     assert "female 75%" in table and "Asian 70%" in table and "error: the file is empty" in table
 
 
@@ -65,7 +66,7 @@ def test_a_face_has_one_whole_age_on_the_card_the_labels_the_table_the_rows_and_
     assert face_row("a.jpg", 1, 1, as_json)["age_years"] == years
     assert short_label(face.age, labels_of(face)).startswith(f"{years} ")
     assert word_label(face.age, labels_of(face)).startswith(f"{years} years")
-    table_row = format_table([report("a.jpg", [face])]).splitlines()[2]
+    table_row = format_table([PhotoResult("a.jpg", [face])]).splitlines()[2]
     assert f" {years} ({as_json['age_low']}-{as_json['age_high']})" in table_row
 
 

@@ -25,6 +25,8 @@ from conftest import face_images
 from face2data import tflite_model
 from face2data.cli import main
 
+pytestmark = pytest.mark.slow  # see pyproject.toml: left out of the fast lane
+
 GOLDEN_ROOT = Path(__file__).parent / "data" / "golden_outputs"
 SAMPLE = Path(__file__).resolve().parents[1] / "face2data" / "assets" / "astronaut.jpg"
 

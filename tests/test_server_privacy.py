@@ -10,7 +10,10 @@ import tomllib
 import urllib.request
 from pathlib import Path
 
+import pytest
 from servers import free_port, wait_until_ready
+
+pytestmark = pytest.mark.slow  # see pyproject.toml: left out of the fast lane
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,7 +10,7 @@ import pytest
 from face2data.model_loading import ModelFileError, load_trained_model
 from face2data.outputs import predict_probabilities
 from face2data.predictor import Predictor
-from face2data.schema import ETHNICITIES, GENDERS, INPUT_SIZE, NUM_AGES
+from face2data.schema import ETHNICITIES, GENDERS, HEAD_TABLE, INPUT_SIZE, NUM_AGES
 from face2data.tflite_model import (
     TFLiteModel,
     export_tflite,
@@ -21,16 +21,15 @@ from face2data.tflite_model import (
 
 
 def tiny_keras_model():
-    """A small network with the app's interface (one INPUT_SIZE-square input, three softmax heads)."""
+    """A small network with the app's interface (one INPUT_SIZE-square input, a softmax per head of the table)."""
     import keras
     from keras import layers
 
     keras.utils.set_random_seed(0)
     inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 3))
     features = layers.GlobalAveragePooling2D()(layers.Conv2D(8, 3, strides=4, activation="relu")(inputs))
-    heads = {"age": NUM_AGES, "gender": len(GENDERS), "ethnicity": len(ETHNICITIES)}
     return keras.Model(
-        inputs, {name: layers.Dense(n, activation="softmax", name=name)(features) for name, n in heads.items()}
+        inputs, {h.name: layers.Dense(h.size, activation="softmax", name=h.name)(features) for h in HEAD_TABLE}
     )
 
 
@@ -49,9 +48,7 @@ def test_export_gives_the_same_probabilities_at_any_batch_size(exported):
     for batch in (1, 7, 2):  # the interpreter is resized between calls
         got = lite.predict_on_batch(images[:batch])
         expected = model.predict_on_batch(images[:batch])
-        assert {head: p.shape for head, p in got.items()} == {
-            "age": (batch, NUM_AGES), "gender": (batch, len(GENDERS)), "ethnicity": (batch, len(ETHNICITIES))
-        }  # fmt: skip
+        assert {head: p.shape for head, p in got.items()} == {h.name: (batch, h.size) for h in HEAD_TABLE}
         for head in expected:
             np.testing.assert_allclose(got[head], expected[head], atol=1e-5)
     assert largest_difference(model, lite) < 1e-5
@@ -127,13 +124,13 @@ def _constant_heads(sizes: dict[str, int]):
 
 
 def test_outputs_are_matched_to_heads_by_name_not_by_class_count(tmp_path):
-    sizes = {"ethnicity": len(ETHNICITIES), "gender": len(GENDERS), "age": NUM_AGES}  # not the schema's order
+    sizes = {h.name: h.size for h in reversed(HEAD_TABLE)}  # not the schema's order
     path = export_tflite(_constant_heads(sizes), tmp_path / "named.tflite")
     out = load_tflite_model(path)(np.zeros((2, INPUT_SIZE, INPUT_SIZE, 3), np.float32))
     for offset, (head, size) in enumerate(sizes.items()):
         np.testing.assert_allclose(out[head], np.tile(np.arange(size) + 100 * offset, (2, 1)))
     # heads named right but sized wrong (gender with the ethnicity's five classes) are refused, not guessed
-    swapped = {"age": NUM_AGES, "gender": len(ETHNICITIES), "ethnicity": len(GENDERS)}
+    swapped = {h.name: h.size for h in HEAD_TABLE} | {"gender": len(ETHNICITIES), "ethnicity": len(GENDERS)}
     with pytest.raises(ValueError, match="output has . classes, not ."):
         export_tflite(_constant_heads(swapped), tmp_path / "swapped.tflite")
 

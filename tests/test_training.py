@@ -14,6 +14,8 @@ from face2data.schema import CLASS_HEADS, INPUT_SIZE
 from face2data.tflite_model import largest_difference, load_tflite_model
 from face2data.training import CHECKPOINT_DIR, HISTORY_COLUMNS, HISTORY_FILE, MODEL_FILE, TrainConfig, train
 
+pytestmark = pytest.mark.slow  # see pyproject.toml: left out of the fast lane
+
 
 def test_train_on_three_sources_stops_resumes_and_records(tmp_path):
     data = tmp_path / "faces"

@@ -6,8 +6,11 @@ import time
 
 import keras
 import numpy as np
+import pytest
 
 from face2data.training_speed import RATE_KEY, TrainingSpeed, network_speed
+
+pytestmark = pytest.mark.slow  # see pyproject.toml: left out of the fast lane
 
 BATCH = 32
 STEPS = 12

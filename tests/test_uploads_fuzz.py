@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # see pyproject.toml: left out of the fast lane
+
 ROOT = Path(__file__).resolve().parents[1]
 LIMIT_BYTES = 3 * 2**30
 

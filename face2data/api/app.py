@@ -39,7 +39,7 @@ from face2data.image_loading import ImageLoadError, ImageTooLargeError, Unsuppor
 from face2data.model_card import INTENDED_USE, LIMITS
 from face2data.paths import TFLITE_PATH, evaluation_paths
 from face2data.predictor import Predictor
-from face2data.results import FaceResult, report
+from face2data.results import FaceResult, PhotoResult
 from face2data.schema import AGE_MAX, AGE_MIN, CLASS_HEADS, HEAD_BY_NAME, HEAD_TABLE, INPUT_SIZE, SOURCES
 
 log = logging.getLogger("face2data.api")
@@ -240,7 +240,7 @@ async def predict(
     rgb, name, scale = await read_image(request, runtime)
     predict_image = functools.partial(runtime.model.predict_image, rgb, read_possible=read_possible)
     faces = await runtime.in_worker(predict_image)
-    return report(name, [found.in_photo_pixels(scale) for found in faces])
+    return PhotoResult(name, faces).in_photo_pixels(scale).to_dict()
 
 
 @router.post("/v1/explain", dependencies=guarded)
@@ -258,7 +258,7 @@ async def explain(
         ),
     ] = True,  # fmt: skip
 ) -> dict:
-    """Region values of the three heads of one face (base value, output, every named region) and, unless
+    """Region values of every head of one face (base value, output, every named region) and, unless
     ``pixels=false``, the per-pixel SHAP maps: PNG overlays (base64), base values and outputs. The work stops when
     the client goes away (logged as 499) or after a minute (``EXPLAIN_SECONDS``; a 503)."""
     model = runtime.model

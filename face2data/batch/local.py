@@ -9,10 +9,11 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
-from face2data.batch.rows import Scored, score
+from face2data.batch.rows import score
 from face2data.inputs import Entry
 from face2data.machine import usable_cores
 from face2data.paths import TFLITE_PATH
+from face2data.results import PhotoResult
 
 # Entries handed out ahead per worker: keeps every worker busy while bounding the bytes held in flight.
 AHEAD_PER_WORKER = 4
@@ -71,7 +72,7 @@ def _rows_in_worker(entry: Entry) -> list[dict]:
     return score(entry, _predictor).rows()  # rows, not results: the crops would only cost pickling
 
 
-def score_entries(entries: Iterable[Entry], predictor) -> Iterator[Scored]:
+def score_entries(entries: Iterable[Entry], predictor) -> Iterator[PhotoResult]:
     """Score entries one after another in this process (the app's page; tests)."""
     for entry in entries:
         yield score(entry, predictor)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 
@@ -54,11 +55,11 @@ class FaceArrays:
         return FaceArrays(**{f.name: _joined([getattr(p, f.name) for p in parts]) for f in fields(FaceArrays)})
 
 
-def _rows(column: np.ndarray | dict[str, np.ndarray], mask: np.ndarray) -> np.ndarray | dict[str, np.ndarray]:
+def _rows(column: Any, mask: np.ndarray) -> Any:
     return {head: values[mask] for head, values in column.items()} if isinstance(column, dict) else column[mask]
 
 
-def _joined(columns: list) -> np.ndarray | dict[str, np.ndarray]:
+def _joined(columns: list) -> Any:
     if isinstance(columns[0], dict):
         return {head: np.concatenate([c[head] for c in columns]) for head in columns[0]}
     return np.concatenate(columns)

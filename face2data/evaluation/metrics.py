@@ -110,7 +110,7 @@ def _per_face(o: Outcomes) -> dict[str, np.ndarray]:
     """Each headline figure's value per face, NaN where the face does not count for it: its mean over a set of
     faces (the root of the mean for _ROOTS) is the figure. The age figures follow the kind of age labels."""
     kind, aged = o.age_labels, o.has_age
-    values = {}
+    values: dict[str, np.ndarray] = {}
     if kind == "exact":
         error = np.where(aged, o.age_pred - o.age_low, np.nan)
         values |= {"age_mae": np.abs(error), "age_rmse": error**2}

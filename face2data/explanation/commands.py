@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -11,10 +13,10 @@ import cv2
 from face2data.explanation.global_maps import compute_global_maps, save_global_maps
 from face2data.explanation.panel import explanation_panel
 from face2data.explanation.region_global import compute_region_global, save_region_global
-from face2data.explanation.regions import explain_regions
+from face2data.explanation.regions import RegionExplanation, explain_regions
 from face2data.explanation.sampling import sample_test_faces
-from face2data.explanation.shap_maps import DEFAULT_SETTINGS, ExplainSettings, explain_face
-from face2data.schema import HEADS
+from face2data.explanation.shap_maps import DEFAULT_SETTINGS, ExplainSettings, FaceExplanation, explain_face
+from face2data.results import FaceResult
 
 log = logging.getLogger(__name__)
 
@@ -32,52 +34,52 @@ def _chosen_faces(image_path: str | Path, predictor, face: int | None) -> list:
     return faces
 
 
+@dataclass
+class ExplainedFace:
+    """One face of a photo with its region values per head and, when asked, its pixel maps and their PNG."""
+
+    result: FaceResult
+    regions: RegionExplanation
+    pixels: FaceExplanation | None = None
+    overlay: Path | None = None
+
+    @property
+    def number(self) -> int:
+        """The face's number in its photo (1 = the largest)."""
+        return self.result.index + 1
+
+    def to_dict(self) -> dict:
+        """``explain --json``'s record: face number, prediction, region values per head (and the PNG's path)."""
+        record = {"face": self.number, "prediction": self.result.to_dict(), "regions": self.regions.to_dict()}
+        return record | ({"overlay_png": str(self.overlay)} if self.overlay is not None else {})
+
+
 def explain_photo(
     image_path: str | Path,
     out_dir: str | Path | None,
     predictor,
     face: int | None = None,
-    ethnicity: str | None = None,
-    gender: str | None = None,
+    classes: Mapping[str, str | None] | None = None,
     settings: ExplainSettings = DEFAULT_SETTINGS,
-) -> tuple[list[str], list[dict]]:
-    """Explain the faces (or face number ``face``, 1 = largest) of a photo: report lines and JSON records.
-
-    Each record holds the face number, its prediction and its region values per head (base value, output, every
-    region). With ``out_dir``, the pixel maps are computed too and one overlay PNG per face is written there.
-    Raises ImageLoadError for an unusable image and ValueError for a bad face number or class.
+) -> list[ExplainedFace]:
+    """Explain the faces (or face number ``face``, 1 = largest) of a photo: region values per head, explaining the
+    class ``classes`` names for a head (default: the predicted one). With ``out_dir``, the pixel maps are computed
+    too and one overlay PNG per face is written there. Raises ImageLoadError for an unusable image and ValueError
+    for a bad face number or class.
     """
-    classes = {"ethnicity": ethnicity, "gender": gender}
+    chosen = {head: name for head, name in (classes or {}).items() if name is not None}
     faces = _chosen_faces(image_path, predictor, face)
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
-    lines, records, methods = [], [], []
+    explained = []
     for result in faces:
-        number = result.index + 1
-        regions = explain_regions(predictor.model, result.crop, classes)
-        record = {"face": number, "prediction": result.to_dict(), "regions": regions.to_dict()}
-        lines.append(f"face {number}: regions in {regions.seconds:.2f} s")
-        for head in HEADS:
-            part = regions[head]
-            lines.append(f"  {head:9s} {part.target:15s} {part.sentence()}")
-            lines.append("            " + ", ".join(f"{name} {value:+.2f}" for name, value in part.ranked()))
-        methods = [regions.method]
+        done = ExplainedFace(result, explain_regions(predictor.model, result.crop, chosen))
         if out_dir is not None:
-            explanation = explain_face(predictor.model, result.crop, classes, settings=settings)
-            panel = Path(out_dir) / f"{Path(image_path).stem}_face{number}.png"
-            cv2.imwrite(str(panel), explanation_panel(result.crop, explanation)[..., ::-1])
-            record["overlay_png"] = str(panel)
-            lines.append(f"  pixel maps: {panel}  ({explanation.seconds:.1f} s)")
-            for head in HEADS:
-                h = explanation[head]
-                lines.append(
-                    f"  {head:9s} {h.target:15s} base {h.base_value:8.3f} + sum of map {h.values.sum():+8.3f} "
-                    f"= {h.base_value + h.values.sum():8.3f} (model output {h.output_value:.3f})"
-                )
-            methods = [regions.method, explanation.method]
-        records.append(record)
-    lines += [f"method: {method}" for method in methods]
-    return lines, records
+            done.pixels = explain_face(predictor.model, result.crop, chosen, settings=settings)
+            done.overlay = Path(out_dir) / f"{Path(image_path).stem}_face{done.number}.png"
+            cv2.imwrite(str(done.overlay), explanation_panel(result.crop, done.pixels)[..., ::-1])
+        explained.append(done)
+    return explained
 
 
 def explain_regions_global(model, data: list[str | Path], out: str | Path, n: int, seed: int, model_name: str) -> Path:

@@ -1,4 +1,4 @@
-"""One picture per face for the command line: the face and the three heads' overlays with their colour bars."""
+"""One picture per face for the command line: the face and every head's overlay with its colour bar."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def head_tile(crop: np.ndarray, head: HeadExplanation, size: int = CROP_SIZE) ->
 
 
 def explanation_panel(crop: np.ndarray, explanation: FaceExplanation) -> np.ndarray:
-    """The face beside the age, gender and ethnicity overlays (RGB uint8)."""
+    """The face beside one overlay per head of the explanation (RGB uint8)."""
     tiles = [head_tile(crop, explanation[head]) for head in HEADS]
     face = np.full_like(tiles[0], 255)
     face[2 * LINE : 2 * LINE + CROP_SIZE] = cv2.resize(crop, (CROP_SIZE, CROP_SIZE), interpolation=cv2.INTER_AREA)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from face2data.image_loading import ImageLoadError, load_rgb_scaled
-from face2data.results import Progress, encode_csv, file_rows, report, shown_class_heads
+from face2data.results import FaceResult, PhotoResult, Progress, encode_csv, shown_class_heads
 from face2data.schema import Head
 from face2data.ui.face_labels import FONT, Rect, label_text, layout_labels
 
@@ -46,8 +46,7 @@ class Analysis:
 
     digest: str
     source: str
-    faces: list = field(default_factory=list)  # the faces read
-    possible: list = field(default_factory=list)  # possible faces, not read (the detector was not sure)
+    result: PhotoResult | None = None  # the faces, in the decoded photo's pixels (see ``decode_scale``)
     read_possible: bool = False  # whether possible faces were read on request (then they are in ``faces``)
     photo: np.ndarray | None = None
     scale: float = 1.0  # shown photo pixels per original photo pixel
@@ -59,6 +58,22 @@ class Analysis:
     label_heads: tuple[str, ...] = ()  # the heads whose classes the labels on ``photo`` name
     decode_scale: float = 1.0  # photo pixels per decoded pixel (>1 for a very large JPEG decoded reduced)
     error: str | None = None
+
+    @property
+    def faces(self) -> list[FaceResult]:
+        """The faces read."""
+        return self.result.read if self.result is not None else []
+
+    @property
+    def possible(self) -> list[FaceResult]:
+        """The possible faces, not read (the detector was not sure)."""
+        return self.result.possible if self.result is not None else []
+
+    def photo_result(self) -> PhotoResult:
+        """The result as every other door gives it: boxes in the photo's own pixels, or the error."""
+        if self.result is None:
+            return PhotoResult(self.source, error=self.error)
+        return self.result.in_photo_pixels(self.decode_scale)
 
     @property
     def ok(self) -> bool:
@@ -98,8 +113,7 @@ def analyze(
     except ImageLoadError as error:
         result.error = f"This file cannot be used as a photo — {error}."
         return result
-    result.faces = [face for face in found if face.read]
-    result.possible = [face for face in found if not face.read]
+    result.result = PhotoResult(source, found)
     result.scale = display_scale(*rgb.shape[:2])
     result.plain = _resized(rgb, result.scale)
     result.narrow_scale = NARROW_COLUMN_PX * NARROW_DENSITY / rgb.shape[1]
@@ -191,14 +205,12 @@ def _corners(out: np.ndarray, box: Rect) -> None:
 
 def results_json(analysis: Analysis) -> str:
     """The analysis as the JSON object of ``python -m face2data predict --json`` for one file."""
-    faces = [face.in_photo_pixels(analysis.decode_scale) for face in analysis.faces]  # boxes as the CLI gives them
-    return json.dumps(report(analysis.source, faces, analysis.error), ensure_ascii=False, indent=1)
+    return json.dumps(analysis.photo_result().to_dict(), ensure_ascii=False, indent=1)
 
 
 def results_csv(analysis: Analysis) -> str:
     """The analysis as CSV rows, the columns of batch scoring's output (one row per face, or one saying why none)."""
-    faces = [face.to_dict() for face in analysis.faces]
-    return encode_csv(file_rows(analysis.source, faces, analysis.error), header=True)
+    return encode_csv(analysis.photo_result().rows(), header=True)
 
 
 def annotated_png(analysis: Analysis) -> bytes:
