@@ -27,6 +27,7 @@ from face2data.ui.artifacts import per_group_table
 
 AGE_GROUP = "age_bucket"  # the age's confusion matrix and per-group table
 CELLS = "cells"  # per_group's table of cells: class heads' labels × age bucket
+RELIABILITY_PER_ROW = 2  # reliability diagrams side by side (three leave their titles no room)
 
 GROUP_COLUMNS = {
     "group": st.column_config.TextColumn("group"),
@@ -198,10 +199,12 @@ def calibration(metrics: dict, key: str, command: str, temperatures: dict | None
             "It changes no answer, only how sure each one is said to be (`python -m face2data calibrate`)."
         )
     heads = [head for head in CLASS_HEADS if head.name in report]
-    for column, head in zip(st.columns(len(heads) or 1), heads, strict=False):
-        column.plotly_chart(
-            figures.reliability_figure(report[head.name], head.title), key=f"reliability_{key}_{head.name}"
-        )
+    for row in range(0, len(heads), RELIABILITY_PER_ROW):
+        shown = heads[row : row + RELIABILITY_PER_ROW]
+        for column, head in zip(st.columns(RELIABILITY_PER_ROW), shown, strict=False):
+            column.plotly_chart(
+                figures.reliability_figure(report[head.name], head.title), key=f"reliability_{key}_{head.name}"
+            )
     if "age_interval" in report:
         st.plotly_chart(figures.interval_coverage_figure(report["age_interval"]), key=f"coverage_{key}")
 

@@ -373,7 +373,9 @@ def class_probability_figure(probabilities: Mapping[str, float]) -> go.Figure:
             y=names,
             orientation="h",
             text=[f"{v:.0%}" for v in values],
-            textposition="auto",
+            # every bar says its value: inside a long bar, just past a short one (even a 0 % one)
+            textposition=["inside" if v >= 0.5 else "outside" for v in values],
+            cliponaxis=False,
             marker_color=[VAL_COLOUR if i == best else TRAIN_COLOUR for i in range(len(names))],
             hovertemplate="%{y}: %{x:.1%}<extra></extra>",
         )
@@ -658,7 +660,8 @@ def reliability_figure(report: Mapping, title: str) -> go.Figure:
     )
     fig.update_xaxes(title_text="confidence of the answer (%)", range=[0, 100])
     fig.update_yaxes(title_text="right answers (%)", range=[0, 100])
-    return _compact(fig, 320, f"{title}: expected calibration error {100 * report['ece']:.1f} points", top=70)
+    ece = f"expected calibration error {100 * report['ece']:.1f} points"
+    return _compact(fig, 340, f"{title}<br><sup>{ece}</sup>", top=96)
 
 
 def interval_coverage_figure(report: Mapping) -> go.Figure:
