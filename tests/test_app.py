@@ -151,6 +151,7 @@ def test_evaluation_page_shows_the_figures_of_test_metrics_json():
     assert _metric(app, "Ethnicity accuracy") == f"{metrics['ethnicity_accuracy']:.1%}"
 
 
+@pytest.mark.slow
 def test_evaluation_page_reads_the_files_it_is_given(synthetic_evaluation):
     app = _app("evaluation")  # in the wild first: closest to people's own photos
     wild = synthetic_evaluation["wild"]
@@ -349,6 +350,7 @@ def test_the_photo_stays_across_pages_and_sources_and_can_be_downloaded():
     assert "Upload a photo" in _texts(app) and not app.subheader
 
 
+@pytest.mark.slow
 @needs_model
 def test_a_crowd_shows_its_progress_and_one_card_at_a_time(monkeypatch):
     from face2data.predictor import Predictor
@@ -726,6 +728,7 @@ def test_batch_figures_count_every_class():
     assert list(fig.data[0].x) == ["0", "1", "2"] and list(fig.data[0].y) == [2, 0, 1]
 
 
+@pytest.mark.slow
 @needs_model
 def test_a_batch_of_uploads_leaves_no_file_behind(tmp_path, monkeypatch):
     import tempfile

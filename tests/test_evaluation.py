@@ -30,6 +30,7 @@ def untrained_model():
     return build_model()
 
 
+@pytest.mark.slow
 def test_folder_and_archive_give_the_same_figures(tmp_path, untrained_model):
     names = utkface_names({"train": 5, "val": 2, "test": 6})
     folder = tmp_path / "nested" / "faces"

@@ -143,6 +143,7 @@ def test_quality_notes_flag_a_small_face_and_a_blurred_face(astronaut, detector)
     assert len(faces) == 1 and any(note.startswith("blurred") for note in faces[0].quality_notes)
 
 
+@pytest.mark.slow
 def test_utkface_test_crops_are_found_and_align_close_to_the_original(utkface_archive, detector):
     names = [n for n in list_image_names(utkface_archive) if split_of(n) == "test"][:3000:600]
     crops = [load_rgb(data) for _, data in iter_image_bytes(utkface_archive, wanted=set(names))]

@@ -1,6 +1,7 @@
 from collections import Counter
 
 import numpy as np
+import pytest
 
 from face2data.data.sources import scan_labels
 from face2data.data.split import SPLITS, split_of
@@ -30,6 +31,7 @@ def test_split_is_a_partition_close_to_80_10_10():
     assert abs(counts["test"] / len(names) - 0.1) < 0.01
 
 
+@pytest.mark.slow
 def test_real_split_is_balanced(utkface_archive):
     found = scan_labels(utkface_archive)
     assert len(found.skipped) == 3
