@@ -17,6 +17,7 @@ from face2data.ui.batch import (
     summary_counts,
     upload_problem,
 )
+from face2data.ui.session import photo_progress
 
 CHART = {"displayModeBar": False}
 
@@ -42,9 +43,7 @@ if uploads and (result is None or result.digest != digest_of_uploads(uploads)):
         st.stop()
     bar = st.progress(0.0, text=f"Scoring {count} photos…")
     try:
-        result = score_uploads(
-            uploads, cache.predictor, lambda done, total: bar.progress(done / total, f"{done} of {total} photos")
-        )
+        result = score_uploads(uploads, cache.predictor, photo_progress(bar))
     except ModelFileError as error:
         st.error(f"The model could not be loaded: {error}", icon=":material/error:")
         st.stop()

@@ -11,6 +11,7 @@ from face2data.model_loading import ModelFileError
 from face2data.ui import cache, evaluation_views, views
 from face2data.ui.batch import digest_of_uploads, upload_problem
 from face2data.ui.labelled import evaluate_uploads, metrics_json, predictions_csv, predictions_frame
+from face2data.ui.session import photo_progress
 
 EVALUATE_COMMAND = "python -m face2data evaluate --data PATH --shipped"
 LABELLED_COMMAND = "python -m face2data evaluate --data FOLDER [--labels labels.csv] --json metrics.json"
@@ -42,9 +43,7 @@ def _your_photos():
         bar = st.progress(0.0, text=f"Finding and reading the faces of {count} files…")
         try:
             model = cache.predictor().model
-            evaluation = evaluate_uploads(
-                uploads, model, lambda done, total: bar.progress(done / total, f"{done} of {total} photos")
-            )
+            evaluation = evaluate_uploads(uploads, model, photo_progress(bar))
         except ModelFileError as error:
             st.error(f"The model could not be loaded: {error}", icon=":material/error:")
             return None

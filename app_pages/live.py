@@ -13,6 +13,8 @@ from face2data.ui import cache, schemes, views
 from face2data.ui.live import LiveAnnotator
 from face2data.ui.photo import analyze, relabelled
 
+LIVE = "live"  # the source of a frozen frame's analysis (the Predict page's are "upload", "camera", "sample")
+
 st.title("Live webcam")
 st.caption(
     "Every face in your camera's stream gets a box and a label (its age and classes), kept steady by following "
@@ -84,10 +86,11 @@ if st.button("Freeze", icon=":material/pause:", disabled=live_processor is None)
         st.warning("No frame has arrived yet: wait for the video to start.")
     else:
         ok, png = cv2.imencode(".png", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-        st.session_state["analysis"] = analyze(png.tobytes(), cache.predictor, "camera", heads=shown)
+        st.session_state["analysis"] = analyze(png.tobytes(), cache.predictor, LIVE, heads=shown)
 
 analysis = st.session_state.get("analysis")
-if analysis is not None and analysis.source == "camera" and analysis.ok:
+# Only a frame frozen here: the Predict page's webcam snapshot is its own source and stays on its page
+if analysis is not None and analysis.source == LIVE and analysis.ok:
     st.session_state["analysis"] = analysis = relabelled(analysis, shown)
     st.subheader("Frozen frame")
     if analysis.photo is not None:

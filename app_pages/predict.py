@@ -15,6 +15,12 @@ from face2data.ui.photo_figure import photo_figure
 
 UPLOAD, WEBCAM = "Upload a photo", "Webcam snapshot"
 SNAPSHOT_RESOLUTION: Final = "720p"  # the webcam snapshot's height asked of the camera (faces of a group need pixels)
+# Where the kept results of another source are shown: the Live page's frozen frame is kept in the same place
+KEPT_ELSEWHERE: Final = {
+    "upload": ("the photo you uploaded", f"come back under “{UPLOAD}”"),
+    "camera": ("your webcam snapshot", f"come back under “{WEBCAM}”"),
+    "live": ("the frame you froze", "are on the Live page and on the Explain page"),
+}
 OPEN_FACES = 3  # up to this many faces, every card is open; more, and the user picks one card at a time
 
 
@@ -111,11 +117,10 @@ if analysis is None:  # not reached: there was a photo or a stored analysis
     st.stop()
 if data is None and analysis.source != "sample":
     shown_here = "camera" if mode == WEBCAM else "upload"
-    if analysis.source != shown_here:  # the kept results belong to the other photo source
-        other = "the photo you uploaded" if analysis.source == "upload" else "your webcam snapshot"
-        back = UPLOAD if analysis.source == "upload" else WEBCAM
+    if analysis.source != shown_here:  # the kept results belong to another photo source
+        other, where = KEPT_ELSEWHERE[analysis.source]
         start = "Take a snapshot" if mode == WEBCAM else "Upload a photo"
-        st.info(f"{start} or try the sample. The results of {other} come back under “{back}”.")
+        st.info(f"{start} or try the sample. The results of {other} {where}.")
         st.stop()
     what = "photo you uploaded" if analysis.source == "upload" else "webcam snapshot"
     st.caption(f"Showing the {what} earlier (kept while you visit other pages); a new one replaces it.")

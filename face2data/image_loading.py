@@ -8,7 +8,9 @@ Everything that reads an image (the app, the CLI, training) goes through
   decompression bomb is refused without allocating its pixels;
 * a JPEG of more than ``DECODE_PIXELS`` is decoded at 1/2, 1/4 or 1/8 of its size
   (so its array is that much smaller), which bounds the cost of a small file whose
-  header claims a huge image;
+  header claims a huge image; an image of another format is averaged down as much
+  once decoded, so what follows (detection, alignment, the queue of photos in
+  flight) never holds more than ``DECODE_PIXELS`` per photo;
 * only common photo formats are decoded (``FORMATS``); PostScript, PSD and the
   other formats Pillow can read are refused, which keeps the attack surface small;
 * the first frame of an animation is used and the EXIF orientation is applied
@@ -31,6 +33,7 @@ import warnings
 from os import PathLike
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, ImageCms, ImageOps
 
@@ -74,16 +77,17 @@ class UnsupportedImageError(ImageLoadError):
 def load_rgb(data: bytes) -> np.ndarray:
     """Decode image bytes to an RGB uint8 array (H, W, 3), EXIF orientation applied.
 
-    A JPEG of more than DECODE_PIXELS is decoded at a reduced size (``_reduce``; ``load_rgb_scaled`` says by
-    how much). Raises ImageLoadError with a readable message for an empty, oversized,
-    undersized, truncated, damaged or non-image input.
+    An image of more than DECODE_PIXELS is returned at a reduced size (a JPEG decoded reduced, ``_reduce``;
+    another format averaged down once decoded, ``_shrunk``; ``load_rgb_scaled`` says by how much). Raises
+    ImageLoadError with a readable message for an empty, oversized, undersized, truncated, damaged or non-image
+    input.
     """
     return load_rgb_scaled(data)[0]
 
 
 def load_rgb_scaled(data: bytes) -> tuple[np.ndarray, float]:
-    """``load_rgb``'s array and the photo's size over the decoded size (1.0 unless a large JPEG was decoded
-    reduced): multiply the decoded image's pixel coordinates by it to get the photo's."""
+    """``load_rgb``'s array and the photo's size over the array's (1.0 unless the photo has more than
+    DECODE_PIXELS): multiply the array's pixel coordinates by it to get the photo's."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError(f"load_rgb takes the file's bytes, not {type(data).__name__}")
     size = len(data)
@@ -101,7 +105,11 @@ def load_rgb_scaled(data: bytes) -> tuple[np.ndarray, float]:
                 full_width = image.size[0]
                 _reduce(image)
                 image.load()
-                return pil_to_rgb(_apply_orientation(image)), full_width / image.size[0]
+                drafted = full_width / image.size[0]
+                rgb = pil_to_rgb(_apply_orientation(image))
+            decoded_width = rgb.shape[1]
+            rgb = _shrunk(rgb)
+            return rgb, drafted * decoded_width / rgb.shape[1]
         except ImageLoadError:
             raise
         except Image.DecompressionBombError as error:
@@ -192,6 +200,16 @@ def _reduce(image: Image.Image) -> None:
     # The reduced size rounds up; 1/8 is the most libjpeg can do.
     divisor = next((d for d in (2, 4) if -(-width // d) * -(-height // d) <= DECODE_PIXELS), 8)
     image.draft(None, (width // divisor, height // divisor))  # decodes at 1/divisor: the largest scale this fits
+
+
+def _shrunk(rgb: np.ndarray) -> np.ndarray:
+    """An image of more pixels than DECODE_PIXELS averaged down by 2, 4 or 8, the least that fits, as a large
+    JPEG is decoded (other formats cannot be decoded reduced): what follows works on at most DECODE_PIXELS."""
+    height, width = rgb.shape[:2]
+    divisor = next((d for d in (1, 2, 4) if -(-width // d) * -(-height // d) <= DECODE_PIXELS), 8)
+    if divisor == 1:
+        return rgb
+    return cv2.resize(rgb, (-(-width // divisor), -(-height // divisor)), interpolation=cv2.INTER_AREA)
 
 
 def _apply_orientation(image: Image.Image) -> Image.Image:

@@ -18,10 +18,12 @@ MAX_FILE_BYTES = 50 * 1024 * 1024
 # Pillow's own bomb check is set to this value too (see image_loading).
 MAX_PIXELS = 70_000_000
 
-# Most pixels a JPEG is decoded at. A larger one (a 48- or 64-megapixel phone photo, or a few kilobytes whose header
-# claims 8000x8000) is decoded at 1/2, 1/4 or 1/8 of its size (libjpeg's DCT scaling, Pillow's draft mode): the
-# least reduction that fits, so decoding costs at most what a 25-megapixel photo costs (~75 MB as RGB). Every
-# 24-megapixel camera photo (6000x4000) still decodes at full size; the face detector works at 1600 px a side.
+# Most pixels a photo is worked on at. A larger JPEG (a 48- or 64-megapixel phone photo, or a few kilobytes whose
+# header claims 8000x8000) is decoded at 1/2, 1/4 or 1/8 of its size (libjpeg's DCT scaling, Pillow's draft mode):
+# the least reduction that fits, so decoding costs at most what a 25-megapixel photo costs (~75 MB as RGB). A larger
+# image of another format (a 6000x6000 PNG) is decoded whole, one at a time, and averaged down as much at once, so
+# the photos waiting for the detector hold at most this many pixels each. Every 24-megapixel camera photo
+# (6000x4000) is still used at full size; the face detector works at 1600 px a side.
 DECODE_PIXELS = 25_000_000
 
 # Smallest face, in pixels of the uploaded image, that can be found and used:

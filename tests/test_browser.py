@@ -11,13 +11,15 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from servers import free_port, wait_until_ready
+from servers import cpu_seconds, free_port, wait_until, wait_until_ready
 
+from face2data.limits import MAX_BATCH_FILES
 from face2data.paths import MODEL_PATH
 
 pytestmark = pytest.mark.slow  # see pyproject.toml: left out of the fast lane
@@ -26,7 +28,11 @@ ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path(os.environ.get("FACE2DATA_CHROMIUM", "/usr/bin/chromium"))
 SAMPLE = ROOT / "face2data" / "assets" / "astronaut.jpg"
 PHONE = {"width": 390, "height": 844}
+PHONE_USER_AGENT = (
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Mobile Safari/537.36"
+)
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+SERVER: dict[str, int] = {}  # the app server's pid, once the module's server runs
 # The first prediction loads TensorFlow, the model and the detector; on a busy 2-core machine that takes a while.
 FIRST_PREDICTION_MS = 180_000
 SHAP_MS = 240_000
@@ -74,6 +80,7 @@ def app_url(tmp_path_factory):
     with log.open("wb") as output:
         server = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
+    SERVER["pid"] = server.pid
     try:
         wait_until_ready(f"{url}/_stcore/health", server, lambda body: body == b"ok",
                          log=lambda: log.read_text(errors="replace"))  # fmt: skip
@@ -323,6 +330,31 @@ def test_webcam_snapshot_shows_prediction(browser, app_url):
     page.get_by_text("Predicted age").first.wait_for(timeout=FIRST_PREDICTION_MS)
     _expect_no_exception(page)
     _shoot(page, "predict_webcam")
+    # The Live page shows a frame frozen there, never the Predict page's snapshot before Freeze is pressed
+    page.get_by_test_id("stSidebarNav").get_by_text("Live", exact=True).click()
+    page.get_by_role("button", name="Freeze").wait_for(timeout=60_000)
+    _wait_until_idle(page)
+    assert page.get_by_text("Frozen frame").count() == 0 and page.get_by_text("Predicted age").count() == 0
+    page.close()
+
+
+def test_on_a_phone_the_sidebar_closes_once_a_page_is_chosen(browser, app_url):
+    page = browser.new_page()
+    # A phone is known to Streamlit by its browser's user agent (it folds the sidebar after a tap on a page then)
+    browser.new_cdp_session(page).send("Emulation.setUserAgentOverride", {"userAgent": PHONE_USER_AGENT})
+    page.set_viewport_size(PHONE)
+    page.goto(app_url)
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.wait_for(state="attached")
+    playwright_api.expect(sidebar).to_have_attribute("data-collapsed", "true")  # a phone starts with it closed
+    page.get_by_test_id("stExpandSidebarButton").click()
+    playwright_api.expect(sidebar).to_have_attribute("data-collapsed", "false")
+    page.get_by_test_id("stSidebarNav").get_by_text("About / model card", exact=True).click()
+    page.get_by_role("heading", name="About face2data").wait_for(timeout=60_000)
+    playwright_api.expect(sidebar).to_have_attribute("data-collapsed", "true")
+    box = sidebar.bounding_box()
+    assert box is None or box["x"] + box["width"] <= 1, box  # off the screen, not over the page
+    _expect_no_exception(page)
     page.close()
 
 
@@ -341,6 +373,28 @@ def test_explain_page_explains_the_sample(browser, app_url):
     assert "years" in sentences.first.inner_text() and sentences.first.is_visible()
     assert "percentage points" in sentences.nth(1).inner_text()
     _shoot(page, "explain")
+    page.close()
+
+
+def test_what_if_hides_a_region_and_shows_the_librarys_coalition_value(browser, app_url):
+    from face2data.explanation.regions import explain_regions
+    from face2data.image_loading import load_rgb_file
+    from face2data.predictor import Predictor
+
+    predictor = Predictor()
+    crop = predictor.predict_image(load_rgb_file(SAMPLE))[0].crop
+    hidden = "hair & forehead"
+    expected = explain_regions(predictor.model, crop).what_if([hidden]).heads["age"]
+    page = _open(browser, f"{app_url}/explain")
+    page.get_by_role("button", name="Explain the sample").click()
+    page.get_by_text("What if?").wait_for(timeout=FIRST_PREDICTION_MS + SHAP_MS)  # once the values are exact
+    age = page.get_by_test_id("stMetric").filter(has_text="Age").get_by_test_id("stMetricValue")
+    playwright_api.expect(age).to_have_text(f"{expected.full_value:.1f} years")  # nothing hidden: the card's age
+    page.get_by_test_id("stButtonGroup").get_by_role("button", name=hidden).click()
+    playwright_api.expect(age).to_have_text(f"{expected.value:.1f} years", timeout=60_000)
+    assert abs(expected.value - expected.full_value) >= 0.05  # hiding the region moved the age
+    _expect_no_exception(page)
+    _shoot(page, "explain_what_if")
     page.close()
 
 
@@ -417,6 +471,38 @@ def test_evaluation_of_your_labelled_zip_shows_matrices_a_gallery_and_downloads(
     page.get_by_role("dialog").locator("[data-testid=stPlotlyChart]").first.wait_for(timeout=SHAP_MS)
     _expect_no_exception(page)
     page.close()
+
+
+def test_a_closed_tab_stops_the_evaluation_of_its_photos(browser, app_url, tmp_path):
+    import zipfile
+
+    from conftest import face_images
+
+    photo = np.full((1800, 2400, 3), 110, np.uint8)  # a face in a large photo: ~0.1 s of work per photo
+    photo[700:1100, 1000:1400] = cv2.resize(face_images(1, 200, seed=4)[0], (400, 400))
+    jpeg = cv2.imencode(".jpg", photo[:, :, ::-1])[1].tobytes()
+    archive = tmp_path / "many.zip"
+    with zipfile.ZipFile(archive, "w") as out:
+        for n in range(MAX_BATCH_FILES):
+            out.writestr(f"{20 + n % 50}_{n % 2}_{n % 5}_2024{n:06d}.jpg", jpeg)
+    page = _open(browser, f"{app_url}/evaluation")
+    page.get_by_text("Your labelled photos", exact=True).click()
+    page.locator("input[type=file]").set_input_files(str(archive))
+    page.get_by_text(f"of {MAX_BATCH_FILES} photos").wait_for(timeout=FIRST_PREDICTION_MS)
+    pid = SERVER["pid"]
+    started = cpu_seconds(pid)
+    wait_until(lambda: cpu_seconds(pid) > started + 1.0, 30, "the evaluation to be under way")
+    page.close()
+    closed = time.monotonic()
+
+    def idle() -> bool:  # under a tenth of a core over half a second
+        before = cpu_seconds(pid)
+        time.sleep(0.5)
+        return cpu_seconds(pid) - before < 0.05
+
+    wait_until(idle, 15, "the server to stop working for the closed tab")
+    # Streamlit alone would let the run go on to its last photo, then keep the session for its 20 s
+    assert time.monotonic() - closed < 10
 
 
 def test_evaluation_compares_another_models_metrics_file(browser, app_url, tmp_path):

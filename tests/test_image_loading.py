@@ -185,6 +185,22 @@ def test_a_jpeg_far_larger_than_needed_is_decoded_at_reduced_size(monkeypatch, w
     assert load_rgb_scaled(data)[1] == pytest.approx(width / decoded[0])  # boxes are given in the photo's pixels
 
 
+def test_a_png_larger_than_needed_is_averaged_down_once_decoded_and_its_boxes_map_back():
+    from conftest import ASTRONAUT
+
+    from face2data.predictor import Predictor
+
+    photo = Image.new("RGB", (7200, 4000), (118, 118, 118))  # 28.8 megapixels: more than DECODE_PIXELS
+    photo.paste(Image.open(ASTRONAUT).resize((1200, 1200)), (3000, 1400))
+    data = encode(photo, "PNG")
+    rgb, scale = load_rgb_scaled(data)
+    assert rgb.shape == (2000, 3600, 3) and scale == 2.0  # what follows holds a quarter of the pixels
+    assert rgb.shape[0] * rgb.shape[1] <= DECODE_PIXELS < 7200 * 4000
+    [face] = Predictor().predict_photo("big.png", data).faces
+    x, y, width, height = face.box  # in the photo's pixels, around the pasted face
+    assert 3000 <= x < x + width <= 4200 and 1400 <= y < y + height <= 2600 and width > 150
+
+
 def test_smallest_accepted_image_side():
     assert load_rgb(encode(Image.new("RGB", (MIN_IMAGE_SIDE, MIN_IMAGE_SIDE)), "PNG")).shape[:2] == (20, 20)
     with pytest.raises(ImageLoadError, match="too small"):

@@ -105,25 +105,30 @@ class FaceDetector:
         height, width = rgb.shape[:2]
         if min(height, width) < self.min_face_px:
             return []
-        bgr = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR)
+        # Once at the largest side searched, in BGR: a large photo is neither converted nor shrunk twice
+        scale = min(1.0, self.max_side / max(height, width))
+        small = rgb if scale == 1.0 else cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        bgr = cv2.cvtColor(np.ascontiguousarray(small), cv2.COLOR_RGB2BGR)
         rows = self._search(bgr, border)
         if len(rows) == 0 and border == 0.0:
             rows = self._search(bgr, TIGHT_CROP_BORDER)
+        rows[:, :14] /= scale
         detections = [self._to_detection(row, width, height) for row in rows]
         detections = [d for d in detections if d.size >= self.min_face_px]
         return sorted(detections, key=lambda d: d.box[2] * d.box[3], reverse=True)
 
     def _search(self, bgr: np.ndarray, border: float) -> np.ndarray:
-        """YuNet rows (x, y, w, h, 5 keypoint x/y pairs, score) in the coordinates of ``bgr``."""
+        """YuNet rows (x, y, w, h, 5 keypoint x/y pairs, score) in the coordinates of ``bgr`` (at most
+        DETECT_MAX_SIDE a side, border added), searched as it is and, when larger, at LARGE_FACE_SIDE."""
         pad = round(border * max(bgr.shape[:2]))
         if pad:
             bgr = cv2.copyMakeBorder(bgr, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(BORDER_GREY,) * 3)
         longest = max(bgr.shape[:2])
-        scales = [min(1.0, self.max_side / longest)]
+        scales = [min(1.0, self.max_side / longest)]  # < 1 only for the grey border of a large photo
         if longest * scales[0] > LARGE_FACE_SIDE:
             scales.append(LARGE_FACE_SIDE / longest)
         found = [self._run(bgr, scale) for scale in scales]
-        rows = np.concatenate(found) if found else np.zeros((0, 15))
+        rows = np.concatenate(found)
         if len(found) > 1 and len(rows):
             keep = cv2.dnn.NMSBoxes(rows[:, :4].tolist(), rows[:, 14].tolist(), 0.0, NMS_THRESHOLD)
             rows = rows[np.asarray(keep, dtype=int).reshape(-1)]
