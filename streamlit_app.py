@@ -11,9 +11,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import streamlit as st  # noqa: E402
 
+from face2data.machine import limit_malloc_arenas  # noqa: E402
 from face2data.ui.uploads import keep_uploads_in_memory  # noqa: E402
 
 keep_uploads_in_memory()  # before the first upload reaches this server process
+limit_malloc_arenas(1)  # before the pages' worker threads decode photos (face2data.machine)
 
 # An emoji favicon is drawn by the browser itself; a ":material/…:" one would be fetched from Google.
 st.set_page_config(page_title="face2data", page_icon="🙂", layout="wide")

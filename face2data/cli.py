@@ -324,20 +324,12 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     return 0
 
 
-def _limit_malloc_arenas(arenas: int = 2) -> None:
-    """Fewer glibc malloc arenas: a server's worker threads otherwise each keep one, and its memory only grows."""
-    import ctypes
-
-    try:
-        ctypes.CDLL("libc.so.6").mallopt(-8, arenas)  # M_ARENA_MAX
-    except (OSError, AttributeError):  # not glibc: nothing to tune
-        pass
-
-
 def _cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    _limit_malloc_arenas()
+    from face2data.machine import limit_malloc_arenas
+
+    limit_malloc_arenas(2)  # the worker threads of uvicorn's pool would otherwise each keep an arena
     _setup_logging()
     # The app's own request log (method, path, status, time) replaces uvicorn's access log.
     uvicorn.run("face2data.api.app:create_app", factory=True, host=args.host, port=args.port,

@@ -78,7 +78,7 @@ def load_rgb(data: bytes) -> np.ndarray:
     """Decode image bytes to an RGB uint8 array (H, W, 3), EXIF orientation applied.
 
     An image of more than DECODE_PIXELS is returned at a reduced size (a JPEG decoded reduced, ``_reduce``;
-    another format averaged down once decoded, ``_shrunk``; ``load_rgb_scaled`` says by how much). Raises
+    another format averaged down once decoded, ``_reduced``; ``load_rgb_scaled`` says by how much). Raises
     ImageLoadError with a readable message for an empty, oversized, undersized, truncated, damaged or non-image
     input.
     """
@@ -102,14 +102,11 @@ def load_rgb_scaled(data: bytes) -> tuple[np.ndarray, float]:
         try:
             with Image.open(io.BytesIO(data), formats=FORMATS) as image:
                 _check_header(image, data, caught)
-                full_width = image.size[0]
+                full_side = max(image.size)
                 _reduce(image)
                 image.load()
-                drafted = full_width / image.size[0]
-                rgb = pil_to_rgb(_apply_orientation(image))
-            decoded_width = rgb.shape[1]
-            rgb = _shrunk(rgb)
-            return rgb, drafted * decoded_width / rgb.shape[1]
+                rgb = _shrunk(pil_to_rgb(_apply_orientation(_reduced(image))))
+            return rgb, full_side / max(rgb.shape[:2])
         except ImageLoadError:
             raise
         except Image.DecompressionBombError as error:
@@ -198,15 +195,28 @@ def _reduce(image: Image.Image) -> None:
     if image.format not in ("JPEG", "MPO") or width * height <= DECODE_PIXELS:
         return
     # The reduced size rounds up; 1/8 is the most libjpeg can do.
-    divisor = next((d for d in (2, 4) if -(-width // d) * -(-height // d) <= DECODE_PIXELS), 8)
+    divisor = _divisor(width, height)
     image.draft(None, (width // divisor, height // divisor))  # decodes at 1/divisor: the largest scale this fits
 
 
+def _divisor(width: int, height: int) -> int:
+    """1, or the least of 2, 4 and 8 that brings an image to at most DECODE_PIXELS (sizes rounded up)."""
+    return next((d for d in (1, 2, 4) if -(-width // d) * -(-height // d) <= DECODE_PIXELS), 8)
+
+
+def _reduced(image: Image.Image) -> Image.Image:
+    """A decoded image of more than DECODE_PIXELS averaged down by ``_divisor`` (other formats than JPEG cannot
+    be decoded reduced), before its pixels are copied into an array. Only modes whose values average as they are;
+    a palette or 16-bit image is averaged once it is RGB (``_shrunk``)."""
+    divisor = _divisor(*image.size)
+    return image.reduce(divisor) if divisor > 1 and image.mode in ("RGB", "RGBA", "L", "LA", "CMYK") else image
+
+
 def _shrunk(rgb: np.ndarray) -> np.ndarray:
-    """An image of more pixels than DECODE_PIXELS averaged down by 2, 4 or 8, the least that fits, as a large
-    JPEG is decoded (other formats cannot be decoded reduced): what follows works on at most DECODE_PIXELS."""
+    """An RGB array of more than DECODE_PIXELS averaged down by ``_divisor``: what follows works on at most
+    DECODE_PIXELS whatever the format and mode."""
     height, width = rgb.shape[:2]
-    divisor = next((d for d in (1, 2, 4) if -(-width // d) * -(-height // d) <= DECODE_PIXELS), 8)
+    divisor = _divisor(width, height)
     if divisor == 1:
         return rgb
     return cv2.resize(rgb, (-(-width // divisor), -(-height // divisor)), interpolation=cv2.INTER_AREA)

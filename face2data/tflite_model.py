@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from face2data.calibration import read_temperatures
+from face2data.limits import MODEL_RUN_BATCH
 from face2data.machine import usable_cores
 from face2data.model_loading import HEAD_CLASSES, ModelFileError
 from face2data.paths import TFLITE_PATH
@@ -64,6 +65,10 @@ class TFLiteModel:
         batch = np.ascontiguousarray(batch, dtype=np.float32)
         if batch.ndim != 4 or batch.shape[1:] != self.input_shape[1:]:
             raise ValueError(f"expected a batch of shape (N, {INPUT_SIZE}, {INPUT_SIZE}, 3), got {batch.shape}")
+        if len(batch) > MODEL_RUN_BATCH:  # in parts: memory bounded whatever the caller's batch
+            starts = range(0, len(batch), MODEL_RUN_BATCH)
+            parts = [self.predict_on_batch(batch[start : start + MODEL_RUN_BATCH]) for start in starts]
+            return {head: np.concatenate([part[head] for part in parts]) for head in parts[0]}
         with self._lock:
             if len(batch) != self._batch:
                 self._interpreter.resize_tensor_input(self._input, list(batch.shape))

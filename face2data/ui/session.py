@@ -21,14 +21,19 @@ def tab_is_open() -> bool:
     return runtime.get_instance().is_active_session(context.session_id)
 
 
+def stop_if_tab_closed() -> None:
+    """End this script run (``st.stop``) when its tab has gone. Called from long work's progress callbacks, so an
+    abandoned page's work (many photos, an explanation) stops at its next step instead of running on for nobody."""
+    if not tab_is_open():
+        st.stop()
+
+
 def photo_progress(bar: Any) -> Callable[[int, int], None]:
-    """A ``progress(done, total)`` callback for work over many photos: it moves ``bar`` (an ``st.progress``)
-    and ends the script's run as soon as its tab has gone, so an abandoned page's work stops at the next photo
-    instead of running on for nobody (its threads finish the photos they hold and nothing else)."""
+    """A ``progress(done, total)`` callback for work over many photos: it moves ``bar`` (an ``st.progress``) and
+    stops the run once its tab has gone (``stop_if_tab_closed``; worker threads finish the photos they hold)."""
 
     def progress(done: int, total: int) -> None:
-        if not tab_is_open():
-            st.stop()
+        stop_if_tab_closed()
         bar.progress(done / total, f"{done} of {total} photos")
 
     return progress

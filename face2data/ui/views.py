@@ -10,6 +10,7 @@ import streamlit as st
 from face2data.results import labels_of, word_label
 from face2data.schema import AGE_BUCKETS, AGE_INTERVAL_MASS, CLASS_HEADS, HEAD_BY_NAME, INPUT_SIZE
 from face2data.ui import figures, schemes
+from face2data.ui.session import stop_if_tab_closed
 
 NARROW_SCREEN_PX = 640  # up to this screen width a page shows what it drew for a phone's column
 
@@ -135,8 +136,13 @@ def _kept(store: dict, digest: str, face, message: str, explain: Callable):
     key = (digest, face.index)
     if key not in store:
         bar = st.progress(0.0, text=message)
+
+        def progress(done: float) -> None:
+            stop_if_tab_closed()
+            bar.progress(done, text=message)
+
         try:
-            store[key] = explain(face.crop, progress=lambda done: bar.progress(done, text=message))
+            store[key] = explain(face.crop, progress=progress)
         except ValueError as error:
             st.error(f"This face cannot be explained: {error}")
             return None
