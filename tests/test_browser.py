@@ -487,6 +487,8 @@ def test_a_closed_tab_stops_the_evaluation_of_its_photos(browser, app_url, tmp_p
             out.writestr(f"{20 + n % 50}_{n % 2}_{n % 5}_2024{n:06d}.jpg", jpeg)
     page = _open(browser, f"{app_url}/evaluation")
     page.get_by_text("Your labelled photos", exact=True).click()
+    page.get_by_text("Labelled photos, a CSV of labels, or archives of them").wait_for()
+    _wait_until_idle(page)  # the rerun after the click has settled: an upload to its uploader is not lost
     page.locator("input[type=file]").set_input_files(str(archive))
     page.get_by_text(f"of {MAX_BATCH_FILES} photos").wait_for(timeout=FIRST_PREDICTION_MS)
     pid = SERVER["pid"]

@@ -278,6 +278,11 @@ def test_what_if_reads_every_head_for_hidden_regions_from_the_coalition_table(fa
     assert what_if.heads["gender"].value == pytest.approx(100 * direct[1 + GENDERS.index("female")])
     assert what_if.heads["gender"].target == "P(female)"
     assert what_if.sentence().startswith("Without the hair and forehead and the mouth: ")
+    # the heads a page shows, in its order: one scheme per attribute, no group said twice
+    assert what_if.sentence(["gender", "age"]) == (
+        f"Without the hair and forehead and the mouth: {what_if.heads['gender'].likeliest} "
+        f"{what_if.heads['gender'].likeliest_percent:.0f} %, {what_if.heads['age'].value:.1f} years."
+    )
     with pytest.raises(ValueError, match="not a region: ears"):
         explanation.what_if(["ears"])
 

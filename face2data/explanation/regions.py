@@ -156,11 +156,13 @@ class WhatIf:
     hidden: tuple[str, ...]  # in REGIONS order
     heads: dict[str, WhatIfHead]
 
-    def sentence(self) -> str:
-        """'Without the hair and the forehead: 31 years, female 71 %, White 88 %.'"""
+    def sentence(self, heads: Iterable[str] | None = None) -> str:
+        """'Without the hair and the forehead: 31 years, female 71 %, White 88 %.' for ``heads`` (default: all;
+        a page passes the heads it shows, one scheme per attribute, so no group is said twice)."""
+        parts = [self.heads[head] for head in heads if head in self.heads] if heads is not None else self.heads.values()
         said = [
             f"{part.value:.1f} years" if part.likeliest is None else f"{part.likeliest} {part.likeliest_percent:.0f} %"
-            for part in self.heads.values()
+            for part in parts
         ]
         hidden = _join([REGION_PHRASES[name] for name in self.hidden]) if self.hidden else "nothing"
         return f"Without {hidden}: {', '.join(said)}."

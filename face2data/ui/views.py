@@ -289,6 +289,12 @@ def region_panel(explanation, crop, key: str, classes: Classes | None = None) ->
 WHAT_IF_IMAGE_PX = 160
 
 
+def _change(value: float, decimals: int, unit: str) -> str:
+    """A signed change as shown, "±0 points" where it rounds to nothing (not "-0 points", shown without an arrow)."""
+    shown = f"{value:+.{decimals}f}"
+    return f"±{shown[1:]} {unit}" if float(shown) == 0 else f"{shown} {unit}"
+
+
 @st.fragment
 def what_if_panel(explanation, crop, key: str, heads: tuple[str, ...]) -> None:
     """Hide regions and see the output of every head of ``heads`` for that face at once. The outputs are read from
@@ -309,14 +315,16 @@ def what_if_panel(explanation, crop, key: str, heads: tuple[str, ...]) -> None:
             part, title = result.heads[head], HEAD_BY_NAME[head].title
             change = part.value - part.full_value
             if part.likeliest is None:
-                column.metric(title, f"{part.value:.1f} years", f"{change:+.1f} years" if hidden else None,
-                              delta_color="off")  # fmt: skip
+                delta = _change(change, 1, "years")
+                column.metric(title, f"{part.value:.1f} years", delta if hidden else None, delta_color="off",
+                              delta_arrow="off" if delta.startswith("±") else "auto")  # fmt: skip
             else:
-                column.metric(f"{title}: {part.target}", f"{part.value:.0f} %",
-                              f"{change:+.0f} points" if hidden else None, delta_color="off")  # fmt: skip
+                delta = _change(change, 0, "points")
+                column.metric(f"{title}: {part.target}", f"{part.value:.0f} %", delta if hidden else None,
+                              delta_color="off", delta_arrow="off" if delta.startswith("±") else "auto")  # fmt: skip
                 column.caption(f"likeliest: {part.likeliest} {part.likeliest_percent:.0f} %")
         st.caption(
-            f"{result.sentence()} Read from the same masked faces the region values were computed from "
+            f"{result.sentence(shown)} Read from the same masked faces the region values were computed from "
             "(each averaged with its mirror image, as the card is): no new model call."
         )
 
