@@ -37,7 +37,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageCms, ImageOps
 
-from face2data.limits import DECODE_PIXELS, MAX_FILE_BYTES, MAX_JPEG_SCANS, MAX_PIXELS, MIN_IMAGE_SIDE
+from face2data.limits import DECODE_PIXELS, DECODES_AT_ONCE, MAX_FILE_BYTES, MAX_JPEG_SCANS, MAX_PIXELS, MIN_IMAGE_SIDE
 
 # Formats decoded; the names are Pillow's. JPEG includes MPO, the multi-picture JPEG some cameras write.
 FORMATS = ("JPEG", "PNG", "GIF", "BMP", "WEBP", "TIFF", "AVIF")
@@ -53,9 +53,16 @@ Image.init()
 # and what the person uploading a cut-out portrait expects to see around the face.
 BACKGROUND = 255
 
-# One decode at a time: peak memory stays that of one MAX_PIXELS image however many
-# uploads arrive together, and the warnings filter below is not thread-safe.
-_DECODE_LOCK = threading.Lock()
+# At most DECODES_AT_ONCE decodes in this process: peak memory stays that of as many MAX_PIXELS images however many
+# uploads arrive together, while a set of large photos is decoded on every core (Pillow decodes outside Python's
+# lock).
+_DECODES = threading.BoundedSemaphore(DECODES_AT_ONCE)
+
+# Pillow's warnings (a decompression bomb, which the header check refuses anyway; corrupt EXIF, odd chunks) would
+# only leak details of an upload to the logs. Filtered once for the process: ``warnings.catch_warnings`` around each
+# decode is not thread-safe.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+warnings.filterwarnings("ignore", module=r"PIL(\.|$)")
 
 ORIENTATION_TAG = 0x0112
 _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
@@ -95,13 +102,10 @@ def load_rgb_scaled(data: bytes) -> tuple[np.ndarray, float]:
         raise ImageLoadError("the file is empty")
     if size > MAX_FILE_BYTES:
         raise ImageTooLargeError(f"the file is too large ({_mb(size)}, the limit is {_mb(MAX_FILE_BYTES)})")
-    with _DECODE_LOCK, warnings.catch_warnings(record=True) as caught:
-        # Pillow's other warnings (corrupt EXIF, odd chunks) would only leak details
-        # of the upload to the logs; they are recorded here and dropped.
-        warnings.simplefilter("always")
+    with _DECODES:
         try:
             with Image.open(io.BytesIO(data), formats=FORMATS) as image:
-                _check_header(image, data, caught)
+                _check_header(image, data)
                 full_side = max(image.size)
                 _reduce(image)
                 image.load()
@@ -170,11 +174,10 @@ def pil_to_rgb(image: Image.Image) -> np.ndarray:
     return np.repeat(gray[:, :, None], 3, axis=2)
 
 
-def _check_header(image: Image.Image, data: bytes, caught: list[warnings.WarningMessage]) -> None:
+def _check_header(image: Image.Image, data: bytes) -> None:
     """Refuse on the header alone: too many pixels, too small, or a JPEG with too many scans."""
     width, height = image.size
-    bomb = any(issubclass(w.category, Image.DecompressionBombWarning) for w in caught)
-    if bomb or width * height > MAX_PIXELS:
+    if width * height > MAX_PIXELS:
         raise ImageTooLargeError(
             f"image too large: {width}x{height} px ({width * height / 1e6:.0f} megapixels), "
             f"the limit is {MAX_PIXELS / 1e6:.0f} megapixels"

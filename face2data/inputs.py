@@ -19,6 +19,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 from face2data.image_loading import ImageLoadError, read_image_bytes
 from face2data.limits import MAX_FILE_BYTES
@@ -27,6 +28,7 @@ from face2data.safe_text import safe_name
 ZIP_SUFFIXES = (".zip",)
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 GLOB_CHARACTERS = frozenset("*?[")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,9 @@ def _zip_entries(name: str, source: Path | bytes, skip, read: bool) -> Iterator[
                 yield Entry(member)
             else:
                 try:
-                    yield Entry(member, data=archive.read(info))
+                    with archive.open(info) as handle:
+                        data = read_member(handle)
+                    yield Entry(member, data=data)
                 except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, OSError, EOFError) as err:
                     yield Entry(member, error=f"the file is damaged in the archive ({_brief(err)})")
 
@@ -178,10 +182,26 @@ def _tar_entries(name: str, source: Path | bytes, skip, read: bool) -> Iterator[
                     yield Entry(member)
                 else:
                     handle = archive.extractfile(info)
-                    yield Entry(member, data=handle.read() if handle is not None else b"")
+                    yield Entry(member, data=read_member(handle) if handle is not None else b"")
     except (tarfile.TarError, OSError, EOFError, zlib.error, ValueError) as error:
         where = "" if members == 0 else f" after {members} entries"
         yield Entry(name, error=f"the archive cannot be read{where}: it is damaged or not a tar file ({_brief(error)})")
+
+
+def read_member(handle: IO[bytes]) -> bytes:
+    """An archive member's bytes; of a PNG only up to its end chunk (IEND). Nothing after it is ever decoded, and a
+    crafted PNG can hide tens of megabytes of zeros there (which compress to almost nothing in the archive) that
+    would otherwise be inflated and held in memory."""
+    head = handle.read(len(PNG_SIGNATURE))
+    if head != PNG_SIGNATURE:
+        return head + handle.read()
+    parts = [head]
+    while True:  # chunks: 4-byte length, 4-byte type, data, 4-byte CRC
+        chunk_head = handle.read(8)
+        body = handle.read(int.from_bytes(chunk_head[:4], "big") + 4) if len(chunk_head) == 8 else b""
+        parts += (chunk_head, body)
+        if chunk_head[4:] == b"IEND" or len(body) < 4:
+            return b"".join(parts)
 
 
 def _hidden(name: str) -> bool:

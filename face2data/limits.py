@@ -21,10 +21,15 @@ MAX_PIXELS = 70_000_000
 # Most pixels a photo is worked on at. A larger JPEG (a 48- or 64-megapixel phone photo, or a few kilobytes whose
 # header claims 8000x8000) is decoded at 1/2, 1/4 or 1/8 of its size (libjpeg's DCT scaling, Pillow's draft mode):
 # the least reduction that fits, so decoding costs at most what a 25-megapixel photo costs (~75 MB as RGB). A larger
-# image of another format (a 6000x6000 PNG) is decoded whole, one at a time, and averaged down as much at once, so
-# the photos waiting for the detector hold at most this many pixels each. Every 24-megapixel camera photo
+# image of another format (a 6000x6000 PNG) is decoded whole and averaged down as much at once, so the photos
+# waiting for the detector hold at most this many pixels each. Every 24-megapixel camera photo
 # (6000x4000) is still used at full size; the face detector works at 1600 px a side.
 DECODE_PIXELS = 25_000_000
+
+# Most images one process decodes at the same time (more wait): its peak decoding memory is that of this many
+# MAX_PIXELS images (~280 MB each inside Pillow), however many uploads or requests arrive together. Two keep both
+# cores of a small machine busy on a set of large photos (a 6000x6000 PNG takes 0.65 s to decode).
+DECODES_AT_ONCE = 2
 
 # Smallest face, in pixels of the uploaded image, that can be found and used:
 # the face detector drops smaller boxes (FaceDetector's min_face_px). A smaller face would be blown up more than

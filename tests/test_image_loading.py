@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import io
+import pickle
 import struct
+import subprocess
+import sys
 import tempfile
 import time
+import warnings
 import zlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageCms, ImageFile
 
 from face2data.image_loading import (
+    FORMATS,
     ImageLoadError,
     load_rgb,
     load_rgb_file,
@@ -22,6 +29,7 @@ from face2data.image_loading import (
 )
 from face2data.limits import DECODE_PIXELS, MAX_FILE_BYTES, MAX_JPEG_SCANS, MAX_PIXELS, MIN_IMAGE_SIDE
 
+ROOT = Path(__file__).resolve().parents[1]
 RNG = np.random.default_rng(7)
 NOISE = RNG.integers(0, 256, (48, 64, 3), dtype=np.uint8)
 
@@ -438,21 +446,49 @@ def test_exif_orientation_is_applied(orientation, shape, red_corner):
     assert sum(is_red(rgb[y, x]) for y in (3, -4) for x in (3, -4)) == 1
 
 
-@pytest.mark.parametrize(
-    "exif",
-    [
-        b"Exif\0\0MM\0\x2a\0\0\0\x08" + b"\xff" * 40,  # an IFD with 65535 entries and no room for them
-        b"Exif\0\0II*\0\x08\0\0\0\x01\0\x12\x01\x03\0\x01\0\0\0\x09\0\0\0",  # orientation 9 does not exist
-        b"Exif\0\0II*\0\xff\xff\xff\x7f",  # the first IFD points far beyond the data
-        b"Exif\0\0garbage",
-    ],
-)
-def test_broken_exif_is_ignored_silently(recwarn, exif):
+BROKEN_EXIFS = [
+    b"Exif\0\0MM\0\x2a\0\0\0\x08" + b"\xff" * 40,  # an IFD with 65535 entries and no room for them
+    b"Exif\0\0II*\0\x08\0\0\0\x01\0\x12\x01\x03\0\x01\0\0\0\x09\0\0\0",  # orientation 9 does not exist
+    b"Exif\0\0II*\0\xff\xff\xff\x7f",  # the first IFD points far beyond the data
+    b"Exif\0\0garbage",
+]
+
+
+def with_exif(exif: bytes) -> bytes:
     data = encode(Image.fromarray(marked_photo()), "JPEG", quality=95)
-    data = data[:2] + b"\xff\xe1" + struct.pack(">H", len(exif) + 2) + exif + data[2:]
-    rgb = load_rgb(data)
+    return data[:2] + b"\xff\xe1" + struct.pack(">H", len(exif) + 2) + exif + data[2:]
+
+
+@pytest.mark.parametrize("exif", BROKEN_EXIFS)
+def test_broken_exif_is_ignored(exif):
+    rgb = load_rgb(with_exif(exif))
     assert rgb.shape == (40, 60, 3) and is_red(rgb[3, 3])
-    assert len(recwarn) == 0  # Pillow's "corrupt EXIF" warnings do not reach the logs
+
+
+def test_pillows_warnings_do_not_reach_the_logs():
+    # In a fresh process with Python's default filters (pytest records warnings itself): Pillow's "corrupt EXIF"
+    # and decompression-bomb warnings would print details of an upload to stderr.
+    photos = [with_exif(exif) for exif in BROKEN_EXIFS] + [bomb_png(9000, 8000)]
+    script = (
+        "import sys, pickle\n"
+        "from face2data.image_loading import ImageLoadError, load_rgb\n"
+        "for data in pickle.loads(sys.stdin.buffer.read()):\n"
+        "    try:\n        load_rgb(data)\n    except ImageLoadError:\n        pass\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], input=pickle.dumps(photos), capture_output=True,
+                          cwd=ROOT, timeout=60)  # fmt: skip
+    assert done.returncode == 0 and done.stderr == b"", done.stderr.decode(errors="replace")
+
+
+def test_photos_decode_side_by_side_in_threads_as_they_do_one_by_one():
+    photos = [encode(Image.fromarray(marked_photo()).rotate(angle), fmt) for angle in (0, 90) for fmt in FORMATS[:4]]
+    photos += [with_exif(exif) for exif in BROKEN_EXIFS]
+    filters = list(warnings.filters)
+    alone = [load_rgb(data) for data in photos]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(load_rgb, photos * 4))
+    assert all(np.array_equal(a, b) for a, b in zip(alone * 4, together, strict=True))
+    assert warnings.filters == filters  # per-decode warning contexts raced here and left filters behind
 
 
 # ---- files and privacy ----------------------------------------------------------------------------

@@ -1,0 +1,61 @@
+"""What a batch reads (face2data.inputs): archive members read in memory, and only as far as they are used."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from face2data.image_loading import ImageLoadError, load_rgb
+from face2data.inputs import iter_entries, iter_upload_entries, read_member
+
+PADDING = bytes(5 * 2**20)  # zeros after the image: a few kilobytes once compressed in the archive
+
+
+def png_bytes() -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(np.random.default_rng(3).integers(0, 256, (40, 60, 3), dtype=np.uint8)).save(out, "PNG")
+    return out.getvalue()
+
+
+def zip_of(members: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def tar_of(members: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(("suffix", "pack"), [(".zip", zip_of), (".tar.gz", tar_of)])
+def test_an_archived_png_is_read_only_to_its_end_chunk(tmp_path, suffix, pack):
+    png = png_bytes()
+    archive = pack({"padded.png": png + PADDING, "plain.png": png, "other.bin": b"abc" + PADDING})
+    (tmp_path / f"set{suffix}").write_bytes(archive)
+    for entries in (iter_entries([str(tmp_path / f"set{suffix}")]), iter_upload_entries([(f"set{suffix}", archive)])):
+        data = {entry.name.rsplit("/", 1)[1]: entry.data for entry in entries}
+        assert data["padded.png"] == png and data["plain.png"] == png  # the zeros are never inflated or held
+        assert data["other.bin"] == b"abc" + PADDING  # a file without a definite end is read whole
+        assert load_rgb(data["padded.png"]).shape == (40, 60, 3)
+
+
+def test_a_png_cut_short_is_read_as_far_as_it_goes_and_reported_truncated():
+    png = png_bytes()
+    for cut in (4, 8, 20, len(png) // 2):
+        data = read_member(io.BytesIO(png[:cut]))
+        assert data == png[:cut]
+        with pytest.raises(ImageLoadError):
+            load_rgb(data)
