@@ -16,7 +16,7 @@ import os
 import tarfile
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
@@ -28,6 +28,9 @@ from face2data.safe_text import safe_name
 ZIP_SUFFIXES = (".zip",)
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 GLOB_CHARACTERS = frozenset("*?[")
+# Which archive members' bytes are read: all (True), none (False: names only), or those whose name (inside the
+# archive) the function accepts.
+Reading = bool | Callable[[str], bool]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -65,11 +68,12 @@ def is_archive_name(name: str) -> bool:
     return lowered.endswith(ZIP_SUFFIXES + TAR_SUFFIXES)
 
 
-def iter_entries(inputs: Iterable[str], skip: frozenset[str] | set[str] = frozenset(), read: bool = True
+def iter_entries(inputs: Iterable[str], skip: frozenset[str] | set[str] = frozenset(), read: Reading = True
                  ) -> Iterator[Entry]:  # fmt: skip
     """Every entry of the inputs (files, folders, globs, archives), each name once, leaving out names in ``skip``.
 
-    With ``read=False`` archive members are listed without reading their bytes (to count them, or to list names).
+    With ``read=False`` archive members are listed without reading their bytes (to count them, or to list names);
+    with a function of the member's name, only the members it accepts are read (a set's tables, not its photos).
     """
     seen: set[str] = set()
     for spec in inputs:
@@ -80,7 +84,7 @@ def iter_entries(inputs: Iterable[str], skip: frozenset[str] | set[str] = frozen
             yield entry
 
 
-def iter_upload_entries(files: Iterable[tuple[str, bytes]], read: bool = True) -> Iterator[Entry]:
+def iter_upload_entries(files: Iterable[tuple[str, bytes]], read: Reading = True) -> Iterator[Entry]:
     """Entries of in-memory uploads ``(file name, bytes)``: archives opened in memory, other files as they are."""
     seen: set[str] = set()
     for name, data in files:
@@ -91,7 +95,7 @@ def iter_upload_entries(files: Iterable[tuple[str, bytes]], read: bool = True) -
                 yield entry
 
 
-def _expand(spec: str, skip: frozenset[str] | set[str], read: bool) -> Iterator[Entry]:
+def _expand(spec: str, skip: frozenset[str] | set[str], read: Reading) -> Iterator[Entry]:
     path = Path(spec)
     if path.is_dir():
         yield from _folder_entries(path, skip, read)
@@ -108,7 +112,7 @@ def _expand(spec: str, skip: frozenset[str] | set[str], read: bool) -> Iterator[
         yield Entry(spec, error="no such file or folder")
 
 
-def _folder_entries(folder: Path, skip: frozenset[str] | set[str], read: bool) -> Iterator[Entry]:
+def _folder_entries(folder: Path, skip: frozenset[str] | set[str], read: Reading) -> Iterator[Entry]:
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not _hidden(d))
         for name in sorted(files):
@@ -116,14 +120,14 @@ def _folder_entries(folder: Path, skip: frozenset[str] | set[str], read: bool) -
                 yield from _file_entries(os.path.join(root, name), skip, read)
 
 
-def _file_entries(path: str, skip: frozenset[str] | set[str], read: bool) -> Iterator[Entry]:
+def _file_entries(path: str, skip: frozenset[str] | set[str], read: Reading) -> Iterator[Entry]:
     if is_archive_name(path) and Path(path).is_file():
         yield from _archive_entries(path, Path(path), skip, read)
     else:
         yield Entry(path, path=path)
 
 
-def _archive_entries(name: str, source: Path | bytes, skip: frozenset[str] | set[str], read: bool
+def _archive_entries(name: str, source: Path | bytes, skip: frozenset[str] | set[str], read: Reading
                      ) -> Iterator[Entry]:  # fmt: skip
     """Members of a zip or tar archive (a file, or bytes in memory), each read only when reached."""
     if name.lower().endswith(ZIP_SUFFIXES):
@@ -132,7 +136,7 @@ def _archive_entries(name: str, source: Path | bytes, skip: frozenset[str] | set
         yield from _tar_entries(name, source, skip, read)
 
 
-def _zip_entries(name: str, source: Path | bytes, skip, read: bool) -> Iterator[Entry]:
+def _zip_entries(name: str, source: Path | bytes, skip, read: Reading) -> Iterator[Entry]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
@@ -151,7 +155,7 @@ def _zip_entries(name: str, source: Path | bytes, skip, read: bool) -> Iterator[
                 yield Entry(member, error="the file is encrypted in the archive (password-protected ZIP)")
             elif info.file_size > MAX_FILE_BYTES:
                 yield Entry(member, error=_too_large(info.file_size))
-            elif not read:
+            elif not _reads(read, info.filename):
                 yield Entry(member)
             else:
                 try:
@@ -162,7 +166,7 @@ def _zip_entries(name: str, source: Path | bytes, skip, read: bool) -> Iterator[
                     yield Entry(member, error=f"the file is damaged in the archive ({_brief(err)})")
 
 
-def _tar_entries(name: str, source: Path | bytes, skip, read: bool) -> Iterator[Entry]:
+def _tar_entries(name: str, source: Path | bytes, skip, read: Reading) -> Iterator[Entry]:
     members = 0
     try:
         fileobj = io.BytesIO(source) if isinstance(source, bytes) else None
@@ -178,7 +182,7 @@ def _tar_entries(name: str, source: Path | bytes, skip, read: bool) -> Iterator[
                     yield Entry(row_name, error=problem)
                 elif info.size > MAX_FILE_BYTES:
                     yield Entry(member, error=_too_large(info.size))
-                elif not read:
+                elif not _reads(read, info.name):
                     yield Entry(member)
                 else:
                     handle = archive.extractfile(info)
@@ -186,6 +190,10 @@ def _tar_entries(name: str, source: Path | bytes, skip, read: bool) -> Iterator[
     except (tarfile.TarError, OSError, EOFError, zlib.error, ValueError) as error:
         where = "" if members == 0 else f" after {members} entries"
         yield Entry(name, error=f"the archive cannot be read{where}: it is damaged or not a tar file ({_brief(error)})")
+
+
+def _reads(read: Reading, member: str) -> bool:
+    return read(member) if callable(read) else read
 
 
 def read_member(handle: IO[bytes]) -> bytes:

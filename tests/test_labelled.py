@@ -530,3 +530,31 @@ def test_a_table_naming_a_folder_matches_photos_uploaded_loose_by_their_bare_nam
     assert found.labels["a.jpg"].age == 30
     assert not any("dup.jpg" in name for name in found.labels)  # two photos of that name: ambiguous, not guessed
     assert found.problems.count("row_without_file") == 2
+
+
+@pytest.mark.parametrize("kind", ["uploaded zip", "zip on disk", "tar"])
+def test_listing_a_set_reads_its_tables_not_its_photos(tmp_path, monkeypatch, kind):
+    import face2data.inputs
+
+    members = {f"mine/{n}_0_0_2024.jpg": b"photo" for n in range(20, 25)} | {"mine/labels.csv": b"file,age\n"}
+    archive = io.BytesIO()
+    if kind == "tar":
+        with tarfile.open(fileobj=archive, mode="w") as out:
+            for name, data in members.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                out.addfile(info, io.BytesIO(data))
+    else:
+        with zipfile.ZipFile(archive, "w") as out:
+            for name, data in members.items():
+                out.writestr(name, data)
+    read: list[bytes] = []
+    real = face2data.inputs.read_member
+    monkeypatch.setattr(face2data.inputs, "read_member", lambda handle: read.append(real(handle)) or read[-1])
+    suffix = ".tar" if kind == "tar" else ".zip"
+    if kind == "zip on disk":
+        (tmp_path / f"set{suffix}").write_bytes(archive.getvalue())
+        found = read_labelled(tmp_path / f"set{suffix}")
+    else:
+        found = read_labelled_uploads([(f"set{suffix}", archive.getvalue())])
+    assert len(found.labels) == 5 and read == [b"file,age\n"]  # the photos are read once, when faces are found

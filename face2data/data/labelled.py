@@ -46,7 +46,7 @@ from face2data.data.labels import FaceLabel
 from face2data.data.sources import IMAGE_SUFFIXES
 from face2data.faces import default_detector, find_faces
 from face2data.image_loading import ImageLoadError, load_rgb
-from face2data.inputs import Entry, is_archive_name, iter_entries, iter_upload_entries
+from face2data.inputs import Entry, Reading, is_archive_name, iter_entries, iter_upload_entries
 from face2data.limits import SMALL_SOURCE
 from face2data.machine import usable_cores
 from face2data.safe_text import posix_name, safe_name
@@ -136,7 +136,7 @@ def _is_image(name: str) -> bool:
     return PurePosixPath(name).name.lower().endswith(IMAGE_SUFFIXES)
 
 
-def _entries(path: Path, read: bool) -> Iterator[tuple[str, Entry]]:
+def _entries(path: Path, read: Reading) -> Iterator[tuple[str, Entry]]:
     """``(name inside the set, entry)`` for every file of a folder or archive (archives read in memory); names
     are ``safe_text.safe_name`` text, as the entries'."""
     spec, shown = str(path), safe_name(path)
@@ -147,6 +147,12 @@ def _entries(path: Path, read: bool) -> Iterator[tuple[str, Entry]]:
             yield Path(entry.name).relative_to(shown).as_posix(), entry
         else:
             yield entry.name[len(shown) + 1 :], entry
+
+
+def _is_table(name: str) -> bool:
+    """Whether a member is a labels table: the only members whose bytes listing a set reads (its photos are read
+    once, when their faces are found)."""
+    return name.lower().endswith(".csv")
 
 
 def _suffixes(name: str) -> Iterator[str]:
@@ -178,13 +184,13 @@ def read_labelled(path: str | Path, labels: str | Path | None = None) -> Labelle
     given = None
     if labels is not None:
         given = (Path(labels).name, table_text(Path(labels).read_bytes()))
-    return _read_set(path, _entries(path, read=labels is None), given)
+    return _read_set(path, _entries(path, read=_is_table if labels is None else False), given)
 
 
 def read_labelled_uploads(files: Sequence[tuple[str, bytes]], name: str = "your uploads") -> LabelledSet:
     """The labels of uploaded photos and archives ``(file name, bytes)``, read in memory: CSV tables among the
     uploads (or inside an uploaded archive) label the photos they name; UTKFace-style names label the rest."""
-    found = _read_set(Path(name), ((entry.name, entry) for entry in iter_upload_entries(files)), None)
+    found = _read_set(Path(name), ((entry.name, entry) for entry in iter_upload_entries(files, _is_table)), None)
     found.uploads = files
     return found
 
@@ -199,7 +205,7 @@ def _read_set(path: Path, entries: Iterable[tuple[str, Entry]], given: tuple[str
             problems.add("unreadable_image", f"{name}: {entry.error}")
         elif _is_image(name) and not PurePosixPath(name).name.startswith("."):
             images.append(name)
-        elif given is None and name.lower().endswith(".csv"):
+        elif given is None and _is_table(name):
             data = entry.data if entry.data is not None else Path(entry.path or "").read_bytes()
             tables.append((name, table_text(data)))
     if given is not None:
