@@ -61,6 +61,8 @@ def slow_causes(devices: list[str], kernel_share: float | None = None) -> str:
                       f"handed back and faulted in every step (TF_CPU_ALLOCATOR_USE_BFC is {allocator}; `train` "
                       "sets it to true unless told otherwise)")  # fmt: skip
     causes.append("a profiler or debugger attached, or a slow data path (augmentation workers)")
+    causes.append("or this machine is slower than the one recorded under its name (virtual machines sold under one "
+                  "CPU name differ by up to half): benchmarks/training_speed.py, run alone, measures it")  # fmt: skip
     return "; ".join(causes)
 
 
