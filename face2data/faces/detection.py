@@ -111,22 +111,24 @@ class FaceDetector:
         bgr = cv2.cvtColor(np.ascontiguousarray(small), cv2.COLOR_RGB2BGR)
         rows = self._search(bgr, border)
         if len(rows) == 0 and border == 0.0:
-            rows = self._search(bgr, TIGHT_CROP_BORDER)
+            rows = self._search(bgr, TIGHT_CROP_BORDER, large_faces_only=True)
         rows[:, :14] /= scale
         detections = [self._to_detection(row, width, height) for row in rows]
         detections = [d for d in detections if d.size >= self.min_face_px]
         return sorted(detections, key=lambda d: d.box[2] * d.box[3], reverse=True)
 
-    def _search(self, bgr: np.ndarray, border: float) -> np.ndarray:
+    def _search(self, bgr: np.ndarray, border: float, large_faces_only: bool = False) -> np.ndarray:
         """YuNet rows (x, y, w, h, 5 keypoint x/y pairs, score) in the coordinates of ``bgr`` (at most
-        DETECT_MAX_SIDE a side, border added), searched as it is and, when larger, at LARGE_FACE_SIDE."""
+        DETECT_MAX_SIDE a side, border added), searched as it is and, when larger, at LARGE_FACE_SIDE; with
+        ``large_faces_only``, at LARGE_FACE_SIDE alone (the retry inside a border looks for a face filling the
+        photo: the search of the photo as it is, at a finer scale, has already looked for smaller ones)."""
         pad = round(border * max(bgr.shape[:2]))
         if pad:
             bgr = cv2.copyMakeBorder(bgr, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(BORDER_GREY,) * 3)
         longest = max(bgr.shape[:2])
         scales = [min(1.0, self.max_side / longest)]  # < 1 only for the grey border of a large photo
         if longest * scales[0] > LARGE_FACE_SIDE:
-            scales.append(LARGE_FACE_SIDE / longest)
+            scales = [LARGE_FACE_SIDE / longest] if large_faces_only else [*scales, LARGE_FACE_SIDE / longest]
         found = [self._run(bgr, scale) for scale in scales]
         rows = np.concatenate(found)
         if len(found) > 1 and len(rows):
