@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import functools
+import io
+import tarfile
+import zipfile
 from pathlib import Path
 
 import cv2
@@ -148,3 +151,23 @@ def write_allagefaces_source(root: Path, rows: list[tuple[int, str]], seed: int 
         lines.append(f"{name},{age},{gender}")
     (folder / "labels.csv").write_text("\n".join(lines) + "\n")
     return folder
+
+
+def zip_bytes(files: dict[str, bytes], compression: int = zipfile.ZIP_STORED) -> bytes:
+    """A zip archive, in memory, of ``{member name: bytes}``."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def tar_bytes(files: dict[str, bytes], mode: str = "w:gz") -> bytes:
+    """A tar archive, in memory, of ``{member name: bytes}`` (GNU format: names may hold any bytes)."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode=mode, format=tarfile.GNU_FORMAT) as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return out.getvalue()

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import tarfile
 import time
 import zipfile
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import ASTRONAUT, face_images
+from conftest import ASTRONAUT, face_images, tar_bytes, zip_bytes
 
 from face2data.batch.run import run_batch
 from face2data.batch.writers import OutputError, RowWriter, prepare_resume, read_rows
@@ -44,24 +43,6 @@ def scene_jpegs(count: int, size: tuple[int, int] = (320, 240), seed: int = 0) -
     return photos
 
 
-def zip_bytes(files: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-    return out.getvalue()
-
-
-def tar_gz_bytes(files: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w:gz") as archive:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return out.getvalue()
-
-
 @pytest.fixture(scope="module")
 def photos() -> list[bytes]:
     return scene_jpegs(4)
@@ -79,9 +60,9 @@ def inputs(tmp_path, photos) -> Path:
     (root / "album" / "notes.txt").write_text("not a photo\n")
     (root / "photos.zip").write_bytes(zip_bytes({"a.jpg": photos[0], "docs/readme.txt": b"hello\n",
                                                  "__MACOSX/._a.jpg": b"fork", "empty.jpg": b""}))  # fmt: skip
-    (root / "photos.tar.gz").write_bytes(tar_gz_bytes({"b.jpg": photos[1], "grey.png": _png_without_face()}))
+    (root / "photos.tar.gz").write_bytes(tar_bytes({"b.jpg": photos[1], "grey.png": _png_without_face()}))
     (root / "broken.zip").write_bytes(b"PK\x03\x04 this archive was cut short")
-    (root / "cut.tar.gz").write_bytes(tar_gz_bytes({"c.jpg": photos[2]})[:60])
+    (root / "cut.tar.gz").write_bytes(tar_bytes({"c.jpg": photos[2]})[:60])
     return root
 
 
@@ -127,7 +108,7 @@ def test_resumed_names_are_skipped_without_reading_and_names_come_once(inputs):
 
 def test_uploads_open_zip_and_tar_in_memory(photos):
     uploads = [("a.jpg", photos[0]), ("more.zip", zip_bytes({"x/b.jpg": photos[1]})),
-               ("more.tar.gz", tar_gz_bytes({"c.jpg": photos[2]})), ("bad.zip", b"not a zip")]  # fmt: skip
+               ("more.tar.gz", tar_bytes({"c.jpg": photos[2]})), ("bad.zip", b"not a zip")]  # fmt: skip
     entries = list(iter_upload_entries(uploads))
     assert [e.name for e in entries] == ["a.jpg", "more.zip/x/b.jpg", "more.tar.gz/c.jpg", "bad.zip"]
     assert entries[1].data == photos[1] and entries[2].data == photos[2]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import io
-import tarfile
 import zipfile
+from functools import partial
 
 import numpy as np
 import pytest
+from conftest import tar_bytes, zip_bytes
 from PIL import Image
 
 from face2data.image_loading import ImageLoadError, load_rgb
@@ -22,25 +23,10 @@ def png_bytes() -> bytes:
     return out.getvalue()
 
 
-def zip_of(members: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return out.getvalue()
+DEFLATED_ZIP = partial(zip_bytes, compression=zipfile.ZIP_DEFLATED)
 
 
-def tar_of(members: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w:gz") as archive:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return out.getvalue()
-
-
-@pytest.mark.parametrize(("suffix", "pack"), [(".zip", zip_of), (".tar.gz", tar_of)])
+@pytest.mark.parametrize(("suffix", "pack"), [(".zip", DEFLATED_ZIP), (".tar.gz", tar_bytes)])
 def test_an_archived_png_is_read_only_to_its_end_chunk(tmp_path, suffix, pack):
     png = png_bytes()
     archive = pack({"padded.png": png + PADDING, "plain.png": png, "other.bin": b"abc" + PADDING})

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import face_images, write_fairface_source, write_utkface_images
+from conftest import face_images, tar_bytes, write_fairface_source, write_utkface_images, zip_bytes
 
 from face2data.data.label_table import BadLabel, parse_age, parse_row, parse_utkface_name
 from face2data.data.labelled import PROBLEM_KINDS, Problems, faces_arrays, read_labelled, read_labelled_uploads
@@ -537,24 +537,14 @@ def test_listing_a_set_reads_its_tables_not_its_photos(tmp_path, monkeypatch, ki
     import face2data.inputs
 
     members = {f"mine/{n}_0_0_2024.jpg": b"photo" for n in range(20, 25)} | {"mine/labels.csv": b"file,age\n"}
-    archive = io.BytesIO()
-    if kind == "tar":
-        with tarfile.open(fileobj=archive, mode="w") as out:
-            for name, data in members.items():
-                info = tarfile.TarInfo(name)
-                info.size = len(data)
-                out.addfile(info, io.BytesIO(data))
-    else:
-        with zipfile.ZipFile(archive, "w") as out:
-            for name, data in members.items():
-                out.writestr(name, data)
+    archive = tar_bytes(members, mode="w") if kind == "tar" else zip_bytes(members)
     read: list[bytes] = []
     real = face2data.inputs.read_member
     monkeypatch.setattr(face2data.inputs, "read_member", lambda handle: read.append(real(handle)) or read[-1])
     suffix = ".tar" if kind == "tar" else ".zip"
     if kind == "zip on disk":
-        (tmp_path / f"set{suffix}").write_bytes(archive.getvalue())
+        (tmp_path / f"set{suffix}").write_bytes(archive)
         found = read_labelled(tmp_path / f"set{suffix}")
     else:
-        found = read_labelled_uploads([(f"set{suffix}", archive.getvalue())])
+        found = read_labelled_uploads([(f"set{suffix}", archive)])
     assert len(found.labels) == 5 and read == [b"file,age\n"]  # the photos are read once, when faces are found

@@ -8,13 +8,12 @@ import csv
 import io
 import json
 import os
-import tarfile
 from collections import Counter
 from pathlib import Path
 
 import cv2
 import pytest
-from conftest import face_images
+from conftest import face_images, tar_bytes
 
 from face2data.batch.rows import expected_rows
 from face2data.batch.writers import RowWriter, prepare_resume, read_rows
@@ -34,16 +33,6 @@ def jpeg(image) -> bytes:
     ok, data = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     assert ok
     return data.tobytes()
-
-
-def tar_bytes(files: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w", format=tarfile.GNU_FORMAT) as archive:  # names as raw bytes
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return out.getvalue()
 
 
 def csv_file_cells(text: str) -> list[str]:
@@ -84,7 +73,7 @@ def test_bad_byte_names_from_folders_and_tar_members_are_listed_as_text_and_skip
     folder.mkdir()
     (folder / BAD_BYTES).write_bytes(b"x")
     (folder / FORMULAS[0]).write_bytes(b"y")
-    archive = tar_bytes({BAD_BYTES: b"z", "ok.jpg": b"w"})
+    archive = tar_bytes({BAD_BYTES: b"z", "ok.jpg": b"w"}, mode="w")
     (folder / "set.tar").write_bytes(archive)
     names = [entry.name for entry in iter_entries([str(folder)])]
     inside = [BAD_SHOWN, FORMULAS[0], f"set.tar/{BAD_SHOWN}", "set.tar/ok.jpg"]
@@ -173,7 +162,7 @@ def test_the_batch_and_evaluation_pages_downloads_carry_odd_names(shipped_tflite
     from face2data.ui.labelled import evaluate_uploads, predictions_csv
 
     photos = {name: (odd_folder / name).read_bytes() for name in (BAD_BYTES, *FORMULAS[:4])}
-    uploads = [(FORMULAS[0], photos[FORMULAS[0]]), ("set.tar", tar_bytes(photos))]
+    uploads = [(FORMULAS[0], photos[FORMULAS[0]]), ("set.tar", tar_bytes(photos, mode="w"))]
     result = score_uploads(uploads, lambda: Predictor(model_path=shipped_tflite_path))
     cells = csv_file_cells(results_csv(result))
     assert_no_formula(cells)
