@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 import platform
 from pathlib import Path
@@ -60,6 +61,7 @@ def prepare_training_environment(devices: int | None = None) -> None:
     os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
 
 
+@functools.cache  # once per process: the app's script calls it on every rerun, and find_library runs ldconfig
 def limit_malloc_arenas(arenas: int) -> bool:
     """Have this process's threads share at most ``arenas`` glibc memory arenas; True where that was set.
 

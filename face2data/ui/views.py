@@ -315,13 +315,12 @@ def what_if_panel(explanation, crop, key: str, heads: tuple[str, ...]) -> None:
             part, title = result.heads[head], HEAD_BY_NAME[head].title
             change = part.value - part.full_value
             if part.likeliest is None:
-                delta = _change(change, 1, "years")
-                column.metric(title, f"{part.value:.1f} years", delta if hidden else None, delta_color="off",
-                              delta_arrow="off" if delta.startswith("±") else "auto")  # fmt: skip
+                label, value, delta = title, f"{part.value:.1f} years", _change(change, 1, "years")
             else:
-                delta = _change(change, 0, "points")
-                column.metric(f"{title}: {part.target}", f"{part.value:.0f} %", delta if hidden else None,
-                              delta_color="off", delta_arrow="off" if delta.startswith("±") else "auto")  # fmt: skip
+                label, value, delta = f"{title}: {part.target}", f"{part.value:.0f} %", _change(change, 0, "points")
+            column.metric(label, value, delta if hidden else None, delta_color="off",
+                          delta_arrow="off" if delta.startswith("±") else "auto")  # fmt: skip
+            if part.likeliest is not None:
                 column.caption(f"likeliest: {part.likeliest} {part.likeliest_percent:.0f} %")
         st.caption(
             f"{result.sentence(shown)} Read from the same masked faces the region values were computed from "
