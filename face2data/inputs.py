@@ -32,6 +32,9 @@ GLOB_CHARACTERS = frozenset("*?[")
 # archive) the function accepts.
 Reading = bool | Callable[[str], bool]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# Chunks of a PNG walked to find its end: a photo has a few thousand at most (its pixels in IDAT chunks of 8 KB or
+# more); a crafted file of millions of empty chunks would otherwise cost seconds of this loop per member.
+PNG_CHUNKS_WALKED = 20_000
 
 
 @dataclass(frozen=True)
@@ -204,12 +207,13 @@ def read_member(handle: IO[bytes]) -> bytes:
     if head != PNG_SIGNATURE:
         return head + handle.read()
     parts = [head]
-    while True:  # chunks: 4-byte length, 4-byte type, data, 4-byte CRC
+    for _ in range(PNG_CHUNKS_WALKED):  # chunks: 4-byte length, 4-byte type, data, 4-byte CRC
         chunk_head = handle.read(8)
         body = handle.read(int.from_bytes(chunk_head[:4], "big") + 4) if len(chunk_head) == 8 else b""
         parts += (chunk_head, body)
         if chunk_head[4:] == b"IEND" or len(body) < 4:
             return b"".join(parts)
+    return b"".join([*parts, handle.read()])  # so many chunks is no photo: read whole, as any other file
 
 
 def _hidden(name: str) -> bool:

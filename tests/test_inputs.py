@@ -45,3 +45,11 @@ def test_a_png_cut_short_is_read_as_far_as_it_goes_and_reported_truncated():
         assert data == png[:cut]
         with pytest.raises(ImageLoadError):
             load_rgb(data)
+
+
+def test_a_png_of_more_chunks_than_a_photo_has_is_read_whole_not_walked_chunk_by_chunk():
+    from face2data.inputs import PNG_CHUNKS_WALKED
+
+    empty_chunk = b"\0\0\0\0tEXt\0\0\0\0"  # a crafted file of millions of these made a loop of seconds per member
+    crafted = png_bytes()[:8] + empty_chunk * (PNG_CHUNKS_WALKED + 10) + b"\0\0\0\0IEND\xaeB`\x82" + PADDING
+    assert read_member(io.BytesIO(crafted)) == crafted
