@@ -58,6 +58,14 @@ BACKGROUND = 255
 # lock).
 _DECODES = threading.BoundedSemaphore(DECODES_AT_ONCE)
 
+
+def decode_one_at_a_time() -> None:
+    """Have this process decode one image at a time: a server whose event loop must keep answering (the HTTP API)
+    leaves it a core; its other worker thread still detects and runs the model."""
+    global _DECODES
+    _DECODES = threading.BoundedSemaphore(1)
+
+
 # Pillow's warnings (a decompression bomb, which the header check refuses anyway; corrupt EXIF, odd chunks) would
 # only leak details of an upload to the logs. Filtered once for the process: ``warnings.catch_warnings`` around each
 # decode is not thread-safe.

@@ -35,7 +35,13 @@ from face2data.api.requests import image_bytes, read_body
 from face2data.data.scores import RANGE_HIT_KEY
 from face2data.faces.detection import DETECTOR
 from face2data.faces.regions import REGIONS
-from face2data.image_loading import ImageLoadError, ImageTooLargeError, UnsupportedImageError, load_rgb_scaled
+from face2data.image_loading import (
+    ImageLoadError,
+    ImageTooLargeError,
+    UnsupportedImageError,
+    decode_one_at_a_time,
+    load_rgb_scaled,
+)
 from face2data.model_card import INTENDED_USE, LIMITS
 from face2data.paths import TFLITE_PATH, evaluation_paths
 from face2data.predictor import Predictor
@@ -118,6 +124,7 @@ class Runtime:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Load the model (and warm the explainer up) before the app says it is ready; forget it at shutdown."""
     settings: Settings = app.state.settings
+    decode_one_at_a_time()  # the event loop keeps a core: two at once, /health once took 1.2 s under a flood
     runtime = app.state.runtime = Runtime(anyio.CapacityLimiter(HEAVY_THREADS))
     loaded = await runtime.in_worker(settings.predictor_factory)
     await runtime.in_worker(_warm_up, loaded)  # SHAP's first run compiles its kernels: paid before "ready"
