@@ -28,7 +28,8 @@ DECODE_PIXELS = 25_000_000
 
 # Most images one process decodes at the same time (more wait): its peak decoding memory is that of this many
 # MAX_PIXELS images (~280 MB each inside Pillow), however many uploads or requests arrive together. Two keep both
-# cores of a small machine busy on a set of large photos (a 6000x6000 PNG takes 0.65 s to decode).
+# cores of a small machine busy on a set of large photos (a 6000x6000 PNG takes 0.65 s to decode). The HTTP API
+# decodes one at a time (``image_loading.decode_one_at_a_time``), so its event loop keeps a core.
 DECODES_AT_ONCE = 2
 
 # Smallest face, in pixels of the uploaded image, that can be found and used:
