@@ -124,7 +124,7 @@ class Runtime:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Load the model (and warm the explainer up) before the app says it is ready; forget it at shutdown."""
     settings: Settings = app.state.settings
-    decode_one_at_a_time()  # the event loop keeps a core: two at once, /health once took 1.2 s under a flood
+    decode_one_at_a_time()  # the event loop keeps a core under a flood of large images
     runtime = app.state.runtime = Runtime(anyio.CapacityLimiter(HEAVY_THREADS))
     loaded = await runtime.in_worker(settings.predictor_factory)
     await runtime.in_worker(_warm_up, loaded)  # SHAP's first run compiles its kernels: paid before "ready"
