@@ -14,6 +14,7 @@ from face2data.data.sources import iter_image_bytes, list_image_names
 from face2data.data.split import split_of
 from face2data.faces import align_face, default_detector, find_faces
 from face2data.faces.alignment import alignment_matrix, transform_points
+from face2data.faces.detection import new_detector
 from face2data.faces.quality import LOW_CONFIDENCE
 from face2data.image_loading import load_rgb
 from face2data.schema import CROP_SIZE
@@ -175,3 +176,12 @@ def test_a_face_looking_down_is_called_tilted_not_turned_to_the_side():
     assert notes(0.3, 0.95) == ["head tilted far up or down: few training faces look like this"]
     assert notes(0.45, 0.55) == ["head turned far to the side: few training faces look like this"]
     assert notes(0.0, 0.55) == []
+
+
+def test_one_detector_finds_the_same_faces_whatever_size_it_saw_before(astronaut):
+    photos = [cv2.resize(astronaut, (side, side * 3 // 4)) for side in (640, 1000, 640, 2400, 400)]
+    shared = new_detector()
+    for photo in photos:
+        assert [(d.box, round(d.score, 5)) for d in shared.detect(photo)] == [
+            (d.box, round(d.score, 5)) for d in new_detector().detect(photo)
+        ]

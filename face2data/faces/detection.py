@@ -84,11 +84,12 @@ class FaceDetector:
         score_threshold: float = SCORE_THRESHOLD,
         model_path: Path = YUNET_PATH,
     ) -> None:
+        self._input_size = (320, 320)  # the network's; set again only when it changes (1.6 ms at 640x480)
         level = cv2.utils.logging.getLogLevel()
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # OpenCV 5 warns about its graph engine
         try:
             self._net = cv2.FaceDetectorYN.create(
-                str(model_path), "", (320, 320), score_threshold, NMS_THRESHOLD, TOP_K
+                str(model_path), "", self._input_size, score_threshold, NMS_THRESHOLD, TOP_K
             )
         finally:
             cv2.utils.logging.setLogLevel(level)
@@ -139,8 +140,11 @@ class FaceDetector:
 
     def _run(self, bgr: np.ndarray, scale: float) -> np.ndarray:
         small = bgr if scale == 1.0 else cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        size = (small.shape[1], small.shape[0])
         with self._lock:
-            self._net.setInputSize((small.shape[1], small.shape[0]))
+            if size != self._input_size:
+                self._net.setInputSize(size)
+                self._input_size = size
             _, rows = self._net.detect(small)
         if rows is None:
             return np.zeros((0, 15))
