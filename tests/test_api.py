@@ -105,7 +105,7 @@ def test_every_bad_input_gets_its_4xx_and_the_loaders_message(client, name):
                 "headers": {"Content-Type": "multipart/form-data; boundary=x"},
             },
             422,
-        ),  # fmt: skip
+        ),  # a part whose header line has no colon
     ],
 )
 def test_malformed_requests(client, kwargs, status):
@@ -196,6 +196,13 @@ def test_the_real_server_answers_over_http(shipped_tflite_path, tmp_path):
     logged = log.read_text()
     assert "POST /v1/predict 200" in logged and "POST /v1/predict 415" in logged
     assert "astronaut" not in logged and "just words" not in logged  # nothing a client sent is logged
+
+
+def test_a_file_name_of_any_bytes_comes_back_as_text(client):
+    head = b'--x\r\nContent-Disposition: form-data; name="file"; filename="caf\xe9 =1+2.jpg"\r\n\r\n'
+    body = head + SAMPLE.read_bytes() + b"\r\n--x--\r\n"
+    response = client.post("/v1/predict", content=body, headers={"Content-Type": "multipart/form-data; boundary=x"})
+    assert response.status_code == 200 and response.json()["file"] == "caf\ufffd =1+2.jpg"
 
 
 def test_file_over_the_byte_limit_streamed_is_refused(client):
