@@ -17,7 +17,9 @@ MTCNN's time in the same round.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -59,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         def post(path: str) -> None:
             client.post(path, content=data, headers={"Content-Type": "image/jpeg"}).raise_for_status()
 
-        calls = {way: (lambda path=path: post(path)) for way, path in WAYS.items()}
+        calls: dict[str, Callable[[], object]] = {way: functools.partial(post, path) for way, path in WAYS.items()}
         if mtcnn is not None:
             calls["mtcnn"] = lambda: mtcnn.detect_faces(rgb)
         samples = common.interleaved(calls, repeats) | ({} if mtcnn is not None else {"mtcnn": []})
