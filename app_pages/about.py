@@ -102,10 +102,11 @@ counts = {
 st.markdown(
     "- **UTKFace**: aligned and cropped faces (200×200) labelled with age 0–116, binary gender and one of five "
     f"ethnicity classes{counts.get('utkface', '')}.\n"
-    "- **FairFace** (CC BY 4.0): real-world Flickr faces balanced over seven race groups (mapped onto the five "
-    f"classes), binary gender and an age range{counts.get('fairface', '')}.\n"
+    "- **FairFace** (CC BY 4.0): real-world Flickr faces balanced over seven race groups (learned as they are by "
+    "the seven-group head, and mapped onto the five classes), binary gender and an age range"
+    f"{counts.get('fairface', '')}.\n"
     "- **All-Age-Faces** (research use): mostly East Asian faces of every age from 2 to 80 with the exact age and "
-    f"binary gender; no ethnicity label, so they do not train the ethnicity head{counts.get('allagefaces', '')}.\n\n"
+    f"binary gender; no ethnicity label, so they do not train the ethnicity heads{counts.get('allagefaces', '')}.\n\n"
     "Each source is split by a hash of the file name into training, validation and test sets (80/10/10)."
 )
 

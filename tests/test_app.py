@@ -232,7 +232,8 @@ def test_explain_page_shows_the_global_maps_with_their_face_counts(tmp_path, mon
     spec = next(c for c in app.get("plotly_chart") if c.key == "global_regions").proto.spec
     assert "White (n = 3)" in spec and "mean signed value (percentage points)" in spec
     # the four ethnicity classes that have faces, side by side
-    assert all(f"{e} (n = 40)" in charts["global_ethnicity_classes"].proto.spec for e in ETHNICITIES if e != "Others")
+    titles = [a["text"] for a in json.loads(charts["global_ethnicity_classes"].proto.spec)["layout"]["annotations"]]
+    assert titles == [f"{e}<br>n = 40" for e in ETHNICITIES if e != "Others"]
     assert "No test face was predicted as Others." in _texts(app)
 
 
@@ -424,6 +425,10 @@ def test_group_heatmap_places_each_group_and_hides_small_cells():
     assert heatmap.z[row][col] == 4.5 and "n=40" in heatmap.text[row][col]
     small = list(heatmap.y).index("White · male"), AGE_BUCKETS.index("70+")
     assert np.isnan(heatmap.z[small[0]][small[1]]) and "n=3" in heatmap.text[small[0]][small[1]]
+    # On a phone the colour bar lies below the cells as wide as they are, its title above it (beside it, the
+    # title left the bar a sliver with "0" and "100" on top of each other)
+    bar = figures.group_heatmap(table, "gender_accuracy", narrow=True).data[0].colorbar
+    assert (bar.orientation, bar.title.side, bar.len) == ("h", "top", 1.0)
 
 
 def test_group_heatmap_rows_take_the_finest_scheme_of_each_attribute(monkeypatch):
@@ -497,6 +502,20 @@ def test_picking_the_seven_groups_shows_them_on_the_face_cards():
                for m in app.markdown)  # fmt: skip
     spec = next(c for c in app.get("plotly_chart") if c.key.endswith("_ethnicity7")).proto.spec
     assert all(group in spec for group in RACES)
+
+
+def test_class_maps_of_seven_groups_take_two_rows_with_a_word_a_title_line():
+    # Seven maps in one row left a phone's 390 px about 50 px a map, and their titles ran into each other
+    names = ["White", "Black", "East Asian", "Southeast Asian", "Indian", "Middle Eastern", "Latino_Hispanic"]
+    maps = {name: np.full((8, 8), i + 1.0) for i, name in enumerate(names)}
+    fig = figures.class_importance_figure(maps, {name: 10 for name in names}, "probability")
+    domains = {(trace.xaxis, trace.yaxis) for trace in fig.data}
+    assert len(domains) == 7 and len({fig.layout[f"yaxis{i or ''}"].domain for i in range(7)}) == 2
+    titles = [annotation.text for annotation in fig.layout.annotations]
+    assert titles[3] == "Southeast<br>Asian<br>n = 10" and titles[6] == "Latino<br>Hispanic<br>n = 10"
+    assert fig.layout.coloraxis.cmax == 7.0  # one scale for all
+    five = figures.class_importance_figure({n: maps[n] for n in names[:5]}, {n: 1 for n in names}, "probability")
+    assert len({five.layout[f"yaxis{i or ''}"].domain for i in range(5)}) == 1
 
 
 def test_shap_figure_colour_bar_is_symmetric_around_zero():

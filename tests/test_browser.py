@@ -317,7 +317,31 @@ def test_every_page_fits_a_phone(browser, app_url, path):
     )
     assert overflow <= 1, f"the {path} page is {overflow} px wider than a phone"
     _shoot(page, f"phone_{path}")
+    # Charts drawn for a phone's column: no two titles of one chart run into each other (seven maps or four
+    # panels in a row did), and every colour bar is long enough to read (beside its title one was a sliver)
+    overlaps, bars = page.evaluate(_CHART_TEXT_OVERLAPS_AND_BARS)
+    assert not overlaps, f"on the {path} page these chart titles overlap: {overlaps}"
+    assert all(longest >= 100 for longest in bars), f"a colour bar on the {path} page is {min(bars):.0f} px long"
     page.close()
+
+
+_CHART_TEXT_OVERLAPS_AND_BARS = """() => {
+  const overlaps = [], bars = [];
+  for (const plot of document.querySelectorAll('.js-plotly-plot')) {
+    if (plot.offsetParent === null) continue;
+    const texts = Array.from(plot.querySelectorAll('g.annotation'))
+      .map(a => [a.textContent, a.getBoundingClientRect()]).filter(([, r]) => r.width > 0);
+    texts.forEach(([t1, r1], i) => texts.slice(i + 1).forEach(([t2, r2]) => {
+      if (r1.left < r2.right - 2 && r2.left < r1.right - 2 && r1.top < r2.bottom - 2 && r2.top < r1.bottom - 2)
+        overlaps.push(t1 + ' / ' + t2);
+    }));
+    for (const fills of plot.querySelectorAll('g.colorbar .cbfills')) {
+      const r = fills.getBoundingClientRect();
+      bars.push(Math.max(r.width, r.height));
+    }
+  }
+  return [overlaps, bars];
+}"""
 
 
 def test_webcam_snapshot_shows_prediction(browser, app_url):

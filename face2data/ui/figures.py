@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import textwrap
 from collections.abc import Mapping, Sequence
 from itertools import product
 
@@ -17,6 +19,8 @@ from face2data.ui.artifacts import best_epoch, normalise_rows
 TRAIN_COLOUR = "#2E6FBA"
 VAL_COLOUR = "#D9822B"
 BEST_COLOUR = "#2CA02C"
+CLASS_MAPS_PER_ROW = 5  # more classes' maps go on two rows
+PANEL_TITLE_CHARS = 22  # a panel title's line: half a phone's column (about 170 px) at the titles' 12 px
 
 
 def _compact(fig: go.Figure, height: int, title: str | None = None, top: int | None = None) -> go.Figure:
@@ -31,7 +35,7 @@ def _compact(fig: go.Figure, height: int, title: str | None = None, top: int | N
 
 def _curves(history: pd.DataFrame, panels: Sequence[tuple[str, str]], rows: int, cols: int, height: int) -> go.Figure:
     """Train (solid) and validation (dashed) curves of ``metric`` per panel, best epoch marked."""
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[title for _, title in panels])
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[_wrapped(title) for _, title in panels])
     best = best_epoch(history)
     for i, (metric, _) in enumerate(panels):
         row, col = i // cols + 1, i % cols + 1
@@ -70,8 +74,20 @@ def _curves(history: pd.DataFrame, panels: Sequence[tuple[str, str]], rows: int,
         row=1,
         col=1,
     )
-    _compact(fig, height, top=60)
-    # Above the subplot titles, at the top of the figure.
+    return _legend_above_titles(fig, height)
+
+
+def _wrapped(title: str) -> str:
+    """A panel title broken into lines that fit half a phone's column (one line on a desktop's wider panels
+    would do, but a figure cannot know the screen)."""
+    return "<br>".join(textwrap.wrap(title, PANEL_TITLE_CHARS))
+
+
+def _legend_above_titles(fig: go.Figure, height: int) -> go.Figure:
+    """Panel titles at 12 px and the legend at the top of the figure, above them (on a phone the legend takes
+    two or three lines)."""
+    _compact(fig, height, top=90)
+    fig.update_annotations(font_size=12)
     fig.update_layout(legend={"yref": "container", "y": 1.0, "yanchor": "top"})
     return fig
 
@@ -103,7 +119,8 @@ def metrics_figure(history: pd.DataFrame) -> go.Figure:
     for column in percent.columns:
         if column.endswith("_accuracy"):
             percent[column] = percent[column] * 100
-    return _curves(percent, panels, rows=1, cols=len(panels), height=340)
+    rows = -(-len(panels) // 2)  # two a row, as the losses: four in a row ran into each other on a phone
+    return _curves(percent, panels, rows=rows, cols=2, height=280 * rows)
 
 
 SOURCE_CURVES = (
@@ -131,7 +148,9 @@ def per_source_figure(history: pd.DataFrame) -> go.Figure | None:
         return None
     panels = [(m, t) for m, t in SOURCE_PANELS if any(_has(history, f"val_{s}_{m}") for s in sources)]
     rows = -(-len(panels) // 2)
-    fig = make_subplots(rows=rows, cols=2, subplot_titles=[title for _, title in panels], vertical_spacing=0.36 / rows)
+    fig = make_subplots(
+        rows=rows, cols=2, subplot_titles=[_wrapped(t) for _, t in panels], vertical_spacing=0.36 / rows
+    )
     shown: set[str] = set()
     for i, (metric, _) in enumerate(panels):
         row, col = i // 2 + 1, i % 2 + 1
@@ -157,9 +176,7 @@ def per_source_figure(history: pd.DataFrame) -> go.Figure | None:
             )
             shown.add(source)
         fig.update_xaxes(title_text="epoch", dtick=max(1, -(-len(history) // 10)), row=row, col=col)
-    _compact(fig, 280 * rows, top=70)
-    fig.update_layout(legend={"yref": "container", "y": 1.0, "yanchor": "top"})
-    return fig
+    return _legend_above_titles(fig, 280 * rows)
 
 
 def learning_rate_figure(history: pd.DataFrame) -> go.Figure:
@@ -269,7 +286,16 @@ def group_heatmap(table: pd.DataFrame, metric: str, min_n: int = 1, narrow: bool
             reversescale=metric != "age_mae",
             customdata=n,
             hovertemplate=f"%{{y}}, age %{{x}}<br>{title}: {fmt}<br>n = %{{customdata:.0f}}<extra></extra>",
-            colorbar={"title": title, "orientation": "h", "y": -0.3} if narrow else {"title": title},
+            # Below the cells on a phone, its title above it: beside it the title left the bar a sliver
+            colorbar={
+                "title": {"text": title, "side": "top"},
+                "orientation": "h",
+                "y": -0.3,
+                "len": 1.0,
+                "thickness": 14,
+            }
+            if narrow
+            else {"title": title},  # fmt: skip
             hoverongaps=False,
         )
     )
@@ -440,23 +466,30 @@ def importance_figure(values: np.ndarray, title: str, unit: str) -> go.Figure:
 
 
 def class_importance_figure(maps: Mapping[str, np.ndarray], counts: Mapping[str, int], unit: str) -> go.Figure:
-    """Mean |SHAP| maps of several classes side by side on one colour scale, so they can be compared."""
+    """Mean |SHAP| maps of several classes on one colour scale, so they can be compared: one row of up to five,
+    two rows for more, each title a word a line (a phone's 390 px hold five or four narrow maps, not seven)."""
     names = list(maps)
-    fig = make_subplots(rows=1, cols=len(names), subplot_titles=[f"{n} (n = {counts[n]:,})" for n in names],
-                        horizontal_spacing=0.02)  # fmt: skip
+    cols = len(names) if len(names) <= CLASS_MAPS_PER_ROW else -(-len(names) // 2)
+    rows = -(-len(names) // cols)
+    titles = ["<br>".join([*re.split(r"[ _]", n), f"n = {counts[n]:,}"]) for n in names]
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.02,
+                        vertical_spacing=0.12 if rows > 1 else 0.0)  # fmt: skip
     top = max(float(np.max(m)) for m in maps.values()) or 1.0
-    for i, name in enumerate(names, start=1):
+    for i, name in enumerate(names):
+        row, col, axis = i // cols + 1, i % cols + 1, i + 1
         fig.add_trace(
             go.Heatmap(z=maps[name], coloraxis="coloraxis",
                        hovertemplate=f"{name}<br>mean |SHAP| %{{z:.3g}} {unit}<extra></extra>"),
-            row=1, col=i,
+            row=row, col=col,
         )  # fmt: skip
-        fig.update_xaxes(visible=False, row=1, col=i)
-        fig.update_yaxes(visible=False, autorange="reversed", scaleanchor=f"x{i if i > 1 else ''}", row=1, col=i)
-    fig.update_layout(coloraxis={"colorscale": "Viridis", "cmin": 0, "cmax": top,
+        fig.update_xaxes(visible=False, row=row, col=col)
+        fig.update_yaxes(visible=False, autorange="reversed", scaleanchor=f"x{axis if axis > 1 else ''}", row=row,
+                         col=col)  # fmt: skip
+    fig.update_annotations(font_size=11)  # the subplot titles
+    fig.update_layout(plot_bgcolor="rgba(0,0,0,0)", coloraxis={"colorscale": "Viridis", "cmin": 0, "cmax": top,
                                  "colorbar": {"title": {"text": f"mean |SHAP|<br>({unit})", "side": "right"},
                                               "thickness": 12}})  # fmt: skip
-    return _compact(fig, 260, top=30)
+    return _compact(fig, 260 * rows, top=50)
 
 
 def batch_age_histogram(ages: Sequence[float]) -> go.Figure:
