@@ -413,6 +413,19 @@ def test_row_normalised_confusion_rows_sum_to_one():
     assert figures.confusion_figure(["a", "b", "c"], counts, normalised=False, title="t").data[0].text[0][0] == "8"
 
 
+@pytest.mark.parametrize("metrics", ["test_metrics.json", "wild_test_metrics.json", "allagefaces_test_metrics.json"])
+def test_every_column_of_the_per_group_tables_has_a_readable_name(metrics):
+    from face2data.ui.evaluation_views import GROUP_COLUMNS
+
+    # a raw key ("age_rmse", "age_interval_coverage" in 0..1 beside accuracies in %) was shown among named ones
+    per_group = json.loads((paths.WEIGHTS_DIR / metrics).read_text())["per_group"]
+    for rows in per_group.values():
+        table = artifacts.per_group_table(rows)
+        assert set(table.columns) <= set(GROUP_COLUMNS), set(table.columns) - set(GROUP_COLUMNS)
+        if "age_interval_coverage" in table:
+            assert table["age_interval_coverage"].max() > 1  # in percent, as the accuracies
+
+
 def test_group_heatmap_places_each_group_and_hides_small_cells():
     table = pd.DataFrame([
         {"ethnicity": "Asian", "gender": "female", "age_bucket": "20-29", "n": 40, "age_mae": 4.5,

@@ -60,10 +60,11 @@ def read_text(path: Path) -> str | None:
 
 
 def per_group_table(rows: list[dict]) -> pd.DataFrame:
-    """Per-group rows of a metrics JSON as a table, shares (every head's accuracy, age in range) in percent."""
+    """Per-group rows of a metrics JSON as a table, shares (every head's accuracy, age in range, the age
+    interval's coverage) in percent."""
     table = pd.DataFrame(rows)
     for column in table.columns:
-        if column.endswith("_accuracy") or column in ("age_in_range", RANGE_HIT_KEY):
+        if column.endswith("_accuracy") or column in ("age_in_range", RANGE_HIT_KEY, "age_interval_coverage"):
             table[column] = table[column] * 100
     return table
 

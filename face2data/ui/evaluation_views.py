@@ -35,6 +35,8 @@ GROUP_COLUMNS = {
     AGE_GROUP: st.column_config.TextColumn("age bucket"),
     "n": st.column_config.NumberColumn("faces", format="%d"),
     "age_mae": st.column_config.NumberColumn("age MAE (years)", format="%.2f"),
+    "age_rmse": st.column_config.NumberColumn("age RMSE (years)", format="%.2f"),
+    "age_interval_coverage": st.column_config.NumberColumn("true age inside the interval %", format="%.1f"),
     **{
         f"{head.name}_accuracy": st.column_config.NumberColumn(f"{head.title.lower()} accuracy %", format="%.1f")
         for head in CLASS_HEADS

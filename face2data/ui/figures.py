@@ -20,6 +20,7 @@ TRAIN_COLOUR = "#2E6FBA"
 VAL_COLOUR = "#D9822B"
 BEST_COLOUR = "#2CA02C"
 CLASS_MAPS_PER_ROW = 5  # more classes' maps go on two rows
+FEW_POINTS = 200  # a scatter of at most this many points draws them large
 PANEL_TITLE_CHARS = 22  # a panel title's line: half a phone's column (about 170 px) at the titles' 12 px
 
 
@@ -310,7 +311,8 @@ def group_heatmap(table: pd.DataFrame, metric: str, min_n: int = 1, narrow: bool
 
 def age_scatter(predictions: pd.DataFrame) -> go.Figure:
     """Predicted vs true age, one point per test face, with the identity line."""
-    top = float(max(predictions["age_true"].max(), predictions["age_pred"].max(), 1))
+    top = float(max(predictions["age_true"].max(), predictions["age_pred"].max(), 1)) * 1.04  # edge points whole
+    few = len(predictions) <= FEW_POINTS  # your own few photos: points large enough to see and to tap
     fig = go.Figure()
     fig.add_trace(
         go.Scatter(
@@ -329,8 +331,8 @@ def age_scatter(predictions: pd.DataFrame) -> go.Figure:
             mode="markers",
             name="test face",
             marker={
-                "size": 4,
-                "opacity": 0.45,
+                "size": 9 if few else 4,
+                "opacity": 0.9 if few else 0.45,
                 "color": predictions["abs_error"],
                 "colorscale": "Viridis",
                 "colorbar": {"title": "|error|"},
