@@ -77,6 +77,7 @@ st.dataframe(
     results_table(result),
     hide_index=True,
     width="stretch",
+    placeholder="—",  # a file without a face has no age or classes (Streamlit would write "None")
     column_config={
         "thumbnail": st.column_config.ImageColumn("face", width="small"),
         "face": st.column_config.NumberColumn("#", format="%d"),

@@ -721,6 +721,7 @@ def test_batch_page_scores_a_zip_and_photos_and_keeps_the_result_across_pages():
                                    "c.jpg", "grey.png"]  # fmt: skip
     assert table["thumbnail"][0].startswith("data:image/jpeg;base64,") and pd.isna(table["thumbnail"][2])
     assert "not an image" in table["notes"][2] and table["notes"][4] == "no face found"
+    assert app.dataframe[0].proto.placeholder == "—"  # the unreadable file's empty cells, not "None"
     assert {c.key for c in app.get("plotly_chart")} == {"batch_age", "batch_faces_per_photo",
                                                         *(f"batch_{head.name}" for head in CLASS_HEADS)}  # fmt: skip
     result = app.session_state["batch_result"]
@@ -789,6 +790,9 @@ def test_evaluation_page_shows_a_test_set_without_ethnicity_labels_and_its_calib
     metrics = json.loads(paths.ALL_AGES_METRICS_PATH.read_text())
     assert _metric(app, "Age MAE") == f"{metrics['age_mae']:.2f} years"
     assert _metric(app, "Ethnicity accuracy") == "—"
+    # its per-group tables leave the ethnicity accuracy empty as the figure above does, with a dash
+    groups = [frame for frame in app.dataframe if "n" in frame.value]  # per-group tables have a count column
+    assert groups and all(frame.proto.placeholder == "—" for frame in groups)
     assert "Can its probabilities be trusted?" in [h.value for h in app.header]
 
 

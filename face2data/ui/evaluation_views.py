@@ -176,7 +176,7 @@ def groups(metrics: dict, key: str) -> None:
         with tab:
             st.dataframe(
                 per_group_table(per_group[table]), hide_index=True, column_config=GROUP_COLUMNS,
-                key=f"table_{key}_{table}", width="stretch",
+                key=f"table_{key}_{table}", width="stretch", placeholder="—",  # a figure a group has no label for
             )  # fmt: skip
 
 
