@@ -296,7 +296,7 @@ def group_heatmap(table: pd.DataFrame, metric: str, min_n: int = 1, narrow: bool
                 "thickness": 14,
             }
             if narrow
-            else {"title": title},  # fmt: skip
+            else {"title": title},
             hoverongaps=False,
         )
     )
@@ -488,9 +488,11 @@ def class_importance_figure(maps: Mapping[str, np.ndarray], counts: Mapping[str,
         fig.update_yaxes(visible=False, autorange="reversed", scaleanchor=f"x{axis if axis > 1 else ''}", row=row,
                          col=col)  # fmt: skip
     fig.update_annotations(font_size=11)  # the subplot titles
-    fig.update_layout(plot_bgcolor="rgba(0,0,0,0)", coloraxis={"colorscale": "Viridis", "cmin": 0, "cmax": top,
-                                 "colorbar": {"title": {"text": f"mean |SHAP|<br>({unit})", "side": "right"},
-                                              "thickness": 12}})  # fmt: skip
+    colorbar = {"title": {"text": f"mean |SHAP|<br>({unit})", "side": "right"}, "thickness": 12}
+    fig.update_layout(
+        plot_bgcolor="rgba(0,0,0,0)",
+        coloraxis={"colorscale": "Viridis", "cmin": 0, "cmax": top, "colorbar": colorbar},
+    )
     return _compact(fig, 260 * rows, top=50)
 
 
