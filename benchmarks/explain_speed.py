@@ -31,7 +31,7 @@ from face2data.paths import TFLITE_PATH  # noqa: E402
 from face2data.schema import HEADS  # noqa: E402
 
 REFERENCE_EVALS = 2000
-AGREEMENT_BUDGETS = (500, 750, 1000)
+AGREEMENT_BUDGETS = (300, 400, 500, 750)
 
 
 def map_agreement(model, data: str, n: int, reference: ExplainSettings, others: dict[str, ExplainSettings]) -> dict:

@@ -332,7 +332,7 @@ def pixel_maps_toggle(analysis_digest: str, face, key: str, classes: Classes | N
     """A switch that computes and shows the finer per-pixel SHAP maps of the face."""
     from face2data.explanation import DEFAULT_SETTINGS
 
-    label = f"Per-pixel SHAP maps (finer: {DEFAULT_SETTINGS.max_evals:,} masked faces; about the regions' time)"
+    label = f"Per-pixel SHAP maps (finer: {DEFAULT_SETTINGS.max_evals:,} masked faces; under half the regions' time)"
     if not st.toggle(label, key=f"{key}_pixels"):
         return
     from face2data.ui import cache
