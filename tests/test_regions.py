@@ -270,6 +270,7 @@ def test_what_if_reads_every_head_for_hidden_regions_from_the_coalition_table(fa
     for head in HEADS:
         assert whole.heads[head].value == pytest.approx(explanation[head].output_value)
         assert blurred.heads[head].value == pytest.approx(explanation[head].base_value)
+    assert whole.sentence().startswith("The whole face: ")  # not "Without nothing"
     hidden = ["hair & forehead", "mouth"]
     what_if = explanation.what_if(hidden)
     # the same number as running the model on the face with those regions hidden (mirror-averaged, as the card)

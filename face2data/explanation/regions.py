@@ -164,8 +164,8 @@ class WhatIf:
             f"{part.value:.1f} years" if part.likeliest is None else f"{part.likeliest} {part.likeliest_percent:.0f} %"
             for part in parts
         ]
-        hidden = _join([REGION_PHRASES[name] for name in self.hidden]) if self.hidden else "nothing"
-        return f"Without {hidden}: {', '.join(said)}."
+        shown = f"Without {_join([REGION_PHRASES[name] for name in self.hidden])}" if self.hidden else "The whole face"
+        return f"{shown}: {', '.join(said)}."
 
 
 def coalition_of(hidden: Iterable[str]) -> int:
