@@ -82,7 +82,7 @@ st.dataframe(
         "thumbnail": st.column_config.ImageColumn("face", width="small"),
         "face": st.column_config.NumberColumn("#", format="%d"),
         "age": st.column_config.NumberColumn("age", format="%.0f"),
-        **{f"P({head.name})": st.column_config.NumberColumn(format="percent") for head in CLASS_HEADS},
+        **{f"P({head.name})": st.column_config.NumberColumn(format="%d%%") for head in CLASS_HEADS},
     },
     key="batch_table",
 )

@@ -56,7 +56,8 @@ per_source = figures.per_source_figure(history)
 if per_source is not None:
     st.subheader("Validation figures per source")
     st.caption(
-        "Each epoch's model on the validation faces of each source, in inference mode (as it is served): "
+        "Each epoch's model on the validation faces of each source, in inference mode (BatchNorm and dropout as "
+        "served) but on each face alone (the served answers average a face with its mirror image). "
         "UTKFace's and All-Age-Faces' exact ages, FairFace's real-world photos with age ranges. All-Age-Faces "
         "has no ethnicity labels; epochs before a source joined the training have no point for it."
     )

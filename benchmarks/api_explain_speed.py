@@ -4,7 +4,7 @@
 
 The 1-face 640x480 photo of ``end_to_end.py`` is posted to the API (FastAPI's TestClient, the shipped model) as
 
-  estimate   /v1/explain?pixels=false&exact=false   (region values estimated from a sixteenth of the combinations)
+  estimate   /v1/explain?pixels=false&exact=false   (region values estimated from an eighth of the combinations)
   exact      /v1/explain?pixels=false               (exact region values)
   defaults   /v1/explain                            (exact region values and the per-pixel SHAP maps)
 

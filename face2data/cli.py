@@ -192,7 +192,7 @@ def _load_predictor(model_path: str):
 def _cmd_predict(args: argparse.Namespace) -> int:
     import json
 
-    from face2data.image_loading import ImageLoadError, load_rgb_file
+    from face2data.image_loading import ImageLoadError, read_image_bytes
     from face2data.results import PhotoResult
     from face2data.text_table import format_table
 
@@ -200,11 +200,11 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     photos = []
     for path in args.images:
         try:
-            faces = predictor.predict_image(load_rgb_file(path), read_possible=args.read_possible)
+            data = read_image_bytes(path)
         except ImageLoadError as error:
             photos.append(PhotoResult(str(path), error=str(error)))
-        else:
-            photos.append(PhotoResult(str(path), faces))
+        else:  # as batch and the API read a photo: boxes in its own pixels however large it is
+            photos.append(predictor.predict_photo(str(path), data, read_possible=args.read_possible))
     print(json.dumps([p.to_dict() for p in photos], ensure_ascii=False) if args.json else format_table(photos))
     return 0 if any(photo.error is None for photo in photos) else 1
 
@@ -418,11 +418,11 @@ def _add_crops(commands) -> None:
     crops = _command(
         commands, "crops", _cmd_crops,
         help="detect and align every face of a source once (cached); optionally copy the crops to a file",
-        description="Runs a UTKFace or FairFace source through the face detector and the alignment and caches "
-        "the aligned crops (FACE2DATA_CACHE, default ~/.cache/face2data). With --out, writes a self-contained "
-        "copy (some splits, one shard) that `train --data` reads on another machine.",
+        description="Runs a UTKFace, FairFace or All-Age-Faces source through the face detector and the alignment "
+        "and caches the aligned crops (FACE2DATA_CACHE, default ~/.cache/face2data). With --out, writes a "
+        "self-contained copy (some splits, one shard) that `train --data` reads on another machine.",
     )  # fmt: skip
-    _add_data(crops, "a UTKFace or FairFace folder or archive")
+    _add_data(crops, "a UTKFace, FairFace or All-Age-Faces folder or archive")
     crops.add_argument("--out", help="write the crops (of --splits, shard --shard) to this .crops.npz file")
     crops.add_argument("--splits", default="train,val,test", help="comma-separated splits for --out")
     crops.add_argument("--shard", default="0/1", help="I/N: every N-th face from the I-th, for --out")
@@ -458,7 +458,8 @@ def _add_calibrate(commands) -> None:
     calibrate = _command(
         commands, "calibrate", _cmd_calibrate,
         help="fit one temperature per class head on the validation splits; measure it on the test splits",
-        description="Fits the temperature of the gender and ethnicity probabilities on the pooled validation "
+        description="Fits a temperature for the probabilities of each class head "
+        f"({', '.join(head.name for head in CLASS_HEADS)}) on the pooled validation "
         "faces of every --data source (never a test face) and prints the expected calibration error and the "
         "log-likelihood before and after it, on those faces and on each test split. With --write, stores the "
         "temperatures in weights/calibration.json for this model file: the app, the CLI and the API then apply them.",
@@ -520,7 +521,8 @@ def _add_explain_regions_global(commands) -> None:
         "absolute and mean signed value of every region per head, overall and per labelled ethnicity, gender and "
         "age range. The file holds aggregated figures only (no images). Rerun it after the model changes.",
     )  # fmt: skip
-    _add_data(regions_all, "UTKFace or FairFace folder or archive; give --data once per test set", each=True)
+    sources = "UTKFace, FairFace or All-Age-Faces folder or archive; give --data once per test set"
+    _add_data(regions_all, sources, each=True)
     _add_test_sample(regions_all, "test faces per source", "seed of the samples of test faces")
     regions_all.add_argument("--out", default=str(REGION_GLOBAL_PATH), help="the JSON file to write")
     _add_model(regions_all, "the .tflite (or .keras) model to explain")
@@ -544,8 +546,9 @@ def _add_batch(commands) -> None:
     batch = _command(
         commands, "batch", _cmd_batch,
         help="score many photos (files, folders, globs, .zip/.tar archives) into a CSV, JSONL or Parquet file",
-        description="One row per face (box, detector score, age and its range, gender, ethnicity and its five "
-        "probabilities, quality notes) and one row per file without a face or that cannot be read (with why). "
+        description="One row per face (box, detector score, age and its range, the class and the probabilities of "
+        f"each class head: {', '.join(head.name for head in CLASS_HEADS)}; quality notes) and one row per file "
+        "without a face or that cannot be read (with why). "
         "Archives are read in memory. A killed run leaves a readable file; --resume continues it.",
     )  # fmt: skip
     batch.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders (recursive), globs, archives")

@@ -331,7 +331,7 @@ def _temperature_text(calibration: dict | None) -> str:
         changes = ", ".join(
             f"{name} {100 * f['before']['ece']:.1f} → {100 * f['after']['ece']:.1f}" for name, f in tests
         )
-        parts.append(f"{head} T = {temperature:.2f} ({changes} points)")
+        parts.append(f"{head} T = {temperature:.3f} ({changes} points)")
     return (
         f"The served probabilities are divided, as logits, by one temperature per class head fitted on "
         f"{calibration['fitted_on']} (never a test face; `{calibration['model']['file']}`): "

@@ -34,7 +34,7 @@ def load_trained_model(path: str | PathLike = MODEL_PATH) -> keras.Model:
     """The trained model at ``path``, loaded once per path and shared afterwards.
 
     The returned model maps a (N, INPUT_SIZE, INPUT_SIZE, 3) float32 batch to a dict of
-    probabilities ``{"age": (N, 117), "gender": (N, 2), "ethnicity": (N, 5)}``.
+    probabilities, one entry per head of ``schema.HEAD_TABLE`` (``{"age": (N, 117), "gender": (N, 2), ...}``).
     Raises ModelFileError when the file is missing, empty, not a .keras archive,
     truncated, corrupted or a network with other inputs or outputs.
     """

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from face2data.results import PhotoResult
+from face2data.results import PhotoResult, whole_percent
 from face2data.schema import AGE_INTERVAL_MASS, CLASS_HEADS
 
 FILE_WIDTH = 28
@@ -26,12 +26,12 @@ def format_table(photos: list[PhotoResult]) -> str:
         if not report["faces"]:
             lines.append(f"{name:<{FILE_WIDTH}} no face found")
             continue
-        for i, face in enumerate(report["faces"], start=1):
+        for i, (face, result) in enumerate(zip(report["faces"], photo.faces, strict=True), start=1):
             x, y, w, h = face["box"]
             notes = "; ".join(face["quality_notes"])
             if "age" in face:
                 age = f"{face['age_years']} ({face['age_low']}-{face['age_high']})"
-                classes = [f"{face[h.name]} {face[f'{h.name}_probability']:.0%}" for h in CLASS_HEADS]
+                classes = [f"{face[h.name]} {whole_percent(result.probability(h.name))}%" for h in CLASS_HEADS]
             else:  # a possible face, not read
                 age, classes = "—", ["—"] * len(CLASS_HEADS)
             cells = [str(i), f"{x},{y} {w}×{h}", age, *classes, notes]

@@ -35,7 +35,7 @@ _LOADED: dict[str, TFLiteModel] = {}
 
 
 class TFLiteModel:
-    """Maps an (N, S, S, 3) float32 batch, S = INPUT_SIZE, to age (N, 117), gender (N, 2), ethnicity (N, 5).
+    """Maps an (N, S, S, 3) float32 batch, S = INPUT_SIZE, to one array per head of ``schema.HEAD_TABLE``.
 
     Thread-safe (one interpreter, calls take turns); the batch size may change between calls.
     """

@@ -141,7 +141,8 @@ class EpochRecorder(keras.callbacks.Callback):
                  row[RATE_KEY] or "?", val_loss, "  (best, saved)" if improved else "", figures)  # fmt: skip
 
     def _per_source_figures(self) -> dict[str, float]:
-        """Validation figures of each source, in inference mode (as the model is served, without mirroring)."""
+        """Validation figures of each source, in inference mode (BatchNorm and dropout as served), each face alone
+        (the served answers also average it with its mirror image)."""
         images = self.val_faces.images
         batch = 256 * self.devices
         if self.devices > 1:  # every batch split evenly over the devices: pad with blank faces, then drop them

@@ -152,6 +152,14 @@ def test_explain_returns_regions_overlays_and_values_on_request(client, capsys):
     assert client.post("/v1/explain?face=0", content=data, headers={"Content-Type": "image/jpeg"}).status_code == 422
 
 
+@pytest.mark.parametrize("query", ["face=0", "face=%3Cscript%3E", "pixels=maybe", "exact=2&face=1e9"])
+def test_a_bad_query_value_gets_a_422_sentence_that_does_not_echo_it(client, query):
+    response = client.post(f"/v1/explain?{query}", content=b"x", headers={"Content-Type": "image/jpeg"})
+    detail = response.json()["detail"]
+    assert response.status_code == 422 and isinstance(detail, str) and detail.startswith("malformed request: query")
+    assert "script" not in detail and "maybe" not in detail and "1e9" not in detail
+
+
 def test_the_api_key_is_required_when_set(shipped_tflite_path, monkeypatch):
     monkeypatch.setenv(API_KEY_VARIABLE, "s3cret")
     with TestClient(create_app()) as keyed:

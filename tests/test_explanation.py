@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import json
 from pathlib import Path
 
 import cv2
@@ -308,3 +309,15 @@ def test_cli_explain_reports_bad_input_clearly(tmp_path, capsys, tiny_model_file
     assert "the photo has 1 face(s)" in capsys.readouterr().err
     assert main([*args, "--ethnicity", "Martian"]) == 1
     assert "unknown class 'Martian'" in capsys.readouterr().err
+
+
+def test_cli_explain_gives_the_face_box_in_the_photos_pixels_however_large(tmp_path, capsys, tiny_model_file):
+    from face2data.cli import main
+    from face2data.predictor import Predictor
+
+    large = tmp_path / "large.jpg"  # over DECODE_PIXELS: decoded reduced
+    cv2.imwrite(str(large), cv2.resize(cv2.imread(str(ASTRONAUT)), (5200, 5200), interpolation=cv2.INTER_LINEAR))
+    assert main(["explain", str(large), "--json", "--model", str(tiny_model_file)]) == 0
+    records = json.loads(capsys.readouterr().out)
+    expected = Predictor(model_path=tiny_model_file).predict_photo("large.jpg", large.read_bytes()).faces
+    assert [r["prediction"]["box"] for r in records] == [list(face.box) for face in expected if face.read]

@@ -122,6 +122,21 @@ def test_predict_cli_table_and_exit_code(shipped_model_path, tmp_path, capsys):
     assert "error: no such file" in capsys.readouterr().out
 
 
+def test_predict_cli_gives_boxes_in_the_photos_pixels_however_large(predictor, astronaut, shipped_model_path, tmp_path,
+                                                                    capsys):  # fmt: skip
+    # Over DECODE_PIXELS a photo is decoded reduced; its boxes must still be in its own pixels, as batch's and the
+    # API's (``Predictor.predict_photo``) are.
+    side = 5200
+    large = tmp_path / "large.jpg"
+    cv2.imwrite(str(large), cv2.resize(astronaut[:, :, ::-1], (side, side), interpolation=cv2.INTER_LINEAR))
+    assert main(["predict", str(large), "--json", "--model", str(shipped_model_path)]) == 0
+    (report,) = json.loads(capsys.readouterr().out)
+    expected = predictor.predict_photo("large.jpg", large.read_bytes()).faces[0].box
+    small = np.array(predictor.predict_image(astronaut)[0].box) * side / astronaut.shape[1]
+    assert report["faces"][0]["box"] == list(expected)
+    assert np.allclose(report["faces"][0]["box"], small, atol=0.03 * side)
+
+
 def test_predict_cli_reports_an_unloadable_model(tmp_path, capsys):
     broken = tmp_path / "broken.keras"
     broken.write_bytes(b"not a model")

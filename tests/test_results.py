@@ -16,6 +16,7 @@ from face2data.results import (
     labels_of,
     probability_column,
     short_label,
+    whole_percent,
     word_label,
 )
 from face2data.schema import AGES, CLASS_HEADS, CROP_SIZE, HEAD_BY_NAME, HEAD_TABLE, RACES, Head, shown_heads
@@ -68,6 +69,26 @@ def test_a_face_has_one_whole_age_on_the_card_the_labels_the_table_the_rows_and_
     assert word_label(face.age, labels_of(face)).startswith(f"{years} years")
     table_row = format_table([PhotoResult("a.jpg", [face])]).splitlines()[2]
     assert f" {years} ({as_json['age_low']}-{as_json['age_high']})" in table_row
+
+
+@pytest.mark.parametrize(
+    ("female", "percent"), [(0.6749, 68), (0.675, 68), (0.6744, 67), (0.715, 72), (0.9944, 99), (0.9951, 100)]
+)
+def test_a_face_has_one_whole_percent_on_the_card_the_table_the_batch_page_and_the_json(female, percent):
+    from face2data.ui.batch import BatchResult, results_table
+    from face2data.ui.figures import class_probability_figure
+
+    face = _face()
+    face.probabilities["gender"] = np.array([1 - female, female])
+    as_json = face.to_dict()
+    assert whole_percent(face.probability("gender")) == percent == whole_percent(as_json["gender_probability"])
+    assert math.isclose(as_json["gender_probability"] * 100, percent, abs_tol=0.5)  # the written value reads so
+    table = format_table([PhotoResult("a.jpg", [face])])
+    assert f"female {percent}%" in table
+    batch = BatchResult("digest", PhotoResult("a.jpg", [face]).rows(), [None])
+    assert results_table(batch)["P(gender)"].iloc[0] == percent
+    bars = class_probability_figure(face.class_probabilities("gender")).data[0].text
+    assert bars[1] == f"{percent}%"
 
 
 def test_an_unread_possible_face_claims_nothing():

@@ -26,13 +26,16 @@ from typing import Annotated, Any
 import anyio
 import numpy as np
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from face2data.api.budget import watched
 from face2data.api.docs import add_docs
 from face2data.api.requests import image_bytes, read_body
 from face2data.data.scores import RANGE_HIT_KEY
+from face2data.explanation.region_estimate import ESTIMATE_COALITIONS
 from face2data.faces.detection import DETECTOR
 from face2data.faces.regions import REGIONS
 from face2data.image_loading import (
@@ -169,7 +172,14 @@ def authorised(request: Request) -> None:
         raise HTTPException(401, "a valid API key is needed: send the header 'Authorization: Bearer <key>'")
 
 
-router = APIRouter()
+class ErrorBody(BaseModel):
+    """The body of every error response."""
+
+    detail: str
+
+
+# Documented as what ``malformed_request`` sends, not FastAPI's default list of validation errors
+router = APIRouter(responses={422: {"model": ErrorBody, "description": "A malformed request (one sentence)"}})
 guarded = [Depends(authorised)]
 
 
@@ -261,7 +271,7 @@ async def explain(
         bool,
         Query(
             description=f"exact region values (all {2 ** len(REGIONS):,} combinations of hidden regions); false: "
-            "a quick estimate from a sixteenth of them, with its 95 % uncertainty per head"
+            f"a quick estimate from {ESTIMATE_COALITIONS} of them, with its 95 % uncertainty per head"
         ),
     ] = True,  # fmt: skip
 ) -> dict:
@@ -282,6 +292,15 @@ async def explain(
     return answer | {"explained": pixel["heads"], "method": pixel["method"]}
 
 
+async def malformed_request(request: Request, error: Exception) -> JSONResponse:
+    """422 with one sentence, as every other error: which parameter is wrong and why, never the value sent."""
+    problems = [
+        f"{' '.join(str(part) for part in problem['loc'])}: {problem['msg']}"
+        for problem in (error.errors() if isinstance(error, RequestValidationError) else [])
+    ]
+    return JSONResponse({"detail": "malformed request: " + ("; ".join(problems) or str(error))}, status_code=422)
+
+
 def create_app(predictor_factory: Callable[[], Predictor] = Predictor, model_path: Path = TFLITE_PATH) -> FastAPI:
     """The API application; ``predictor_factory`` makes the one shared Predictor at start-up."""
     app = FastAPI(
@@ -293,6 +312,7 @@ def create_app(predictor_factory: Callable[[], Predictor] = Predictor, model_pat
         redoc_url=None,
     )
     app.state.settings = Settings(predictor_factory, model_path)
+    app.add_exception_handler(RequestValidationError, malformed_request)
     origins = [o.strip() for o in os.environ.get(CORS_VARIABLE, "").split(",") if o.strip()]
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"], allow_headers=["*"])

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from face2data.results import whole_years
 from face2data.schema import AGE_BUCKETS, AGE_MAX, HEAD_BY_NAME, age_bucket
 
 AGE_MATRIX = "age_bucket"
@@ -50,7 +51,7 @@ def cell_labels(row: dict, matrix: str) -> tuple[str, str] | None:
     ``age_bucket``); None when the face has no label for it."""
     if matrix == AGE_MATRIX:
         bounds = true_age_bounds(row)
-        return None if bounds is None else (_bucket(bounds[0]), _bucket(round(float(row["age_pred"]))))
+        return None if bounds is None else (_bucket(bounds[0]), _bucket(whole_years(float(row["age_pred"]))))
     true_column, pred_column = matrix_columns(matrix)
     true = row.get(true_column)
     if not isinstance(true, str) or not true:

@@ -192,7 +192,8 @@ def summarize(o: Outcomes) -> dict:
         }
     per_group = {head.name: _by(figures, o.truth[head.name], head.classes) for head in heads}
     if o.has_age.any():
-        confusion["age_bucket"] = _matrix(buckets, age_bucket(np.rint(o.age_pred)), AGE_BUCKETS)
+        shown_ages = np.floor(o.age_pred + 0.5)  # whole years as a card shows them (half up)
+        confusion["age_bucket"] = _matrix(buckets, age_bucket(shown_ages), AGE_BUCKETS)
         per_group["age_bucket"] = _by(figures, buckets, AGE_BUCKETS)
         per_group["cells"] = _cells(o, figures, buckets)
     report = {"n": len(o), **figures(np.ones(len(o))), "confusion": confusion, "per_group": per_group}

@@ -22,9 +22,10 @@ log = logging.getLogger(__name__)
 
 
 def _chosen_faces(image_path: str | Path, predictor, face: int | None) -> list:
-    from face2data.image_loading import load_rgb_file
+    from face2data.image_loading import load_rgb_scaled, read_image_bytes
 
-    faces = [found for found in predictor.predict_image(load_rgb_file(image_path)) if found.read]
+    rgb, scale = load_rgb_scaled(read_image_bytes(image_path))
+    faces = [found.in_photo_pixels(scale) for found in predictor.predict_image(rgb) if found.read]
     if not faces:
         raise ValueError(f"no face found in {image_path}")
     if face is not None:

@@ -26,7 +26,7 @@ from face2data.explanation.regions import (
 from face2data.faces.regions import REGIONS
 from face2data.schema import to_model_input
 
-ESTIMATE_PAIRS = 53  # with the 2n single-region coalitions, 128 coalitions: a sixteenth of the exact table
+ESTIMATE_PAIRS = 53  # with the 2n single-region coalitions, 128 coalitions: an eighth of the exact table
 # Coalitions an estimate runs: no region and every region shown, each single region shown or hidden, the pairs.
 ESTIMATE_COALITIONS = 2 + 2 * len(REGIONS) + 2 * ESTIMATE_PAIRS
 BOOTSTRAP_ROUNDS = 200
@@ -108,7 +108,7 @@ def estimate_regions(
     pairs: int = ESTIMATE_PAIRS,
     **by_head: ClassChoice,
 ) -> RegionExplanation:
-    """Estimated region values of every head of one face (``explain_regions``' arguments), from a sixteenth of
+    """Estimated region values of every head of one face (``explain_regions``' arguments), from an eighth of
     the coalitions, with their 95 % half-widths (``RegionHead.uncertainty``). Not exact: ``exact`` is False, and
     the what-if needs the exact table."""
     import time

@@ -20,7 +20,7 @@ import pandas as pd
 from face2data.batch.rows import score
 from face2data.inputs import iter_upload_entries
 from face2data.limits import MAX_BATCH_BYTES, MAX_BATCH_FILES
-from face2data.results import encode_csv, is_read_face
+from face2data.results import encode_csv, is_read_face, whole_percent
 from face2data.schema import CLASS_HEADS
 
 THUMBNAIL_SIDE = 64
@@ -130,11 +130,16 @@ def results_table(result: BatchResult) -> pd.DataFrame:
             "face": row["face"],
             "age": row["age_years"],
             "age range": f"{row['age_low']}–{row['age_high']}" if face else None,
-            **{column: row[key] for head in CLASS_HEADS
-               for column, key in ((head.name, head.name), (f"P({head.name})", f"{head.name}_probability"))},
+            **{head.name: row[head.name] for head in CLASS_HEADS},
+            **{f"P({head.name})": _percent(row[f"{head.name}_probability"]) for head in CLASS_HEADS},
             "notes": row["quality_notes"] or ("no face found" if row["faces"] == 0 else row["error"] or ""),
         })  # fmt: skip
     return pd.DataFrame(lines)
+
+
+def _percent(probability: float | None) -> int | None:
+    """A row's written probability in whole percent, as the card and the CLI table show it."""
+    return None if probability is None else whole_percent(probability)
 
 
 def results_csv(result: BatchResult) -> str:

@@ -20,7 +20,7 @@ import streamlit as st
 from face2data.data.scores import RANGE_HIT_KEY
 from face2data.evaluation import gallery
 from face2data.evaluation.run import PROBABILITY_COLUMNS, RANGE_SOURCES
-from face2data.results import whole_years
+from face2data.results import whole_percent, whole_years
 from face2data.schema import AGE_INTERVAL_MASS, AGE_MAX, AGE_RANGE_TOLERANCE, CLASS_HEADS, HEAD_BY_NAME, Head
 from face2data.ui import figures, views
 from face2data.ui.artifacts import per_group_table
@@ -279,7 +279,7 @@ def _caption(row: dict) -> str:
         if predicted:
             column = PROBABILITY_COLUMNS[head.name][head.classes.index(predicted)]
             probability = _shown(row.get(column))
-            said.append(f"{predicted} {float(probability):.0%}" if probability else predicted)
+            said.append(f"{predicted} {whole_percent(float(probability))}%" if probability else predicted)
     ages = (_shown(row.get("age_true")), _shown(row.get("age_range_true")))
     labelled = [text for text in ages if text] + _labels(row)
     return f"{PurePosixPath(row['file']).name}  \nlabel: {', '.join(labelled)}  \nsaid: {', '.join(said)}"

@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from face2data.data.scores import RANGE_HIT_KEY
+from face2data.results import whole_percent
 from face2data.schema import AGE_BUCKETS, AGE_RANGE_TOLERANCE, AGES, CLASS_HEADS, HEAD_BY_NAME, HEAD_TABLE
 from face2data.ui.artifacts import best_epoch, normalise_rows
 
@@ -400,7 +401,7 @@ def class_probability_figure(probabilities: Mapping[str, float]) -> go.Figure:
             x=values,
             y=names,
             orientation="h",
-            text=[f"{v:.0%}" for v in values],
+            text=[f"{whole_percent(v)}%" for v in values],
             # every bar says its value: inside a long bar, just past a short one (even a 0 % one)
             textposition=["inside" if v >= 0.5 else "outside" for v in values],
             cliponaxis=False,

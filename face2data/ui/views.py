@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import streamlit as st
 
-from face2data.results import labels_of, word_label
+from face2data.results import labels_of, whole_percent, word_label
 from face2data.schema import AGE_BUCKETS, AGE_INTERVAL_MASS, CLASS_HEADS, HEAD_BY_NAME, INPUT_SIZE
 from face2data.ui import figures, schemes
 from face2data.ui.session import stop_if_tab_closed
@@ -45,7 +45,10 @@ def faces_table(faces: list, on_select: Callable[[], None]) -> None:
         {
             "face": face.index + 1,
             "age": f"{face.age_years} ({face.age_low:.0f}–{face.age_high:.0f})",
-            **{head.title.lower(): f"{face.label(head.name)} {face.probability(head.name):.0%}" for head in shown},
+            **{
+                head.title.lower(): f"{face.label(head.name)} {whole_percent(face.probability(head.name))}%"
+                for head in shown
+            },
             "notes": "; ".join(face.quality_notes),
         }
         for face in faces
@@ -94,7 +97,8 @@ def face_card(face, key: str) -> None:
         for head in schemes.shown_classes():  # a two-class head reads best as one number, a longer one as bars
             label, probability = face.label(head.name), face.probability(head.name)
             if len(head.classes) == 2:
-                st.metric(head.title, label, f"{probability:.0%} probability", delta_color="off", delta_arrow="off")
+                chance = f"{whole_percent(probability)}% probability"
+                st.metric(head.title, label, chance, delta_color="off", delta_arrow="off")
                 continue
             st.markdown(f"{head.title}: **{label}**")
             st.plotly_chart(
