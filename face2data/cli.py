@@ -242,12 +242,13 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
     from face2data.explanation.commands import explain_photo
     from face2data.image_loading import ImageLoadError
+    from face2data.safe_text import safe_name
 
     predictor = _load_predictor(args.model)
     out = args.out if args.out is not None or args.json else "explanations"
     # ImageLoadError is a ValueError: the inner context sees it first
     classes = {head.name: getattr(args, head.name) for head in CLASS_HEADS}
-    with _failing(1, ValueError), _failing(2, ImageLoadError, prefix=f"{args.image}: "):
+    with _failing(1, ValueError), _failing(2, ImageLoadError, prefix=f"{safe_name(args.image)}: "):
         faces = explain_photo(args.image, out, predictor, args.face, classes, _explain_settings(args))
     print(json.dumps([f.to_dict() for f in faces], ensure_ascii=False) if args.json else _explained_text(faces))
     return 0
@@ -256,6 +257,8 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 def _explained_text(faces: list) -> str:
     """``explain``'s report: per face and head, the class explained, a sentence and the ranked region values;
     with pixel maps, the PNG and each map's sum against the model's output; the methods last."""
+    from face2data.safe_text import safe_name
+
     lines, methods = [], []
     for face in faces:
         lines.append(f"face {face.number}: regions in {face.regions.seconds:.2f} s")
@@ -265,7 +268,7 @@ def _explained_text(faces: list) -> str:
             lines.append("            " + ", ".join(f"{name} {value:+.2f}" for name, value in part.ranked()))
         methods = [face.regions.method]
         if face.pixels is not None:
-            lines.append(f"  pixel maps: {face.overlay}  ({face.pixels.seconds:.1f} s)")
+            lines.append(f"  pixel maps: {safe_name(face.overlay)}  ({face.pixels.seconds:.1f} s)")
             for head in HEADS:
                 h = face.pixels[head]
                 total = h.base_value + h.values.sum()

@@ -162,8 +162,10 @@ def labels_of(face: FaceResult, heads: Iterable[Head] | None = None) -> dict[str
 
 
 def class_summary(face: FaceResult, heads: Iterable[Head] | None = None) -> str:
-    """'female 97 %, White 88 %': each shown class head's likeliest class with its probability."""
-    return ", ".join(f"{face.label(h.name)} {face.probability(h.name):.0%}" for h in shown_class_heads(heads))
+    """'female 97%, White 88%': each shown class head's likeliest class with its probability (``whole_percent``)."""
+    return ", ".join(
+        f"{face.label(h.name)} {whole_percent(face.probability(h.name))}%" for h in shown_class_heads(heads)
+    )
 
 
 def probability_column(head: str, label: str) -> str:

@@ -623,6 +623,14 @@ def test_photo_figure_has_a_hover_and_click_target_per_face():
     assert (fig.layout.width, fig.layout.height) == (500, 300)
 
 
+def test_a_long_thin_photo_gets_a_figure_plotly_accepts():
+    for shape, column in (((6, 900, 3), None), ((900, 6, 3), None), ((20, 3000, 3), 360)):
+        fig = photo_figure.photo_figure(np.zeros(shape, np.uint8), [], 1.0, column_px=column)
+        assert fig.layout.height >= photo_figure.PLOTLY_MIN_PX
+        assert column is not None or fig.layout.width >= photo_figure.PLOTLY_MIN_PX
+        fig.to_json()  # validated
+
+
 def test_annotate_draws_a_box_per_face_and_shrinks_big_photos():
     rgb = np.zeros((3000, 2000, 3), np.uint8)
     out = photo.annotate(rgb, [_fake_face(0, (300, 300, 600, 600)), _fake_face(1, (1200, 1800, 300, 300))])

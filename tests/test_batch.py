@@ -190,6 +190,39 @@ def test_an_existing_output_needs_resume_or_overwrite(tmp_path):
         run_batch([str(ASTRONAUT)], tmp_path / "new.csv", engine="ray")
 
 
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("mine.csv", "file,faces,comment\nx.jpg,3,my note\n"),  # other columns
+        ("mine.jsonl", '{"a": 1}\n'),  # not a row
+        ("notes.jsonl", "not JSON at all\n"),
+        ("mine.parquet", None),  # a Parquet part of other columns
+    ],
+)
+def test_resume_refuses_an_output_batch_did_not_write_and_leaves_it_as_it_is(tmp_path, name, content):
+    out = tmp_path / name
+    if content is None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        out.mkdir()
+        pq.write_table(pa.table({"file": ["x.jpg"], "comment": ["my note"]}), out / "part-0.parquet")
+        before = (out / "part-0.parquet").read_bytes()
+    else:
+        out.write_text(content)
+    with pytest.raises(OutputError, match="not an output of face2data batch"):
+        run_batch([str(ASTRONAUT)], out, resume=True)
+    assert (out / "part-0.parquet").read_bytes() == before if content is None else out.read_text() == content
+
+
+def test_resume_refuses_a_row_whose_values_are_not_batchs(tmp_path):
+    out = tmp_path / "out.csv"
+    RowWriter(out).write(sample_rows())
+    out.write_text(out.read_text().replace(",2,1,", ",lots,1,", 1))
+    with pytest.raises(OutputError, match="not of its column's type"):
+        prepare_resume(out)
+
+
 # --- scoring ------------------------------------------------------------------------------
 
 

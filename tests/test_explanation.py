@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import base64
 import json
+import os
 from pathlib import Path
 
 import cv2
@@ -321,3 +322,28 @@ def test_cli_explain_gives_the_face_box_in_the_photos_pixels_however_large(tmp_p
     records = json.loads(capsys.readouterr().out)
     expected = Predictor(model_path=tiny_model_file).predict_photo("large.jpg", large.read_bytes()).faces
     assert [r["prediction"]["box"] for r in records] == [list(face.box) for face in expected if face.read]
+
+
+def test_cli_explain_writes_maps_of_a_photo_whose_name_is_not_utf8(tmp_path, capsys, tiny_model_file):
+    # OpenCV's imwrite took such a path as text and crashed the process (a segfault)
+    from face2data.cli import main
+
+    photo = tmp_path / os.fsdecode(b"caf\xe9.jpg")
+    photo.write_bytes(ASTRONAUT.read_bytes())
+    out = tmp_path / os.fsdecode(b"out\xff")
+    code = main(["explain", str(photo), "--out", str(out), "--model", str(tiny_model_file), "--max-evals", "100"])
+    assert code == 0 and os.listdir(os.fsencode(out)) == [b"caf\xe9_face1.png"]
+    assert "caf\\xe9_face1.png" in capsys.readouterr().out
+    long = tmp_path / ("x" * 250 + ".jpg")  # the map's name is cut to fit a file name
+    long.write_bytes(ASTRONAUT.read_bytes())
+    assert main(["explain", str(long), "--out", str(out), "--model", str(tiny_model_file), "--max-evals", "100"]) == 0
+    assert ("x" * 200 + "_face1.png") in os.listdir(out)
+
+
+def test_cli_explain_refuses_an_unusable_out_folder_before_the_work(tmp_path, capsys, tiny_model_file):
+    from face2data.cli import main
+
+    not_a_folder = tmp_path / "file.txt"
+    not_a_folder.write_text("x")
+    assert main(["explain", str(ASTRONAUT), "--out", str(not_a_folder), "--model", str(tiny_model_file)]) == 1
+    assert "cannot write to" in capsys.readouterr().err

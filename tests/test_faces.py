@@ -185,3 +185,9 @@ def test_one_detector_finds_the_same_faces_whatever_size_it_saw_before(astronaut
         assert [(d.box, round(d.score, 5)) for d in shared.detect(photo)] == [
             (d.box, round(d.score, 5)) for d in new_detector().detect(photo)
         ]
+
+
+@pytest.mark.parametrize("shape", [(20, 70000), (70000, 20), (20, 30000), (40, 60000), (25, 1600)])
+def test_a_long_thin_photo_has_no_face_and_no_error(shape):
+    # it used to shrink to 0 px at a search scale: an OpenCV error, a 500 from the API, a crashed evaluation
+    assert default_detector().detect(np.full((*shape, 3), 128, np.uint8)) == []

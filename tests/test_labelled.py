@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shutil
 import tarfile
 import zipfile
@@ -162,6 +163,25 @@ def test_age_strings():
         with pytest.raises(BadLabel, match="not a number of years") as bad:
             parse_age(not_a_number)
         assert bad.value.kind == "unknown_class"
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [("1_0", "unknown_class"), ("1e1", "unknown_class"), ("٣٠", "unknown_class"), ("-5", "age_out_of_range"),
+     ("5" * 5000, "age_out_of_range"), ("5" * 5000 + "-40", "age_out_of_range"), ("30.5", "unknown_class")],
+)  # fmt: skip
+def test_an_age_a_table_would_not_write_is_a_bad_label_not_a_crash(text, kind):
+    # Python's float reads 1_0 and 1e1 as 10, and its int refuses 5,000 digits with a ValueError of its own
+    with pytest.raises(BadLabel) as bad:
+        parse_age(text)
+    assert bad.value.kind == kind and len(str(bad.value)) < 100
+
+
+def test_a_name_with_digits_that_are_not_ascii_is_no_utkface_name():
+    assert parse_utkface_name("²_0_0_20170101.jpg") is None
+    with pytest.raises(BadLabel, match="in the name") as bad:
+        parse_utkface_name("9" * 5000 + "_0_0_20170101.jpg")
+    assert bad.value.kind == "age_out_of_range"
 
 
 # ---------------------------------------------------------------------------------------------- reading sets
@@ -548,3 +568,18 @@ def test_listing_a_set_reads_its_tables_not_its_photos(tmp_path, monkeypatch, ki
     else:
         found = read_labelled_uploads([(f"set{suffix}", archive)])
     assert len(found.labels) == 5 and read == [b"file,age\n"]  # the photos are read once, when faces are found
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_labels_table_that_is_a_pipe_or_a_device_is_a_problem_not_a_hang(tmp_path):
+    folder = tmp_path / "set"
+    folder.mkdir()
+    (folder / "30_1_0_20170101.jpg").write_bytes(b"x")
+    os.mkfifo(folder / "labels.csv")  # reading it would wait for a writer for ever
+    (folder / "more.csv").symlink_to("/dev/zero")  # and this would fill the memory
+    found = read_labelled(folder)
+    assert sorted(found.problems.items["unreadable_table"]) == [
+        "labels.csv: this is not a regular file",
+        "more.csv: this is not a regular file",
+    ]
+    assert list(found.labels) == ["30_1_0_20170101.jpg"]

@@ -27,7 +27,7 @@ from typing import Any
 
 from face2data.batch.rows import expected_rows
 from face2data.results import COLUMNS, encode_csv
-from face2data.safe_text import from_csv_cell
+from face2data.safe_text import from_csv_cell, safe_name
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet"}
 PART_GLOB = "*.parquet"
@@ -110,7 +110,8 @@ class RowWriter:
 
 
 def read_rows(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """Every complete row of a batch output, typed as ``results.COLUMNS`` (a partial last line is left out)."""
+    """Every complete row of a batch output, typed as ``results.COLUMNS`` (a partial last line is left out).
+    OutputError for a file that ``batch`` did not write (other columns, values that are not its)."""
     path = Path(path)
     fmt = output_format(path)
     if not exists(path):
@@ -120,12 +121,39 @@ def read_rows(path: str | os.PathLike) -> list[dict[str, Any]]:
     text = _complete_text(path)
     if fmt == "jsonl":
         # lines end with "\n" only: a name may hold U+2028 or U+0085, which JSON leaves as they are
-        return [_typed(json.loads(line)) for line in text.split("\n") if line.strip()]
+        return [_checked(path, _json_object(path, line)) for line in text.split("\n") if line.strip()]
     lines = ([from_csv_cell(cell) for cell in values] for values in csv.reader(io.StringIO(text)))  # undo csv_cell
     header = next(lines, None)
     if header is None:
         return []
-    return [_typed(dict(zip(header, values, strict=False))) for values in lines if values]
+    if sorted(header) != sorted(COLUMNS):
+        raise _not_ours(path, "its columns are not those of batch's rows")
+    return [_checked(path, dict(zip(header, values, strict=False))) for values in lines if values]
+
+
+def _not_ours(path: Path, why: str) -> OutputError:
+    return OutputError(
+        f"{safe_name(path)} is not an output of face2data batch ({why}); it was left as it is: give another --out, "
+        "or --overwrite to replace it"
+    )
+
+
+def _json_object(path: Path, line: str) -> dict[str, Any]:
+    try:
+        row = json.loads(line)
+    except ValueError:
+        raise _not_ours(path, "a line is not JSON") from None
+    if not isinstance(row, dict) or set(row) != set(COLUMNS):
+        raise _not_ours(path, "a line is not one of batch's rows")
+    return row
+
+
+def _checked(path: Path, row: dict[str, Any]) -> dict[str, Any]:
+    """``_typed``, or OutputError when a value is not of its column's type."""
+    try:
+        return _typed(row)
+    except (TypeError, ValueError):
+        raise _not_ours(path, "a value is not of its column's type") from None
 
 
 def prepare_resume(path: str | os.PathLike) -> set[str]:
@@ -206,7 +234,9 @@ def _read_part(part: Path) -> list[dict[str, Any]] | None:
         table = pq.read_table(part)
     except (OSError, ValueError):  # pyarrow's ArrowInvalid is a ValueError
         return None
-    return [_typed(row) for row in table.to_pylist()]
+    if sorted(table.column_names) != sorted(COLUMNS):
+        raise _not_ours(part, "its columns are not those of batch's rows")
+    return [_checked(part, row) for row in table.to_pylist()]
 
 
 def _rewrite_part(part: Path, rows: list[dict[str, Any]]) -> None:

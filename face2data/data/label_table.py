@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable
 from pathlib import PurePosixPath
@@ -44,8 +43,12 @@ RACE_SPELLINGS = {
     "hispanic": RACES.index("Latino_Hispanic"),
     "latino/hispanic": RACES.index("Latino_Hispanic"),
 }
-AGE_RANGE = re.compile(r"^(\d+)\s*-\s*(\d+)$")
-AGE_AND_OVER = re.compile(r"^(\d+)\s*\+$")  # "70+": that age up to AGE_MAX
+# Ages are written in ASCII digits: "²" or "١" are not ages, and 1_0 or 1e1 (which Python's float reads) are not
+# how a table writes 10.
+AGE_RANGE = re.compile(r"^([0-9]+)\s*-\s*([0-9]+)$")
+AGE_AND_OVER = re.compile(r"^([0-9]+)\s*\+$")  # "70+": that age up to AGE_MAX
+AGE_NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]*)?$")
+AGE_DIGITS = 4  # more digits are no age at all (and a 5,000-digit number is too long for Python's int)
 
 
 class BadLabel(ValueError):
@@ -56,10 +59,16 @@ class BadLabel(ValueError):
         self.kind = kind
 
 
-def _checked_age(value: int, text: str) -> int:
-    if not AGE_MIN <= value <= AGE_MAX:
-        raise BadLabel("age_out_of_range", f"age {text!r}")
-    return value
+def _checked_age(digits: str, text: str) -> int:
+    """The age written in ``digits`` (ASCII, maybe with a minus), or BadLabel when it is out of range."""
+    if len(digits.lstrip("0")) > AGE_DIGITS or not AGE_MIN <= int(digits) <= AGE_MAX:
+        raise BadLabel("age_out_of_range", f"age {_shown(text)}")
+    return int(digits)
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """A cell quoted in a message, cut when long."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")
 
 
 def parse_age(text: str) -> tuple[int, int | None] | None:
@@ -71,24 +80,20 @@ def parse_age(text: str) -> tuple[int, int | None] | None:
     if text.lower() in FAIRFACE_AGE_LABELS:
         return age_range_bounds(FAIRFACE_AGE_LABELS.index(text.lower()))
     if match := AGE_AND_OVER.match(text):
-        low = _checked_age(int(match.group(1)), text)
+        low = _checked_age(match.group(1), text)
         return (low, None) if low == AGE_MAX else (low, AGE_MAX)
     if match := AGE_RANGE.match(text):
-        low, high = (_checked_age(int(g), text) for g in match.groups())
+        low, high = (_checked_age(g, text) for g in match.groups())
         if low > high:
-            raise BadLabel("unknown_class", f"age range {text!r}")
+            raise BadLabel("unknown_class", f"age range {_shown(text)}")
         return (low, None) if low == high else (low, high)
-    try:
-        number = float(text)
-    except ValueError:
-        raise BadLabel("unknown_class", f"age {text!r}") from None
-    if not math.isfinite(number):  # "nan", "inf": not a number of years at all
-        raise BadLabel("unknown_class", f"age {text!r} (not a number of years)")
-    if not number.is_integer():
-        if not AGE_MIN <= number <= AGE_MAX:
-            raise BadLabel("age_out_of_range", f"age {text!r}")
-        raise BadLabel("unknown_class", f"age {text!r} (whole years only)")
-    return _checked_age(int(number), text), None
+    if not AGE_NUMBER.match(text):  # "nan", "inf", "1e1", "thirty": not a number of years as tables write one
+        raise BadLabel("unknown_class", f"age {_shown(text)} (not a number of years)")
+    whole, _, fraction = text.partition(".")
+    age = _checked_age(whole, text)
+    if fraction.strip("0"):
+        raise BadLabel("unknown_class", f"age {_shown(text)} (whole years only)")
+    return age, None
 
 
 def parse_age_bounds(low: str, high: str) -> tuple[int, int | None] | None:
@@ -200,12 +205,14 @@ def parse_utkface_name(name: str) -> FaceLabel | None:
     if label is not None:
         return label
     fields = PurePosixPath(posix_name(name)).name.split("_")
-    if len(fields) < 4 or not all(f.isdigit() for f in fields[:3]):
+    if len(fields) < 4 or not all(re.fullmatch("[0-9]+", f) for f in fields[:3]):
         return None
-    age, gender, ethnicity = (int(f) for f in fields[:3])
-    if not AGE_MIN <= age <= AGE_MAX:
-        raise BadLabel("age_out_of_range", f"age {age} in the name")
-    raise BadLabel("unknown_class", f"gender {gender} or ethnicity {ethnicity} in the name")
+    age, gender, ethnicity = fields[:3]
+    try:
+        _checked_age(age, age)
+    except BadLabel as error:
+        raise BadLabel(error.kind, f"{error} in the name") from None
+    raise BadLabel("unknown_class", f"gender {_shown(gender)} or ethnicity {_shown(ethnicity)} in the name")
 
 
 def class_schemes(header: dict[str, str], rows: list[dict[str, str]]) -> tuple[bool, bool]:

@@ -45,7 +45,7 @@ from face2data.data.label_table import (
 from face2data.data.labels import FaceLabel
 from face2data.data.sources import IMAGE_SUFFIXES
 from face2data.faces import default_detector, find_faces
-from face2data.image_loading import ImageLoadError, load_rgb
+from face2data.image_loading import ImageLoadError, load_rgb, read_image_bytes
 from face2data.inputs import Entry, Reading, is_archive_name, iter_entries, iter_upload_entries
 from face2data.limits import SMALL_SOURCE
 from face2data.machine import usable_cores
@@ -183,7 +183,10 @@ def read_labelled(path: str | Path, labels: str | Path | None = None) -> Labelle
         raise ValueError(f"{path} is neither a folder nor a zip or tar archive of photos")
     given = None
     if labels is not None:
-        given = (Path(labels).name, table_text(Path(labels).read_bytes()))
+        try:
+            given = (Path(labels).name, table_text(read_image_bytes(labels)))
+        except ImageLoadError as error:
+            raise ValueError(f"{safe_name(labels)}: {error}") from None
     return _read_set(path, _entries(path, read=_is_table if labels is None else False), given)
 
 
@@ -206,7 +209,11 @@ def _read_set(path: Path, entries: Iterable[tuple[str, Entry]], given: tuple[str
         elif _is_image(name) and not PurePosixPath(name).name.startswith("."):
             images.append(name)
         elif given is None and _is_table(name):
-            data = entry.data if entry.data is not None else Path(entry.path or "").read_bytes()
+            try:  # read as a photo is: a regular file of at most MAX_FILE_BYTES (not a pipe, not /dev/zero)
+                data = entry.read()
+            except ImageLoadError as error:
+                problems.add("unreadable_table", f"{name}: {error}")
+                continue
             tables.append((name, table_text(data)))
     if given is not None:
         tables = [given]

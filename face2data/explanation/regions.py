@@ -32,6 +32,7 @@ from face2data.explanation.core import (
     target_column,
 )
 from face2data.faces.regions import REGION_PHRASES, REGIONS, region_labels
+from face2data.results import whole_percent
 from face2data.schema import HEAD_BY_NAME, HEAD_TABLE, HEADS, INPUT_SIZE, to_model_input
 
 # Region values in the head's own unit: years for an age, percentage points for a probability.
@@ -97,7 +98,7 @@ class RegionHead:
 
     def level(self, value: float) -> str:
         """An output or base value in words: '34.1 years' or '62%'."""
-        return f"{value:.1f} years" if self._is_age else f"{value:.0f}%"
+        return f"{value:.1f} years" if self._is_age else f"{whole_percent(value / 100)}%"
 
     def amount(self, value: float) -> str:
         """A region value's size in words: '12.0 years' or '3.4 percentage points'."""
@@ -161,7 +162,9 @@ class WhatIf:
         a page passes the heads it shows, one scheme per attribute, so no group is said twice)."""
         parts = [self.heads[head] for head in heads if head in self.heads] if heads is not None else self.heads.values()
         said = [
-            f"{part.value:.1f} years" if part.likeliest is None else f"{part.likeliest} {part.likeliest_percent:.0f} %"
+            f"{part.value:.1f} years"
+            if part.likeliest_percent is None
+            else f"{part.likeliest} {whole_percent(part.likeliest_percent / 100)} %"
             for part in parts
         ]
         shown = f"Without {_join([REGION_PHRASES[name] for name in self.hidden])}" if self.hidden else "The whole face"

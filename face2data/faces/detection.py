@@ -44,6 +44,9 @@ LARGE_FACE_SIDE = 640
 # many faces as a mirrored or replicated one with fewer second "faces" in the mirrored parts.
 TIGHT_CROP_BORDER = 0.15
 BORDER_GREY = 127
+# A pass at a scale where the photo's shorter side is under this many pixels is skipped: YuNet finds no face that
+# small, and a long thin strip (20x70000 px) would shrink to nothing.
+MIN_SEARCH_SIDE = 10
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,8 @@ class FaceDetector:
             return []
         # Once at the largest side searched, in BGR: a large photo is neither converted nor shrunk twice
         scale = min(1.0, self.max_side / max(height, width))
+        if min(height, width) * scale < MIN_SEARCH_SIDE:
+            return []
         small = rgb if scale == 1.0 else cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         bgr = cv2.cvtColor(np.ascontiguousarray(small), cv2.COLOR_RGB2BGR)
         rows = self._search(bgr, border)
@@ -130,8 +135,8 @@ class FaceDetector:
         scales = [min(1.0, self.max_side / longest)]  # < 1 only for the grey border of a large photo
         if longest * scales[0] > LARGE_FACE_SIDE:
             scales = [LARGE_FACE_SIDE / longest] if large_faces_only else [*scales, LARGE_FACE_SIDE / longest]
-        found = [self._run(bgr, scale) for scale in scales]
-        rows = np.concatenate(found)
+        found = [self._run(bgr, scale) for scale in scales if min(bgr.shape[:2]) * scale >= MIN_SEARCH_SIDE]
+        rows = np.concatenate(found) if found else np.zeros((0, 15))
         if len(found) > 1 and len(rows):
             keep = cv2.dnn.NMSBoxes(rows[:, :4].tolist(), rows[:, 14].tolist(), 0.0, NMS_THRESHOLD)
             rows = rows[np.asarray(keep, dtype=int).reshape(-1)]

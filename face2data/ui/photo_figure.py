@@ -13,6 +13,7 @@ from face2data.results import class_summary
 JPEG_QUALITY = 90  # the shown photo travels to the browser as JPEG: a tenth of the PNG's size
 # A click target per face, sized to the face on the shown photo but never too small to hit.
 MIN_TARGET_PX, MAX_TARGET_PX = 14, 80
+PLOTLY_MIN_PX = 10  # the least width and height Plotly accepts for a figure
 
 
 def hover_text(face) -> str:
@@ -56,8 +57,8 @@ def photo_figure(photo: np.ndarray, faces: list, scale: float, column_px: int | 
     fig.update_xaxes(visible=False, range=[0, width], constrain="domain")
     fig.update_yaxes(visible=False, range=[height, 0], scaleanchor="x", constrain="domain")
     fig.update_layout(
-        width=width if column_px is None else None,
-        height=round(height * screen),
+        width=max(width, PLOTLY_MIN_PX) if column_px is None else None,
+        height=max(round(height * screen), PLOTLY_MIN_PX),  # a long thin photo is shown a few pixels tall
         margin={"l": 0, "r": 0, "t": 0, "b": 0},
         dragmode="zoom",
         clickmode="event+select",

@@ -158,7 +158,7 @@ def _kept(store: dict, digest: str, face, message: str, explain: Callable):
 
 
 def _format(value: float, unit: str) -> str:
-    return f"{value:.1f} years" if unit == "years" else f"{value:.0%}"
+    return f"{value:.1f} years" if unit == "years" else f"{whole_percent(value)}%"
 
 
 def shap_panel(explanation, crop, key: str, classes: Classes | None = None, captions: bool = True) -> None:
