@@ -35,6 +35,10 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Chunks of a PNG walked to find its end: a photo has a few thousand at most (its pixels in IDAT chunks of 8 KB or
 # more); a crafted file of millions of empty chunks would otherwise cost seconds of this loop per member.
 PNG_CHUNKS_WALKED = 20_000
+# A compressed tar is walked by inflating it, members skipped included. Photos hardly compress (a tar.gz of photos
+# is about their size), so a tar that expands to more than this many times its size, plus one largest member, is
+# a compression bomb (an 852-byte .tar.bz2 held a 1 GiB member): it is read no further.
+TAR_EXPANSION = 100
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,9 @@ def _expand(spec: str, skip: frozenset[str] | set[str], read: Reading) -> Iterat
 def _folder_entries(folder: Path, skip: frozenset[str] | set[str], read: Reading) -> Iterator[Entry]:
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not _hidden(d))
+        for name in dirs:  # os.walk does not follow them (a link may lead back up: a loop)
+            if os.path.islink(os.path.join(root, name)):
+                yield Entry(os.path.join(root, name), error="a link to a folder is not followed: give that folder")
         for name in sorted(files):
             if not _hidden(name):
                 yield from _file_entries(os.path.join(root, name), skip, read)
@@ -170,7 +177,9 @@ def _zip_entries(name: str, source: Path | bytes, skip, read: Reading) -> Iterat
 
 
 def _tar_entries(name: str, source: Path | bytes, skip, read: Reading) -> Iterator[Entry]:
-    members = 0
+    members = files = 0
+    size = len(source) if isinstance(source, bytes) else source.stat().st_size
+    most = TAR_EXPANSION * size + MAX_FILE_BYTES  # bytes of the inflated archive walked at most
     try:
         fileobj = io.BytesIO(source) if isinstance(source, bytes) else None
         with tarfile.open(name=None if fileobj else source, fileobj=fileobj, mode="r:*") as archive:
@@ -178,9 +187,17 @@ def _tar_entries(name: str, source: Path | bytes, skip, read: Reading) -> Iterat
             for info in archive:
                 members += 1
                 member = safe_name(f"{name}/{info.name}")
-                if not info.isfile() or _left_out(info.name) or member in skip:
+                if info.offset_data + info.size > most:
+                    yield Entry(name, error=_bomb(members - 1))
+                    return
+                if info.isdir() or _left_out(info.name):
+                    continue
+                files += 1
+                if member in skip:
                     continue
                 row_name, problem = _member_problem(info.name, member, seen)
+                if problem is None and not info.isfile():
+                    problem = f"left out: {_not_a_file(info)} in the archive, not a file"
                 if problem is not None:
                     yield Entry(row_name, error=problem)
                 elif info.size > MAX_FILE_BYTES:
@@ -189,10 +206,30 @@ def _tar_entries(name: str, source: Path | bytes, skip, read: Reading) -> Iterat
                     yield Entry(member)
                 else:
                     handle = archive.extractfile(info)
-                    yield Entry(member, data=read_member(handle) if handle is not None else b"")
+                    data = b""
+                    if handle is not None:
+                        with handle:
+                            data = read_member(handle)
+                    yield Entry(member, data=data)
     except (tarfile.TarError, OSError, EOFError, zlib.error, ValueError) as error:
         where = "" if members == 0 else f" after {members} entries"
         yield Entry(name, error=f"the archive cannot be read{where}: it is damaged or not a tar file ({_brief(error)})")
+        return
+    if files == 0:
+        yield Entry(name, error="the archive holds no file")
+
+
+def _bomb(members: int) -> str:
+    return (f"the archive is read no further than its first {members} entries: it expands to more than "
+            f"{TAR_EXPANSION} times its size (a compression bomb?)")  # fmt: skip
+
+
+def _not_a_file(info: tarfile.TarInfo) -> str:
+    if info.issym():
+        return f"a symbolic link (to {safe_name(info.linkname)})"
+    if info.islnk():
+        return f"a hard link (to {safe_name(info.linkname)}, read under that name)"
+    return "a device or a pipe"
 
 
 def _reads(read: Reading, member: str) -> bool:

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tarfile
 import time
 import zipfile
 from pathlib import Path
@@ -353,6 +354,52 @@ def test_odd_archive_members_each_get_a_row_saying_why_they_were_not_read():
     assert "outside the archive" in entries["set.zip/../outside.jpg"].error
     assert "archive inside an archive" in entries["set.zip/inner.zip"].error
     assert "set.zip/.hidden.jpg" not in entries  # hidden files are left out silently, as before
+
+
+def test_tar_members_that_are_not_files_and_empty_archives_get_a_row_saying_so(tmp_path):
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        archive.addfile(_tar_info("a.jpg", 5), io.BytesIO(b"first"))
+        for name, kind, target in (("link.jpg", tarfile.SYMTYPE, "a.jpg"), ("same.jpg", tarfile.LNKTYPE, "a.jpg"),
+                                   ("pipe", tarfile.FIFOTYPE, "")):  # fmt: skip
+            info = _tar_info(name, 0)
+            info.type, info.linkname = kind, target
+            archive.addfile(info)
+    entries = {entry.name: entry for entry in iter_upload_entries([("set.tar", buffer.getvalue())])}
+    assert entries["set.tar/a.jpg"].read() == b"first"
+    assert "a symbolic link (to a.jpg)" in entries["set.tar/link.jpg"].error
+    assert "a hard link (to a.jpg, read under that name)" in entries["set.tar/same.jpg"].error
+    assert "a device or a pipe" in entries["set.tar/pipe"].error
+    empty = io.BytesIO()
+    with tarfile.open(fileobj=empty, mode="w") as archive:
+        archive.addfile(_tar_info("folder", 0, tarfile.DIRTYPE))
+    [entry] = iter_upload_entries([("empty.tar", empty.getvalue())])
+    assert entry.name == "empty.tar" and entry.error == "the archive holds no file"
+
+
+def test_a_compressed_tar_that_expands_like_a_bomb_is_read_no_further(tmp_path):
+    # it used to be inflated to its end on every pass: minutes of CPU for a tar.bz2 of a few hundred kilobytes
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=9) as archive:
+        zeros = 60 * 2**20
+        archive.addfile(_tar_info("zeros.bin", zeros), io.BytesIO(bytes(zeros)))
+        archive.addfile(_tar_info("a.jpg", 5), io.BytesIO(b"first"))
+    [entry] = iter_upload_entries([("bomb.tar.gz", buffer.getvalue())])
+    assert entry.name == "bomb.tar.gz" and "compression bomb" in entry.error
+
+
+def test_a_linked_folder_is_not_followed_and_says_so(tmp_path):
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "a.jpg").write_bytes(b"x")
+    (tmp_path / "photos" / "loop").symlink_to(tmp_path / "photos")
+    entries = {Path(entry.name).name: entry for entry in iter_entries([str(tmp_path / "photos")])}
+    assert entries["a.jpg"].error is None and "not followed" in entries["loop"].error
+
+
+def _tar_info(name: str, size: int, kind: bytes = tarfile.REGTYPE) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.size, info.type = size, kind
+    return info
 
 
 def _children(pid: int) -> list[int]:
