@@ -26,6 +26,7 @@ from servers import cpu_seconds, free_port, wait_until, wait_until_ready
 from test_image_loading import BAD_INPUTS, jpeg_claiming
 
 from face2data.api import app as api_app
+from face2data.api import requests
 from face2data.api.app import API_KEY_VARIABLE, _explain, create_app
 from face2data.api.requests import MAX_PARTS
 from face2data.cli import main as cli_main
@@ -118,6 +119,44 @@ def test_a_body_over_the_limit_is_refused_by_its_declared_length(client):
         "/v1/predict", content=b"x" * 1024, headers={"Content-Type": "image/jpeg", "Content-Length": str(2**30)}
     )
     assert response.status_code == 413 and "too large" in response.json()["detail"]
+
+
+def test_bodies_held_at_once_are_bounded_and_always_let_go(client, monkeypatch):
+    # Twenty clients that each sent 49 MB and stalled held a gigabyte: what bodies hold at once has a ceiling
+    data = SAMPLE.read_bytes()
+    monkeypatch.setattr(requests.BODIES, "most", len(data) - 1)
+    refused = client.post("/v1/predict", content=data, headers={"Content-Type": "image/jpeg"})
+    assert (
+        refused.status_code == 503 and refused.headers["retry-after"] and "too many uploads" in refused.json()["detail"]
+    )
+    assert requests.BODIES.held == 0
+    monkeypatch.setattr(requests.BODIES, "most", len(data))
+    assert client.post("/v1/predict", content=data, headers={"Content-Type": "image/jpeg"}).status_code == 200
+    assert (
+        client.post("/v1/predict", content=b"not an image", headers={"Content-Type": "image/jpeg"}).status_code == 415
+    )
+    assert requests.BODIES.held == 0
+
+
+def test_a_client_that_stalls_mid_body_gets_a_408_and_its_bytes_are_let_go():
+    import anyio
+    from starlette.requests import Request
+
+    async def receive():
+        if not sent:
+            sent.append(True)
+            return {"type": "http.request", "body": b"first part", "more_body": True}
+        await anyio.sleep(60)  # the rest never comes
+
+    async def read():
+        request = Request({"type": "http", "method": "POST", "headers": []}, receive)
+        await requests.read_body(request, held=held, idle_seconds=0.2)
+
+    sent: list[bool] = []
+    held = requests.BodyBytes()
+    with pytest.raises(HTTPException) as stalled:
+        anyio.run(read)
+    assert stalled.value.status_code == 408 and "stalled" in stalled.value.detail and held.held == 0
 
 
 @pytest.mark.slow

@@ -33,7 +33,7 @@ from pydantic import BaseModel
 
 from face2data.api.budget import watched
 from face2data.api.docs import add_docs
-from face2data.api.requests import image_bytes, read_body
+from face2data.api.requests import BODIES, image_bytes, read_body
 from face2data.data.scores import RANGE_HIT_KEY
 from face2data.explanation.region_estimate import ESTIMATE_COALITIONS
 from face2data.faces.detection import DETECTOR
@@ -222,7 +222,10 @@ async def read_image(request: Request, runtime: Runtime) -> tuple[np.ndarray, st
     """The photo of the request (parsed and decoded in a worker), its file name and the photo's size over the
     decoded size (``load_rgb_scaled``), or the 4xx of what is wrong."""
     body = await read_body(request)
-    return await runtime.in_worker(decode_body, request.headers.get("content-type", ""), body)
+    try:
+        return await runtime.in_worker(decode_body, request.headers.get("content-type", ""), body)
+    finally:
+        BODIES.give_back(len(body))
 
 
 def decode_body(content_type: str, body: bytes) -> tuple[np.ndarray, str | None, float]:
