@@ -215,12 +215,31 @@ def _divisor(width: int, height: int) -> int:
     return next((d for d in (1, 2, 4) if -(-width // d) * -(-height // d) <= DECODE_PIXELS), 8)
 
 
+# Modes whose values Pillow's reduce averages as they are
+_AVERAGED = ("RGB", "RGBA", "L", "LA", "CMYK", "I", "F")
+
+
 def _reduced(image: Image.Image) -> Image.Image:
     """A decoded image of more than DECODE_PIXELS averaged down by ``_divisor`` (other formats than JPEG cannot
-    be decoded reduced), before its pixels are copied into an array. Only modes whose values average as they are;
-    a palette or 16-bit image is averaged once it is RGB (``_shrunk``)."""
+    be decoded reduced), before its pixels are copied into arrays: what follows (compositing, scaling a 16-bit or
+    float image) works on at most DECODE_PIXELS. Palette, 1-bit and 16-bit images are first converted to a mode
+    whose values average (a 70-megapixel palette PNG with transparency took 1.5 GB composited whole)."""
     divisor = _divisor(*image.size)
-    return image.reduce(divisor) if divisor > 1 and image.mode in ("RGB", "RGBA", "L", "LA", "CMYK") else image
+    if divisor == 1:
+        return image
+    if image.mode not in _AVERAGED:
+        image = image.convert(_averaged_mode(image))
+    return image.reduce(divisor)
+
+
+def _averaged_mode(image: Image.Image) -> str:
+    if image.mode.startswith("I;16"):
+        return "I"
+    if image.mode == "1":
+        return "L"
+    if image.mode == "La":
+        return "LA"
+    return "RGBA" if image.mode in ("PA", "RGBa") or image.has_transparency_data else "RGB"
 
 
 def _shrunk(rgb: np.ndarray) -> np.ndarray:
@@ -268,9 +287,10 @@ def _scale_int32(values: np.ndarray, bits: int | None = None) -> np.ndarray:
 
 def _scale_float(values: np.ndarray) -> np.ndarray:
     """Mode "F": 0..1 is the usual convention for float images; any other range is stretched."""
-    values = np.nan_to_num(values.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    values = np.nan_to_num(values.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0, copy=False)
     if values.size and values.min() >= 0.0 and values.max() <= 1.0:
-        return np.rint(values * 255).astype(np.uint8)
+        values *= 255
+        return np.rint(values, out=values).astype(np.uint8)
     return _stretch(values)
 
 
@@ -281,17 +301,23 @@ def _stretch(values: np.ndarray) -> np.ndarray:
         return np.zeros(values.shape, dtype=np.uint8)
     values -= low
     values *= 255.0 / (high - low)
-    return np.rint(values).astype(np.uint8)
+    return np.rint(values, out=values).astype(np.uint8)
+
+
+_STRIP_ROWS = 256
 
 
 def _composite(image: Image.Image) -> np.ndarray:
     """An image with transparency, composited on BACKGROUND (straight alpha)."""
     if image.mode == "La":
         image = image.convert("LA")
-    rgba = np.asarray(image.convert("RGBA"), dtype=np.uint16)
-    alpha = rgba[:, :, 3:]
-    rgb = (rgba[:, :, :3] * alpha + BACKGROUND * (255 - alpha) + 127) // 255
-    return rgb.astype(np.uint8)
+    rgba = np.asarray(image.convert("RGBA"))
+    rgb = np.empty((*rgba.shape[:2], 3), np.uint8)
+    for top in range(0, rgba.shape[0], _STRIP_ROWS):  # in strips: 16-bit sums of a whole photo took gigabytes
+        strip = rgba[top : top + _STRIP_ROWS].astype(np.uint16)
+        alpha = strip[:, :, 3:]
+        rgb[top : top + _STRIP_ROWS] = (strip[:, :, :3] * alpha + BACKGROUND * (255 - alpha) + 127) // 255
+    return rgb
 
 
 def _to_srgb(image: Image.Image) -> Image.Image:

@@ -27,7 +27,8 @@ MAX_PIXELS = 70_000_000
 DECODE_PIXELS = 25_000_000
 
 # Most images one process decodes at the same time (more wait): its peak decoding memory is that of this many
-# MAX_PIXELS images (~280 MB each inside Pillow), however many uploads or requests arrive together. Two keep both
+# MAX_PIXELS images, however many uploads or requests arrive together: 0.43 GB at the peak of a 70-megapixel RGB PNG,
+# up to 0.67 GB for a palette PNG with transparency (benchmarks/RESULTS.md, "Decoding memory by mode"). Two keep both
 # cores of a small machine busy on a set of large photos (a 6000x6000 PNG takes 0.65 s to decode). The HTTP API
 # decodes one at a time (``image_loading.decode_one_at_a_time``), so its event loop keeps a core.
 DECODES_AT_ONCE = 2

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms, ImageFile
 
+from face2data import image_loading
 from face2data.image_loading import (
     FORMATS,
     ImageLoadError,
@@ -207,6 +208,37 @@ def test_a_png_larger_than_needed_is_averaged_down_once_decoded_and_its_boxes_ma
     [face] = Predictor().predict_photo("big.png", data).faces
     x, y, width, height = face.box  # in the photo's pixels, around the pasted face
     assert 3000 <= x < x + width <= 4200 and 1400 <= y < y + height <= 2600 and width > 150
+
+
+def _transparent_palette() -> Image.Image:
+    image = Image.new("P", (400, 200), 0)
+    image.putpalette([10, 20, 30, 200, 100, 50] + [0] * 762)
+    image.paste(1, (0, 0, 200, 200))  # left half colour 1, right half colour 0 (transparent)
+    image.info["transparency"] = 0
+    return image
+
+
+@pytest.mark.parametrize(
+    ("make", "left", "right"),
+    [
+        (_transparent_palette, (200, 100, 50), (255, 255, 255)),  # composited on white
+        (lambda: Image.new("I;16", (400, 200), 65535), (255, 255, 255), (255, 255, 255)),
+        (lambda: Image.new("F", (400, 200), 0.5), (128, 128, 128), (128, 128, 128)),
+        (lambda: Image.new("1", (400, 200), 1), (255, 255, 255), (255, 255, 255)),
+        (lambda: Image.new("LA", (400, 200), (0, 0)), (255, 255, 255), (255, 255, 255)),
+    ],
+)
+def test_a_large_image_of_any_mode_is_averaged_down_before_its_pixels_are_converted(monkeypatch, make, left, right):
+    # A 70-megapixel palette PNG with transparency took 1.5 GB to composite at full size; every mode is now reduced
+    # first (here DECODE_PIXELS is made small, so a 400x200 image counts as large)
+    monkeypatch.setattr(image_loading, "DECODE_PIXELS", 20_000)
+    converted = []
+    original = image_loading.pil_to_rgb
+    monkeypatch.setattr(image_loading, "pil_to_rgb", lambda image: converted.append(image.size) or original(image))
+    image = make()
+    rgb, scale = load_rgb_scaled(encode(image, "TIFF" if image.mode == "F" else "PNG"))
+    assert converted == [(200, 100)] and rgb.shape == (100, 200, 3) and scale == 2.0
+    assert tuple(rgb[50, 40]) == left and tuple(rgb[50, 160]) == right
 
 
 def test_smallest_accepted_image_side():
