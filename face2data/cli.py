@@ -13,6 +13,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from face2data.paths import MODEL_PATH, REGION_GLOBAL_PATH, SHAP_GLOBAL_PATH, TFLITE_PATH  # noqa: E402
+from face2data.safe_text import printable, printable_lines  # noqa: E402
 from face2data.schema import CLASS_HEADS, HEADS, SOURCES  # noqa: E402
 
 
@@ -95,14 +96,15 @@ def _cmd_train_heads(args: argparse.Namespace) -> int:
 def _cmd_crops(args: argparse.Namespace) -> int:
     from face2data.crops import CROPS_SUFFIX, load_crops, write_crops_copy
 
+    if args.out and not args.out.endswith(CROPS_SUFFIX):
+        raise CommandError(f"--out must end with {CROPS_SUFFIX}")
     _setup_logging()
-    found = load_crops(args.data)
+    with _failing(2, FileNotFoundError, ValueError):
+        found = load_crops(args.data)
     print(f"{found.source}: {len(found.faces)} aligned faces, no face found in {len(found.missed)}, "
           f"{len(found.skipped)} files skipped")  # fmt: skip
     if args.out:
-        if not args.out.endswith(CROPS_SUFFIX):
-            raise CommandError(f"--out must end with {CROPS_SUFFIX}")
-        index, count = (int(v) for v in args.shard.split("/"))
+        index, count = args.shard
         written = write_crops_copy(args.data, args.out, tuple(args.splits.split(",")), (index, count))
         print(f"wrote {written} faces to {args.out}")
     return 0
@@ -115,6 +117,21 @@ def _dataset_kind(data: str) -> str | None:
 
     with _failing(2, OSError, ValueError, tarfile.TarError, prefix=f"{data}: "):
         return dataset_kind(data)
+
+
+def _shard(text: str) -> tuple[int, int]:
+    """``I/N`` as (I, N), 0 <= I < N; argparse's error otherwise."""
+    index, _, count = text.partition("/")
+    if not (index.isascii() and index.isdigit() and count.isascii() and count.isdigit()) or int(index) >= int(count):
+        raise argparse.ArgumentTypeError(f"{text!r} is not I/N with 0 <= I < N (0/1 is every face)")
+    return int(index), int(count)
+
+
+def _positive(text: str) -> int:
+    """A whole number of at least 1; argparse's error otherwise."""
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
 
 
 def _check_writable(option: str, path: str | None) -> None:
@@ -151,7 +168,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         if labelled:
             report, rows, problems = evaluate_labelled(model, args.data, args.labels)
             if problems:
-                print(problems.message(), file=sys.stderr)
+                print(printable_lines(problems.message()), file=sys.stderr)
         else:
             report, rows = evaluate(model, args.data, args.split, args.source)
     report = {"model": Path(args.model).name, **report}
@@ -257,8 +274,6 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 def _explained_text(faces: list) -> str:
     """``explain``'s report: per face and head, the class explained, a sentence and the ranked region values;
     with pixel maps, the PNG and each map's sum against the model's output; the methods last."""
-    from face2data.safe_text import safe_name
-
     lines, methods = [], []
     for face in faces:
         lines.append(f"face {face.number}: regions in {face.regions.seconds:.2f} s")
@@ -268,7 +283,7 @@ def _explained_text(faces: list) -> str:
             lines.append("            " + ", ".join(f"{name} {value:+.2f}" for name, value in part.ranked()))
         methods = [face.regions.method]
         if face.pixels is not None:
-            lines.append(f"  pixel maps: {safe_name(face.overlay)}  ({face.pixels.seconds:.1f} s)")
+            lines.append(f"  pixel maps: {printable(face.overlay)}  ({face.pixels.seconds:.1f} s)")
             for head in HEADS:
                 h = face.pixels[head]
                 total = h.base_value + h.values.sum()
@@ -316,6 +331,10 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     from face2data.batch.writers import OutputError
     from face2data.model_loading import ModelFileError
 
+    cores = os.cpu_count() or 1
+    if args.engine == "local" and args.workers is not None and args.workers > cores:
+        raise CommandError(f"--workers {args.workers}: this machine has {cores} cores, and a worker more than a core "
+                           "only holds another copy of the model in memory")  # fmt: skip
     # OSError: an output that cannot be written (the folder is read-only, the disk is full): one line, no traceback
     with _failing(2, OutputError, ModelFileError, EngineUnavailable, OSError):
         summary = run_batch(
@@ -323,7 +342,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
             overwrite=args.overwrite, model=args.model, ray_address=args.ray_address, chunk_files=args.chunk_size,
             progress=not args.quiet,
         )  # fmt: skip
-    print(f"{summary.line()}; wrote {args.out}")
+    print(f"{summary.line()}; wrote {printable(args.out)}")
     return 0
 
 
@@ -389,7 +408,7 @@ def _add_train(commands) -> None:
     train.add_argument("--stop-after", type=int, help="run at most this many epochs now; run again to resume")
     train.add_argument("--init", help="start a new run from the weights of this face2data .keras model (of any "
                        "input size) instead of random weights")  # fmt: skip
-    train.add_argument("--workers", type=int, help="threads preparing batches (default: cores, max 8)")
+    train.add_argument("--workers", type=_positive, help="threads preparing batches (default: cores, max 8)")
     _add_train_model_options(train)
 
 
@@ -428,7 +447,7 @@ def _add_crops(commands) -> None:
     _add_data(crops, "a UTKFace, FairFace or All-Age-Faces folder or archive")
     crops.add_argument("--out", help="write the crops (of --splits, shard --shard) to this .crops.npz file")
     crops.add_argument("--splits", default="train,val,test", help="comma-separated splits for --out")
-    crops.add_argument("--shard", default="0/1", help="I/N: every N-th face from the I-th, for --out")
+    crops.add_argument("--shard", default="0/1", type=_shard, help="I/N: every N-th face from the I-th, for --out")
 
 
 def _add_evaluate(commands) -> None:
@@ -568,7 +587,7 @@ def _add_batch_engine(batch: argparse.ArgumentParser) -> None:
 
     batch.add_argument("--engine", choices=("local", "ray"), default="local",
                        help="local: processes on this machine (default); ray: Ray Data, writes Parquet")  # fmt: skip
-    batch.add_argument("--workers", type=int,
+    batch.add_argument("--workers", type=_positive,
                        help="worker processes (local) or CPUs of the local Ray (ray); default: every core")  # fmt: skip
     batch.add_argument("--ray-address", help="join this Ray cluster (auto, ray://host:10001) instead of a local Ray")
     batch.add_argument("--chunk-size", type=int, default=CHUNK_FILES,
@@ -586,7 +605,7 @@ def _add_serve(commands) -> None:
     )  # fmt: skip
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1, help="server processes, each with its own model")
+    serve.add_argument("--workers", type=_positive, default=1, help="server processes, each with its own model")
 
 
 COMMANDS = (_add_train, _add_train_heads, _add_crops, _add_evaluate, _add_calibrate, _add_export, _add_model_card,
@@ -609,8 +628,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except CommandError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {printable_lines(str(error))}", file=sys.stderr)
         return error.code
+    except BrokenPipeError:  # the reader went away (``predict ... | head``): nothing more to say
+        return 1
+    except OSError as error:  # writing the output failed (a full disk, /dev/full): one line, not a traceback
+        print(f"error: {printable_lines(error.strerror or str(error))}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:  # Ctrl-C: one line, no traceback (batch output written so far stays whole)
         resume = " (run the same command with --resume to go on)" if args.command == "batch" else ""
         print(f"interrupted{resume}", file=sys.stderr)

@@ -187,7 +187,7 @@ def _check_header(image: Image.Image, data: bytes) -> None:
     width, height = image.size
     if width * height > MAX_PIXELS:
         raise ImageTooLargeError(
-            f"image too large: {width}x{height} px ({width * height / 1e6:.0f} megapixels), "
+            f"image too large: {width}x{height} px ({_megapixels(width * height)} megapixels), "
             f"the limit is {MAX_PIXELS / 1e6:.0f} megapixels"
         )
     if min(width, height) < MIN_IMAGE_SIDE:
@@ -330,6 +330,14 @@ def _to_srgb(image: Image.Image) -> Image.Image:
         return ImageCms.profileToProfile(image, source, _SRGB, outputMode="RGB")  # type: ignore[return-value]
     except Exception:  # a bad profile costs colour accuracy, not the photo
         return image.convert("RGB")
+
+
+def _megapixels(pixels: int) -> str:
+    """Megapixels of an image over MAX_PIXELS, with as many decimals as it takes to read above the limit."""
+    for decimals in range(4):
+        if round(pixels / 1e6, decimals) > MAX_PIXELS / 1e6:
+            return f"{pixels / 1e6:.{decimals}f}"
+    return f"{pixels / 1e6:.6f}"
 
 
 def _mb(size: int) -> str:

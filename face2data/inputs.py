@@ -284,5 +284,8 @@ def _too_large(size: int) -> str:
 
 
 def _brief(error: BaseException) -> str:
-    text = str(error) or type(error).__name__
+    """The first line of an error's message (tarfile lists every compression it tried, one per line)."""
+    text = (str(error) or type(error).__name__).splitlines()[0].rstrip(":")
+    if text == "file could not be opened successfully":
+        text = "no tar, tar.gz, tar.bz2 or tar.xz content"
     return text[:120]

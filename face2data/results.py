@@ -21,10 +21,16 @@ from face2data.schema import AGE_HEAD, CLASS_HEADS, HEAD_BY_NAME, Head, shown_he
 Progress = Callable[[int, int], None]  # told (faces read so far, faces found) while a photo is read
 
 
+# Ages are written with this many decimals (JSON, rows, the API, an explanation's output) and read as whole years
+# from them.
+AGE_DECIMALS = 1
+
+
 def whole_years(age: float) -> int:
-    """An age as people read it: rounded half up to whole years. The one rounding of the card, the photo labels,
-    the CLI table, batch rows and the API (``age_years``), so a face is the same age everywhere."""
-    return math.floor(age + 0.5)
+    """An age as people read it: its written value (``AGE_DECIMALS``) rounded half up to whole years, so the
+    ``age`` 29.5 written for 29.46 reads 30. The one rounding of the card, the photo labels, the CLI table, batch
+    rows and the API (``age_years``), so a face is the same age everywhere."""
+    return math.floor(round(age, AGE_DECIMALS) + 0.5)  # a written tenth plus a half lands exactly on a whole year
 
 
 # Probabilities are written with this many decimals (JSON, rows, the API) and read as whole percents from them.
@@ -125,7 +131,7 @@ class FaceResult:
         out: dict[str, Any] = {"box": [int(v) for v in self.box], "score": round(float(self.score), 3)}
         if not self.read:
             return out | {"possible_face": True, "quality_notes": list(self.quality_notes)}
-        out |= {"age": round(self.age, 1), "age_years": self.age_years, "age_low": int(self.age_low),
+        out |= {"age": round(self.age, AGE_DECIMALS), "age_years": self.age_years, "age_low": int(self.age_low),
                 "age_high": int(self.age_high)}  # fmt: skip
         for head in CLASS_HEADS:
             out |= {

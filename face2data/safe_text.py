@@ -9,6 +9,9 @@ is run by a spreadsheet.
   a spreadsheet would run (starting with ``=``, ``+``, ``-``, ``@``, tab, carriage return, line feed or NUL) gets
   a leading single quote. Numbers are never touched. The pair is exact: reading back undoes writing.
   :func:`csv_text` writes every CSV of the project through it.
+* :func:`printable` is the form of a name on a terminal or in a log line: its control and format characters (an
+  escape sequence that recolours a terminal, a newline that breaks a table, a right-to-left override) written
+  ``\\x1b`` or ``\\u202e``.
 * :func:`posix_name` reads Windows ``\\`` separators as ``/`` without taking a ``\\xNN`` escape for one.
 """
 
@@ -19,6 +22,7 @@ import io
 import itertools
 import os
 import re
+import unicodedata
 from collections.abc import Iterable
 
 FORMULA_STARTS = frozenset("=+-@\t\r\n\0")
@@ -74,3 +78,18 @@ def csv_text(rows: Iterable[Iterable[object]], header: Iterable[str] | None = No
         buffer.seek(0)
         buffer.truncate()
     return "".join(lines)
+
+
+def printable(name: str | bytes | os.PathLike) -> str:
+    """``safe_name`` with every control or format character escaped (``\\x1b``, ``\\n``, ``\\u202e``): a name
+    printed to a terminal or written to a log line shows what it holds and cannot act on the terminal."""
+    return "".join(_escaped(c) if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in safe_name(name))
+
+
+def _escaped(character: str) -> str:
+    return character.encode("unicode_escape").decode("ascii")
+
+
+def printable_lines(text: str) -> str:
+    """``printable`` of each line of a message of several lines."""
+    return "\n".join(printable(line) for line in text.split("\n"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from face2data.results import PhotoResult, whole_percent
+from face2data.safe_text import printable
 from face2data.schema import AGE_INTERVAL_MASS, CLASS_HEADS
 
 FILE_WIDTH = 28
@@ -19,9 +20,9 @@ def format_table(photos: list[PhotoResult]) -> str:
     lines = [header, "-" * len(header)]
     for photo in photos:
         report = photo.to_dict()
-        name = _shorten(report["file"] or "", FILE_WIDTH)
+        name = _shorten(printable(report["file"] or ""), FILE_WIDTH)
         if report["error"]:
-            lines.append(f"{name:<{FILE_WIDTH}} error: {report['error']}")
+            lines.append(f"{name:<{FILE_WIDTH}} error: {printable(report['error'])}")
             continue
         if not report["faces"]:
             lines.append(f"{name:<{FILE_WIDTH}} no face found")

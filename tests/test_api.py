@@ -205,6 +205,9 @@ def test_the_api_key_is_required_when_set(shipped_tflite_path, monkeypatch):
         assert keyed.get("/v1/model").status_code == 401
         assert keyed.get("/v1/model", headers={"Authorization": "Bearer wrong"}).status_code == 401
         assert keyed.get("/v1/model", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        assert keyed.get("/v1/model", headers={"Authorization": "bearer s3cret"}).status_code == 200  # any case
+        for wrong in ("Basic s3cret", "Bearer", "s3cret", "Bearer s3cret2"):
+            assert keyed.get("/v1/model", headers={"Authorization": wrong}).status_code == 401
         assert keyed.get("/health").status_code == 200  # health checks stay open
 
 

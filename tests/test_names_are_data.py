@@ -173,3 +173,15 @@ def test_the_batch_and_evaluation_pages_downloads_carry_odd_names(shipped_tflite
     evaluation = evaluate_uploads(labelled, load_inference_model(shipped_tflite_path))
     cells = csv_file_cells(predictions_csv(evaluation))
     assert sorted(cells) == sorted([BAD_SHOWN, "'" + FORMULAS[2]])
+
+
+def test_a_name_printed_to_a_terminal_or_a_log_cannot_act_on_it():
+    from face2data.results import PhotoResult
+    from face2data.safe_text import printable
+    from face2data.text_table import format_table
+
+    name = "a\x1b[31mred\nline\u202egpj.png"  # colours a terminal, breaks a table, reverses the text
+    assert printable(name) == "a\\x1b[31mred\\nline\\u202egpj.png"
+    assert printable(os.fsdecode(b"caf\xe9.jpg")) == "caf\\xe9.jpg" and printable("日本.jpg") == "日本.jpg"
+    table = format_table([PhotoResult(name, error="the file is\x1b[2J empty")])
+    assert "\x1b" not in table and "\u202e" not in table and len(table.splitlines()) == 3

@@ -49,6 +49,7 @@ from face2data.model_card import INTENDED_USE, LIMITS
 from face2data.paths import TFLITE_PATH, evaluation_paths
 from face2data.predictor import Predictor
 from face2data.results import FaceResult, PhotoResult
+from face2data.safe_text import printable
 from face2data.schema import AGE_MAX, AGE_MIN, CLASS_HEADS, HEAD_BY_NAME, HEAD_TABLE, INPUT_SIZE, SOURCES
 
 log = logging.getLogger("face2data.api")
@@ -143,9 +144,9 @@ async def request_log(request: Request, call_next):
     try:
         response = await call_next(request)
     except Exception:  # a bug of ours: a bare 500, never a traceback to the client
-        log.exception("%s %s failed", request.method, request.url.path)
+        log.exception("%s %s failed", request.method, printable(request.url.path))
         response = JSONResponse({"detail": "internal error"}, status_code=500)
-    log.info("%s %s %d %.0f ms", request.method, request.url.path, response.status_code,
+    log.info("%s %s %d %.0f ms", request.method, printable(request.url.path), response.status_code,
              1000 * (time.perf_counter() - start))  # fmt: skip
     return response
 
@@ -167,8 +168,9 @@ def authorised(request: Request) -> None:
     expected = os.environ.get(API_KEY_VARIABLE)
     if not expected:
         return
-    given = request.headers.get("authorization", "")
-    if not secrets.compare_digest(given.encode(), f"Bearer {expected}".encode()):
+    scheme, _, key = request.headers.get("authorization", "").strip().partition(" ")
+    # the scheme's name is case-insensitive (RFC 9110); the key is compared in constant time
+    if scheme.lower() != "bearer" or not secrets.compare_digest(key.strip().encode(), expected.encode()):
         raise HTTPException(401, "a valid API key is needed: send the header 'Authorization: Bearer <key>'")
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from face2data.data.scores import RANGE_HIT_KEY, inside_range, mean_absolute_error, root_mean_squared_error
 from face2data.outputs import age_interval, expected_age, with_temperature
+from face2data.results import whole_years
 from face2data.schema import (
     AGE_BUCKETS,
     AGE_HEAD,
@@ -192,7 +193,7 @@ def summarize(o: Outcomes) -> dict:
         }
     per_group = {head.name: _by(figures, o.truth[head.name], head.classes) for head in heads}
     if o.has_age.any():
-        shown_ages = np.floor(o.age_pred + 0.5)  # whole years as a card shows them (half up)
+        shown_ages = np.array([whole_years(age) for age in o.age_pred])  # the whole years a card shows
         confusion["age_bucket"] = _matrix(buckets, age_bucket(shown_ages), AGE_BUCKETS)
         per_group["age_bucket"] = _by(figures, buckets, AGE_BUCKETS)
         per_group["cells"] = _cells(o, figures, buckets)
