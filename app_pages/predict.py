@@ -48,7 +48,7 @@ def _open_picked_row() -> None:
 
 
 cache.warm_up_in_background()  # the model loads while the user picks a photo
-schemes.picker()  # which head of an attribute with several the cards and labels show (none to pick today)
+schemes.picker()  # which head of an attribute with several the cards and labels show
 st.title("Age, gender and ethnicity from a photo")
 st.caption("Every face in the photo gets a box, a label and a card. Photos stay in this app's memory, nowhere else.")
 
@@ -101,7 +101,8 @@ if data is not None and (
                 status.update(label=f"{found} face{'s' if found != 1 else ''} found; reading them…")
                 bar.progress(read / found if found else 1.0, text=f"Read {read} of {found} faces")
 
-            analysis = analyze(data, cache.predictor, source, _progress, read_possible, schemes.shown())
+            name = picked.name if source == "upload" and picked is not None else None
+            analysis = analyze(data, cache.predictor, source, _progress, read_possible, schemes.shown(), name)
             found = len(analysis.faces)
             if analysis.ok:
                 status.update(label=f"{found} face{'s' if found != 1 else ''} found and read", state="complete")

@@ -345,6 +345,7 @@ def test_the_photo_stays_across_pages_and_sources_and_can_be_downloaded():
     shown = json.loads(photo.results_json(analysis))
     assert len(table) == len(shown["faces"]) == 1 and table[0]["gender"] == shown["faces"][0]["gender"]
     assert float(table[0]["age"]) == shown["faces"][0]["age"]
+    assert table[0]["file"] == shown["file"] == "astronaut.jpg"  # the uploaded file's name, as the CLI gives it
     png = photo.annotated_png(analysis)
     assert Image.open(io.BytesIO(png)).size[0] > 0
     next(b for b in app.button if b.label == "Clear this photo").click().run()

@@ -254,6 +254,13 @@ def test_batch_rows_are_the_predict_json_of_each_file(shipped_tflite_path, input
     assert "damaged" in rows[prefix + "broken.zip"]["error"]
 
 
+def test_a_resume_counts_as_skipped_only_the_given_files_already_done(shipped_tflite_path, inputs, tmp_path):
+    out = tmp_path / "out.csv"
+    run_batch([str(inputs / "one.jpg"), str(inputs / "album")], out, workers=1, progress=False)
+    summary = run_batch([str(inputs / "one.jpg")], out, workers=1, resume=True, progress=False)
+    assert summary.skipped == 1 and summary.files == 0  # not every file the output holds
+
+
 @pytest.mark.slow
 def test_worker_processes_give_the_rows_of_one_process(shipped_tflite_path, inputs, tmp_path):
     run_batch([str(inputs)], tmp_path / "one.csv", workers=1, progress=False)

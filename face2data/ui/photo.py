@@ -58,6 +58,7 @@ class Analysis:
     label_heads: tuple[str, ...] = ()  # the heads whose classes the labels on ``photo`` name
     decode_scale: float = 1.0  # photo pixels per decoded pixel (>1 for a very large JPEG decoded reduced)
     error: str | None = None
+    file: str | None = None  # the uploaded file's name: what the downloads call the photo (else its source)
 
     @property
     def faces(self) -> list[FaceResult]:
@@ -72,7 +73,7 @@ class Analysis:
     def photo_result(self) -> PhotoResult:
         """The result as every other door gives it: boxes in the photo's own pixels, or the error."""
         if self.result is None:
-            return PhotoResult(self.source, error=self.error)
+            return PhotoResult(self.file or self.source, error=self.error)
         return self.result.in_photo_pixels(self.decode_scale)
 
     @property
@@ -98,22 +99,23 @@ def analyze(
     progress: Progress | None = None,
     read_possible: bool = False,
     heads: Sequence[Head] | None = None,
+    file: str | None = None,
 ) -> Analysis:
     """Check, decode and predict one photo; every failure of the input becomes a message in ``Analysis.error``.
 
     ``predictor`` is called only once the photo has been decoded, so a bad file is answered without a model.
     ``progress(read, found)`` is told how far the reading of the faces has come. Possible faces are kept apart,
     unread, unless ``read_possible``. The labels on the photo name the classes of ``heads`` (default: one head per
-    attribute, ``results.labels_of``).
+    attribute, ``results.labels_of``). ``file``, an uploaded file's name, is what the downloads call the photo.
     """
-    result = Analysis(digest=digest_of(data), source=source, read_possible=read_possible)
+    result = Analysis(digest=digest_of(data), source=source, file=file, read_possible=read_possible)
     try:
         rgb, result.decode_scale = load_rgb_scaled(data)
         found = list(predictor().predict_image(rgb, progress, read_possible=read_possible))
     except ImageLoadError as error:
         result.error = f"This file cannot be used as a photo — {error}."
         return result
-    result.result = PhotoResult(source, found)
+    result.result = PhotoResult(file or source, found)
     result.scale = display_scale(*rgb.shape[:2])
     result.plain = _resized(rgb, result.scale)
     result.narrow_scale = NARROW_COLUMN_PX * NARROW_DENSITY / rgb.shape[1]
