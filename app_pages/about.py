@@ -7,6 +7,8 @@ import streamlit as st
 from face2data import limits
 from face2data.data.scores import RANGE_HIT_KEY
 from face2data.evaluation.run import TEST_SET_NAMES
+from face2data.explanation.faithfulness import MIN_RATIO
+from face2data.faces.regions import REGIONS
 from face2data.image_loading import SUPPORTED
 from face2data.model_card import (
     INTENDED_USE,
@@ -16,7 +18,17 @@ from face2data.model_card import (
     RESULTS_HEADING,
     without_section,
 )
-from face2data.schema import AGE_INTERVAL_MASS, AGE_RANGE_TOLERANCE, CLASS_HEADS, HEAD_TABLE, INPUT_SIZE
+from face2data.schema import (
+    AGE_INTERVAL_MASS,
+    AGE_MAX,
+    AGE_MIN,
+    AGE_RANGE_TOLERANCE,
+    ALLAGEFACES_AGES_TEXT,
+    CLASS_HEADS,
+    ETHNICITIES,
+    HEAD_TABLE,
+    INPUT_SIZE,
+)
 from face2data.ui import cache
 
 st.title("About face2data")
@@ -71,10 +83,10 @@ if utk is not None:
 
 st.header("How to read an explanation")
 st.markdown(
-    """
-Every face is aligned to one reference layout, so ten named regions (hair and forehead, brows, each eye, nose,
-each cheek, mouth, chin and jaw, background; left and right as seen in the picture) sit on the same part of every
-face. An explanation hides regions — fills them from a blurred copy of the face — in all 1,024 combinations and
+    f"""
+Every face is aligned to one reference layout, so {len(REGIONS)} named regions ({", ".join(REGIONS)}; left and
+right as seen in the picture) sit on the same part of every face. An explanation hides regions — fills them from a
+blurred copy of the face — in all {2 ** len(REGIONS):,} combinations and
 gives each region its **Shapley value**: how much it moved the output, on average, compared with the fully
 blurred face (the **base value**). Values are in the head's own unit: years for the age, percentage points for a
 probability. They add up exactly to the output minus the base value; the waterfall chart reads from the blurred
@@ -88,7 +100,8 @@ face, region by region, to this face's output. Red regions added, blue ones took
 - **Fixed regions.** On a turned or unusual face a region can hold part of its neighbour; effects shared by all
   regions (skin tone, lighting) are split among them.
 - **Checked for faithfulness.** On test faces, hiding the regions an explanation ranks first must undo the
-  prediction at least twice as fast as hiding them in random order; a head that fails is not shown as explained.
+  prediction at least {MIN_RATIO:g}× as fast as hiding them in random order; a head that fails is not shown
+  as explained.
 """
 )
 
@@ -100,12 +113,12 @@ counts = {
     for name, entry in sources.items()
 }
 st.markdown(
-    "- **UTKFace**: aligned and cropped faces (200×200) labelled with age 0–116, binary gender and one of five "
-    f"ethnicity classes{counts.get('utkface', '')}.\n"
+    f"- **UTKFace**: aligned and cropped faces (200×200) labelled with age {AGE_MIN}–{AGE_MAX}, binary gender and "
+    f"one of {len(ETHNICITIES)} ethnicity classes{counts.get('utkface', '')}.\n"
     "- **FairFace** (CC BY 4.0): real-world Flickr faces balanced over seven race groups (learned as they are by "
     "the seven-group head, and mapped onto the five classes), binary gender and an age range"
     f"{counts.get('fairface', '')}.\n"
-    "- **All-Age-Faces** (research use): mostly East Asian faces of every age from 2 to 80 with the exact age and "
+    f"- **All-Age-Faces** (research use): mostly East Asian faces of {ALLAGEFACES_AGES_TEXT} with the exact age and "
     f"binary gender; no ethnicity label, so they do not train the ethnicity heads{counts.get('allagefaces', '')}.\n\n"
     "Each source is split by a hash of the file name into training, validation and test sets (80/10/10)."
 )

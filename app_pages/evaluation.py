@@ -8,6 +8,7 @@ import streamlit as st
 from face2data.evaluation.run import TEST_SET_NAMES
 from face2data.limits import MAX_BATCH_BYTES, MAX_BATCH_FILES
 from face2data.model_loading import ModelFileError
+from face2data.schema import ALLAGEFACES_AGES_TEXT
 from face2data.ui import cache, evaluation_views, views
 from face2data.ui.batch import digest_of_uploads, upload_problem
 from face2data.ui.labelled import evaluate_uploads, metrics_json, predictions_csv, predictions_frame
@@ -85,7 +86,7 @@ source = (
         key="test_set",
         help="UTKFace: the split of the training source held out from training. In the wild: FairFace's Flickr "
         "photos (many poses, lighting conditions and image qualities), a test split held out the same way. "
-        "All-Age-Faces: mostly East Asian faces of every age from 2 to 80 with exact ages and gender (no "
+        f"All-Age-Faces: mostly East Asian faces of {ALLAGEFACES_AGES_TEXT} with exact ages and gender (no "
         "ethnicity labels), held out the same way. Your labelled photos: any faces you have labels for.",
     )
     or "fairface"

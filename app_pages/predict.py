@@ -7,6 +7,7 @@ from typing import Final
 
 import streamlit as st
 
+from face2data.image_loading import SUPPORTED
 from face2data.limits import MAX_FILE_BYTES, MIN_FACE_PX
 from face2data.model_loading import ModelFileError
 from face2data.ui import cache, schemes, views
@@ -57,7 +58,7 @@ if mode == UPLOAD:
     # No file-type filter: the uploader would refuse a format the loader reads (AVIF) with a bare "!"; every
     # file reaches the loader instead, which accepts it or says in words why not.
     picked = st.file_uploader(
-        "Photo (JPEG, PNG, WebP, AVIF, BMP, GIF, TIFF …)",
+        f"Photo ({SUPPORTED})",
         key="upload",
         on_change=_use,
         args=("upload",),

@@ -417,7 +417,7 @@ def _add_train_heads(commands) -> None:
                      help="fit the head-table heads a trained model lacks on its frozen trunk (minutes)")  # fmt: skip
     _add_data(heads, "a source with the new heads' labels (folder, archive or crops file); once per source",
               each=True)  # fmt: skip
-    heads.add_argument("--init", default="weights/face2data.keras", help="the trained face2data .keras model")
+    heads.add_argument("--init", default=str(MODEL_PATH), help="the trained face2data .keras model")
     heads.add_argument("--head", action="append", help="fit this head (again); default: the heads it lacks")
     heads.add_argument("--out", required=True, help="folder for the model and heads.json")
 

@@ -39,9 +39,12 @@ from PIL import Image, ImageCms, ImageOps
 
 from face2data.limits import DECODE_PIXELS, DECODES_AT_ONCE, MAX_FILE_BYTES, MAX_JPEG_SCANS, MAX_PIXELS, MIN_IMAGE_SIDE
 
-# Formats decoded; the names are Pillow's. JPEG includes MPO, the multi-picture JPEG some cameras write.
-FORMATS = ("JPEG", "PNG", "GIF", "BMP", "WEBP", "TIFF", "AVIF")
-SUPPORTED = "JPEG, PNG, GIF, BMP, WebP, TIFF or AVIF"
+# Formats decoded: Pillow's name -> the name people know. JPEG includes MPO, the multi-picture JPEG some cameras
+# write.
+FORMAT_NAMES = {"JPEG": "JPEG", "PNG": "PNG", "GIF": "GIF", "BMP": "BMP", "WEBP": "WebP", "TIFF": "TIFF",
+                "AVIF": "AVIF"}  # fmt: skip
+FORMATS = tuple(FORMAT_NAMES)
+SUPPORTED = ", ".join(list(FORMAT_NAMES.values())[:-1]) + " or " + list(FORMAT_NAMES.values())[-1]
 
 # Deliberately shared with Pillow: anything in this process that opens an image gets a
 # DecompressionBombWarning above our limit and a DecompressionBombError above twice it.

@@ -26,6 +26,10 @@ MAX_PIXELS = 70_000_000
 # (6000x4000) is still used at full size; the face detector works at 1600 px a side.
 DECODE_PIXELS = 25_000_000
 
+# A multipart upload's boundaries and part headers, beside the file's bytes: what an upload may hold on top of
+# its file's limit (the API's requests, the app's uploads).
+MULTIPART_SLACK = 64 * 1024
+
 # Most images one process decodes at the same time (more wait): its peak decoding memory is that of this many
 # MAX_PIXELS images, however many uploads or requests arrive together: 0.43 GB at the peak of a 70-megapixel RGB PNG,
 # up to 0.67 GB for a palette PNG with transparency (benchmarks/RESULTS.md, "Decoding memory by mode"). Two keep both

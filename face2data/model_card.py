@@ -13,6 +13,7 @@ from pathlib import Path
 
 from face2data.data.augment import describe_augmentation
 from face2data.data.scores import RANGE_HIT_KEY
+from face2data.evaluation.run import TEST_SET_NAMES
 from face2data.machine import machine_words
 from face2data.paths import (
     ALL_AGES_METRICS_PATH,
@@ -30,6 +31,7 @@ from face2data.schema import (
     AGE_MAX,
     AGE_MIN,
     AGE_RANGE_TOLERANCE,
+    ALLAGEFACES_AGES_TEXT,
     CLASS_HEADS,
     HEAD_TABLE,
     HEADS,
@@ -354,8 +356,8 @@ def render_model_card(
     hours = summary["training_seconds"] / 3600
     machine = machine_words(summary.get("machine"))  # where it trained; nothing for files that did not record it
     # The test sets, as tables name them and as sentences do
-    sets = {"UTKFace test split": metrics, "in the wild (FairFace test split)": wild,
-            "All-Age-Faces test split": all_ages}  # fmt: skip
+    sets = {TEST_SET_NAMES["utkface"]: metrics, TEST_SET_NAMES["fairface"]: wild,
+            TEST_SET_NAMES["allagefaces"]: all_ages}  # fmt: skip
     short = dict(zip(("UTKFace", "in the wild", "All-Age-Faces"), sets.values(), strict=True))
     calibration_text = _calibration_text(short) + _temperature_text(calibration)
     dropout = f", dropout {cfg['dropout']:g} before the heads" if "dropout" in cfg else ""
@@ -383,7 +385,7 @@ test sets:
 - FairFace's training crops (Kärkkäinen and Joo, WACV 2021; CC BY 4.0): real-world Flickr faces balanced over
   seven race groups, age as one of nine ranges. East and Southeast Asian count as Asian, Middle Eastern and
   Latino_Hispanic as Others. Its test split is the **in-the-wild** test set.
-- All-Age-Faces (Cheng et al., 2019; research use): mostly East Asian faces of every age from 2 to 80, exact age
+- All-Age-Faces (Cheng et al., 2019; research use): mostly East Asian faces of {ALLAGEFACES_AGES_TEXT}, exact age
   (from the file name) and gender; no ethnicity label, so its faces add nothing to the ethnicity head's loss.
   Sources a model was not trained on still give a test set of faces it never saw.
 

@@ -29,6 +29,9 @@ AGE_BUCKETS = ("0-2", "3-9", "10-19", "20-29", "30-39", "40-49", "50-59", "60-69
 # age range (one of AGE_BUCKETS, spelt as in FAIRFACE_AGE_LABELS) and one of seven race groups; All-Age-Faces
 # gives exact ages and gender only (its faces carry NO_LABEL for ethnicity, which masks that head's loss).
 SOURCES = ("utkface", "fairface", "allagefaces")
+# All-Age-Faces' ages, as its authors give them (each face's exact age is in its file name)
+ALLAGEFACES_AGES = (2, 80)
+ALLAGEFACES_AGES_TEXT = f"every age from {ALLAGEFACES_AGES[0]} to {ALLAGEFACES_AGES[1]}"
 # The class index of a head whose label a face lacks: that head's loss and metrics leave the face out.
 NO_LABEL = -1
 FAIRFACE_AGE_LABELS = ("0-2", "3-9", "10-19", "20-29", "30-39", "40-49", "50-59", "60-69", "more than 70")

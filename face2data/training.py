@@ -25,7 +25,7 @@ from face2data.machine import describe_machine, machine_words
 from face2data.model import DROPOUT, build_model, compile_for_training
 from face2data.outputs import predict_probabilities
 from face2data.paths import HISTORY_PATH, MODEL_PATH, TFLITE_PATH, TRAINING_SUMMARY_PATH
-from face2data.schema import CLASS_HEADS, HEAD_TABLE, INPUT_SIZE, SOURCES
+from face2data.schema import ALLAGEFACES_AGES_TEXT, CLASS_HEADS, HEAD_TABLE, INPUT_SIZE, SOURCES
 from face2data.training_speed import RATE_KEY, TrainingSpeed, network_speed
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ MIXING = (
     "epoch with equal loss weight (with all three, about two UTKFace and one All-Age-Faces face to three FairFace "
     "faces). FairFace brings real-world photos and the balance over race groups that users' photos need; UTKFace "
     "brings exact ages (FairFace gives ranges only), many young children and very old faces; All-Age-Faces brings "
-    "exact ages and genders of mostly East Asian faces of every age from 2 to 80, and no ethnicity label, so its "
+    f"exact ages and genders of mostly East Asian faces of {ALLAGEFACES_AGES_TEXT}, and no ethnicity label, so its "
     "faces add nothing to the ethnicity heads' losses; only FairFace's faces teach its seven groups. The natural "
     "proportions keep the age head anchored on exact ages while most steps show in-the-wild faces; other mixes were "
     "not tried."

@@ -32,6 +32,13 @@ def test_the_batch_chunk_size_defaults_to_the_batch_modules_constant():
     assert f"(default {CHUNK_FILES})" in _command_parser("batch").format_help()
 
 
+def test_the_epochs_help_states_the_training_modules_default():
+    # the CLI does not import the training module (TensorFlow) to build its help: this keeps the two in step
+    from face2data.training import DEFAULT_EPOCHS
+
+    assert f"(default {DEFAULT_EPOCHS};" in " ".join(_command_parser("train").format_help().split())
+
+
 def test_every_command_has_help():
     parser = build_parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))

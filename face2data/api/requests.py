@@ -11,10 +11,8 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
 
-from face2data.limits import MAX_FILE_BYTES
+from face2data.limits import MAX_FILE_BYTES, MULTIPART_SLACK
 
-# A multipart body carries its boundaries and headers beside the file.
-MULTIPART_SLACK = 64 * 1024
 FILE_FIELD = "file"
 # Most parts a multipart body may have: the file and a few form fields. Counted before the body is parsed, so a
 # body of thousands of tiny parts costs a byte search, not a parse.

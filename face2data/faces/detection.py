@@ -25,8 +25,6 @@ KEYPOINT_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 # OpenCV Zoo's face_detection_yunet_2023mar.onnx: of the two YuNet files measured (benchmarks/RESULTS.md) it
 # was the faster one and found as many faces on the group photos.
 YUNET_PATH = Path(__file__).with_name("yunet") / "yunet_s_640_640.onnx"
-# Part of the crop cache key (face2data.crops): a change of detector or of these settings rebuilds it.
-DETECTOR_VERSION = "yunet_s_640_640-2023mar/score0.6/nms0.3/sides1600+640/grey-border0.15"
 
 # OpenCV's default of 0.9 misses many faces of crowd photos; at 0.6 YuNet found at least as many real faces
 # as MTCNN did on every group photo of the scenes benchmark.
@@ -47,6 +45,11 @@ BORDER_GREY = 127
 # A pass at a scale where the photo's shorter side is under this many pixels is skipped: YuNet finds no face that
 # small, and a long thin strip (20x70000 px) would shrink to nothing.
 MIN_SEARCH_SIDE = 10
+# Part of the crop cache key (face2data.crops): a change of detector or of these settings rebuilds it.
+DETECTOR_VERSION = (
+    f"yunet_s_640_640-2023mar/score{SCORE_THRESHOLD}/nms{NMS_THRESHOLD}/sides{DETECT_MAX_SIDE}+{LARGE_FACE_SIDE}"
+    f"/grey-border{TIGHT_CROP_BORDER}"
+)
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,7 @@ parser's spool size above the largest upload the server accepts keeps each part 
 
 from __future__ import annotations
 
-from face2data.limits import MAX_BATCH_BYTES
-
-# Boundaries and part headers beside the file's bytes.
-MULTIPART_SLACK = 1024 * 1024
+from face2data.limits import MAX_BATCH_BYTES, MULTIPART_SLACK
 
 
 def keep_uploads_in_memory() -> int:

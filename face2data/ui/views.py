@@ -348,9 +348,12 @@ def pixel_maps_toggle(analysis_digest: str, face, key: str, classes: Classes | N
     shown = [head.name for head in schemes.shown()]
     failing = [] if faithfulness is None else [h for h in shown if not faithfulness.passes(h, pixels=True)]
     if failing:
+        from face2data.explanation.faithfulness import MIN_RATIO
+
         st.warning(
             f"The pixel maps of {', '.join(failing)} are not shown as explanations: ranking the regions by these "
-            "maps did not beat random order at least 2× on test faces. They show measured output changes only.",
+            f"maps did not beat random order at least {MIN_RATIO:.0f}× on test faces. They show measured output "
+            "changes only.",
             icon=":material/rule:",
         )
     shap_panel(explanation, face.crop, key=f"{key}_pixelmap", classes=classes, captions=False)
