@@ -106,7 +106,8 @@ if data is not None and (
             analysis = analyze(data, cache.predictor, source, _progress, read_possible, schemes.shown(), name)
             found = len(analysis.faces)
             if analysis.ok:
-                status.update(label=f"{found} face{'s' if found != 1 else ''} found and read", state="complete")
+                said = f"{found} face{'s' if found != 1 else ''} found and read" if found else "No face found"
+                status.update(label=said, state="complete")
             else:
                 status.update(label="The file could not be read", state="error")
     except ModelFileError as error:
