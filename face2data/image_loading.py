@@ -33,7 +33,6 @@ import warnings
 from os import PathLike
 from pathlib import Path
 
-import cv2
 import numpy as np
 from PIL import Image, ImageCms, ImageOps
 
@@ -120,7 +119,7 @@ def load_rgb_scaled(data: bytes) -> tuple[np.ndarray, float]:
                 full_side = max(image.size)
                 _reduce(image)
                 image.load()
-                rgb = _shrunk(pil_to_rgb(_apply_orientation(_reduced(image))))
+                rgb = pil_to_rgb(_apply_orientation(_reduced(image)))
             return rgb, full_side / max(rgb.shape[:2])
         except ImageLoadError:
             raise
@@ -243,16 +242,6 @@ def _averaged_mode(image: Image.Image) -> str:
     if image.mode == "La":
         return "LA"
     return "RGBA" if image.mode in ("PA", "RGBa") or image.has_transparency_data else "RGB"
-
-
-def _shrunk(rgb: np.ndarray) -> np.ndarray:
-    """An RGB array of more than DECODE_PIXELS averaged down by ``_divisor``: what follows works on at most
-    DECODE_PIXELS whatever the format and mode."""
-    height, width = rgb.shape[:2]
-    divisor = _divisor(width, height)
-    if divisor == 1:
-        return rgb
-    return cv2.resize(rgb, (-(-width // divisor), -(-height // divisor)), interpolation=cv2.INTER_AREA)
 
 
 def _apply_orientation(image: Image.Image) -> Image.Image:

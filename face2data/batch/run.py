@@ -96,8 +96,8 @@ def _run_local(inputs: list[str], out, done: set[str], model, workers: int | Non
 
     from face2data.batch.local import score_in_processes
 
-    summary = Summary(skipped=_done_among(inputs, done))
-    total = sum(1 for entry in iter_entries(inputs, read=False) if entry.name not in done)
+    total, skipped = _listed(inputs, done)
+    summary = Summary(skipped=skipped)
     writer = RowWriter(out)
     chunk: list[dict] = []
     files_in_chunk, last_write = 0, time.monotonic()
@@ -127,7 +127,7 @@ def _run_ray(inputs: list[str], out, done: set[str], model, address: str | None,
         ) from error
 
     entries = list(iter_entries(inputs, skip=done))
-    summary = Summary(skipped=_done_among(inputs, done))
+    summary = Summary(skipped=_listed(inputs, done)[1] if done else 0)
     if entries:
         ray_engine.connect(address, num_cpus=workers)
         ray_engine.run_on_ray(entries, out, model)
@@ -157,6 +157,11 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
-def _done_among(inputs: list[str], done: set[str]) -> int:
-    """How many of the inputs' files the output has all rows of already (it may hold other files' rows too)."""
-    return sum(1 for entry in iter_entries(inputs, read=False) if entry.name in done) if done else 0
+def _listed(inputs: list[str], done: set[str]) -> tuple[int, int]:
+    """The inputs' files to score and those the output has all rows of already (it may hold other files' rows
+    too), in one listing (a compressed archive is inflated to be listed)."""
+    to_score = already = 0
+    for entry in iter_entries(inputs, read=False):
+        already += entry.name in done
+        to_score += entry.name not in done
+    return to_score, already
