@@ -321,11 +321,12 @@ def what_if_panel(explanation, crop, key: str, heads: tuple[str, ...]) -> None:
             if part.likeliest is None:
                 label, value, delta = title, f"{part.value:.1f} years", _change(change, 1, "years")
             else:
-                label, value, delta = f"{title}: {part.target}", f"{part.value:.0f} %", _change(change, 0, "points")
+                label, value = f"{title}: {part.target}", f"{whole_percent(part.value / 100)} %"
+                delta = _change(change, 0, "points")
             column.metric(label, value, delta if hidden else None, delta_color="off",
                           delta_arrow="off" if delta.startswith("±") else "auto")  # fmt: skip
             if part.likeliest is not None:
-                column.caption(f"likeliest: {part.likeliest} {part.likeliest_percent:.0f} %")
+                column.caption(f"likeliest: {part.likeliest} {whole_percent(part.likeliest_percent / 100)} %")
         st.caption(
             f"{result.sentence(shown)} Read from the same masked faces the region values were computed from "
             "(each averaged with its mirror image, as the card is): no new model call."
