@@ -547,6 +547,8 @@ def _level_axis(head) -> str:
 
 
 WATERFALL_LABEL_ROOM = 0.22  # share of the axis' span left beside the bars for their value labels
+# and pixels on the right beside the plot: on a phone's narrow plot that share alone left "37.4 year" cut
+WATERFALL_LABEL_PX = 64
 
 
 def region_waterfall_figure(head, title: str | None = None) -> go.Figure:
@@ -586,7 +588,7 @@ def region_waterfall_figure(head, title: str | None = None) -> go.Figure:
     fig.update_xaxes(title_text=_level_axis(head), range=axis, tickvals=ticks)
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_layout(showlegend=False)
-    return _compact(fig, 380, title)
+    return _compact(fig, 380, title).update_layout(margin_r=WATERFALL_LABEL_PX)
 
 
 def region_map_figure(crop: np.ndarray, labels: np.ndarray, values: np.ndarray, unit: str, names: Sequence[str],
