@@ -134,9 +134,10 @@ st.markdown(
     f"""
 - Uploaded photos and webcam snapshots are held **in memory only** for your session: they are never written to
   disk (uploads are received in memory, not spooled to a temporary file), never logged and never sent anywhere.
-  After you close the tab, work still under way for it (a batch, an evaluation, an explanation) stops at its
-  next photo or step, and the server keeps the session for **{session_ttl} seconds** in case the connection
-  comes back (`server.disconnectedSessionTTL`), then drops it with its photos.
+  After you close the tab, work still under way for it (a batch, an evaluation, an explanation, also the one the
+  app computes ahead for a new photo's first face) stops at its next photo or step, and the server keeps the
+  session for **{session_ttl} seconds** in case the connection comes back (`server.disconnectedSessionTTL`),
+  then drops it with its photos.
 - Live video goes from your browser to this app's server by WebRTC. While a Live session runs, the server opens
   UDP ports on this computer's network interfaces for it (WebRTC's host candidates; no STUN or TURN server is
   asked), and the frames are analysed in memory and never stored.

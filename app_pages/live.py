@@ -87,6 +87,7 @@ if st.button("Freeze", icon=":material/pause:", disabled=live_processor is None)
     else:
         ok, png = cv2.imencode(".png", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
         st.session_state["analysis"] = analyze(png.tobytes(), cache.predictor, LIVE, heads=shown)
+        views.explain_ahead(st.session_state["analysis"])
 
 analysis = st.session_state.get("analysis")
 # Only a frame frozen here: the Predict page's webcam snapshot is its own source and stays on its page

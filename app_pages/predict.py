@@ -115,6 +115,7 @@ if data is not None and (
         st.stop()
     st.session_state["analysis"] = analysis
     st.session_state.pop("face_card", None)  # a new photo opens on its first face
+    views.explain_ahead(analysis)  # its first face, while the card is read: the Explain page then has it at once
 
 if analysis is None:  # not reached: there was a photo or a stored analysis
     st.stop()

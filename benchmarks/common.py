@@ -9,16 +9,21 @@ from __future__ import annotations
 import json
 import os
 import platform
+import socket
 import statistics
+import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 ASTRONAUT = ROOT / "face2data" / "assets" / "astronaut.jpg"
+CHROMIUM = "/usr/bin/chromium"
 
 if str(ROOT) not in sys.path:  # face2data's machine facts below; setup_path() does the rest
     sys.path.insert(0, str(ROOT))
@@ -188,3 +193,29 @@ def ms(seconds: float) -> str:
 def rate(per_second: float) -> str:
     """A throughput with sensible precision."""
     return f"{per_second:.1f}" if per_second < 20 else f"{per_second:.0f}"
+
+
+@contextmanager
+def app_server(ready_seconds: float = 60) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``streamlit run streamlit_app.py`` on a free loopback port: (its URL, its process), stopped on exit."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+               "--server.address", "127.0.0.1", "--server.headless", "true"]  # fmt: skip
+    server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + ready_seconds
+        while True:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError(f"the app did not answer at {url} within {ready_seconds} s") from None
+                time.sleep(0.1)
+        yield url, server
+    finally:
+        server.terminate()
+        server.wait(30)

@@ -68,58 +68,39 @@ def memory_mb(pid: int, field: str) -> float:
 def in_the_app(data: bytes, timeout_ms: int = 900_000) -> tuple[float, float, float, str]:
     """The zip uploaded to a running app's Evaluation page in Chromium: (server MB resident before the upload,
     its peak MB after the answer, seconds from the upload to the answer, the answer's first line)."""
-    import socket
-    import subprocess
     import tempfile
-    import urllib.request
 
     from playwright.sync_api import sync_playwright
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port)]
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, common.app_server() as (url, server):
         archive = Path(folder) / "probe.zip"  # Chromium uploads a file: the benchmark's own, not a user's
         archive.write_bytes(data)
-        server = subprocess.Popen(command, cwd=common.ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            for _ in range(600):
-                try:
-                    if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                        break
-                except OSError:
-                    time.sleep(0.1)
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                page.set_default_timeout(timeout_ms)
-                page.goto(url)  # the Predict page loads the model in the background: the baseline includes it
-                page.get_by_text("Try a sample").wait_for()
-                page.get_by_role("button", name="Try a sample").click()
-                page.get_by_text("Predicted age").first.wait_for()
-                page.goto(f"{url}/evaluation")
-                page.get_by_text("Your labelled photos", exact=True).click()
-                page.get_by_text("Labelled photos, a CSV of labels, or archives of them").wait_for()
-                page.wait_for_timeout(2000)  # the rerun after the click has settled: its uploader stays
-                before = memory_mb(server.pid, "VmRSS")
-                # Linux: "5" resets the peak to the resident size now, so the peak after is this upload's alone
-                Path(f"/proc/{server.pid}/clear_refs").write_text("5")
-                start = time.perf_counter()
-                page.locator("input[type=file]").set_input_files(str(archive))
-                answer = page.get_by_text("faces of your photos").or_(page.get_by_test_id("stAlert")).first
-                try:
-                    answer.wait_for()
-                finally:
-                    page.screenshot(path=str(Path(tempfile.gettempdir()) / "upload_memory_app.png"))
-                seconds = time.perf_counter() - start
-                text = " ".join(answer.inner_text().split()).removeprefix("block ")[:160]
-                browser.close()
-            return before, memory_mb(server.pid, "VmHWM"), seconds, text
-        finally:
-            server.terminate()
-            server.wait(30)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=common.CHROMIUM, args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(timeout_ms)
+            page.goto(url)  # the Predict page loads the model in the background: the baseline includes it
+            page.get_by_text("Try a sample").wait_for()
+            page.get_by_role("button", name="Try a sample").click()
+            page.get_by_text("Predicted age").first.wait_for()
+            page.goto(f"{url}/evaluation")
+            page.get_by_text("Your labelled photos", exact=True).click()
+            page.get_by_text("Labelled photos, a CSV of labels, or archives of them").wait_for()
+            page.wait_for_timeout(2000)  # the rerun after the click has settled: its uploader stays
+            before = memory_mb(server.pid, "VmRSS")
+            # Linux: "5" resets the peak to the resident size now, so the peak after is this upload's alone
+            Path(f"/proc/{server.pid}/clear_refs").write_text("5")
+            start = time.perf_counter()
+            page.locator("input[type=file]").set_input_files(str(archive))
+            answer = page.get_by_text("faces of your photos").or_(page.get_by_test_id("stAlert")).first
+            try:
+                answer.wait_for()
+            finally:
+                page.screenshot(path=str(Path(tempfile.gettempdir()) / "upload_memory_app.png"))
+            seconds = time.perf_counter() - start
+            text = " ".join(answer.inner_text().split()).removeprefix("block ")[:160]
+            browser.close()
+        return before, memory_mb(server.pid, "VmHWM"), seconds, text
 
 
 def main() -> int:

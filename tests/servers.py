@@ -29,7 +29,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until(check: Callable[[], T], seconds: float, what: str, every: float = 0.05) -> T:
+def wait_until(check: Callable[[], T], seconds: float, what: str | Callable[[], str], every: float = 0.05) -> T:
     """The first truthy value of ``check()``, polled every ``every`` seconds; fails the test after ``seconds``
     with ``what`` (a callable is called then, e.g. to show a log's tail)."""
     deadline = time.monotonic() + seconds

@@ -17,6 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from fake_camera import write_y4m
 from servers import cpu_seconds, free_port, wait_until, wait_until_ready
 
 from face2data.limits import MAX_BATCH_FILES
@@ -50,22 +51,6 @@ CHROMIUM_ARGS = [
 ]
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
-
-
-def write_y4m(path: Path, rgb: np.ndarray, frames: int = 10, size: tuple[int, int] = (640, 480)) -> Path:
-    """A YUV4MPEG2 (C420) video of ``rgb`` centred on grey, for Chromium's --use-file-for-fake-video-capture."""
-    width, height = size
-    canvas = np.full((height, width, 3), 128, np.uint8)
-    side = min(width, height)
-    face = cv2.resize(rgb, (side, side), interpolation=cv2.INTER_AREA)
-    x0, y0 = (width - side) // 2, (height - side) // 2
-    canvas[y0 : y0 + side, x0 : x0 + side] = face
-    i420 = cv2.cvtColor(canvas, cv2.COLOR_RGB2YUV_I420).tobytes()  # Y plane, then U, then V
-    with path.open("wb") as out:
-        out.write(f"YUV4MPEG2 W{width} H{height} F30:1 Ip A1:1 C420jpeg\n".encode())
-        for _ in range(frames):
-            out.write(b"FRAME\n" + i420)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +122,13 @@ def _wait_until_idle(page) -> None:
     """Until the app's script has finished its run (Streamlit's "Running…" indicator is gone)."""
     page.wait_for_load_state("networkidle")
     playwright_api.expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=120_000)
+
+
+def _server_idle() -> bool:
+    """Whether the app server used under a tenth of a core over the last half second."""
+    before = cpu_seconds(SERVER["pid"])
+    time.sleep(0.5)
+    return cpu_seconds(SERVER["pid"]) - before < 0.05
 
 
 def _shoot(page, name: str) -> None:
@@ -422,6 +414,26 @@ def test_what_if_hides_a_region_and_shows_the_librarys_coalition_value(browser, 
     page.close()
 
 
+def test_the_predicted_face_is_explained_by_the_time_the_explain_page_opens(browser, app_url):
+    from face2data.explanation.regions import explain_regions
+    from face2data.image_loading import load_rgb_file
+    from face2data.predictor import Predictor
+
+    predictor = Predictor()
+    expected = explain_regions(predictor.model, predictor.predict_image(load_rgb_file(SAMPLE))[0].crop)
+    page = _open(browser, app_url)
+    page.get_by_role("button", name="Try a sample").click()
+    page.get_by_text("Predicted age").first.wait_for(timeout=FIRST_PREDICTION_MS)
+    wait_until(_server_idle, 120, "the app to finish explaining the face ahead")  # a person reads the card
+    page.get_by_test_id("stSidebarNav").get_by_text("Explain", exact=True).click()
+    page.get_by_text("What if?").wait_for(timeout=30_000)
+    assert page.get_by_text("an estimate: ±").count() == 0  # the exact values at once, no estimate first
+    age = page.get_by_test_id("stMetric").filter(has_text="Age").get_by_test_id("stMetricValue")
+    playwright_api.expect(age).to_have_text(f"{expected.what_if([]).heads['age'].full_value:.1f} years")
+    _expect_no_exception(page)
+    page.close()
+
+
 @pytest.mark.parametrize(
     ("path", "heading"), [("training", "Training"), ("evaluation", "Evaluation"), ("about", "About face2data")]
 )
@@ -521,12 +533,7 @@ def test_a_closed_tab_stops_the_evaluation_of_its_photos(browser, app_url, tmp_p
     page.close()
     closed = time.monotonic()
 
-    def idle() -> bool:  # under a tenth of a core over half a second
-        before = cpu_seconds(pid)
-        time.sleep(0.5)
-        return cpu_seconds(pid) - before < 0.05
-
-    wait_until(idle, 15, "the server to stop working for the closed tab")
+    wait_until(_server_idle, 15, "the server to stop working for the closed tab")
     # Streamlit alone would let the run go on to its last photo, then keep the session for its 20 s
     assert time.monotonic() - closed < 10
 

@@ -7,7 +7,6 @@ small JPEG thumbnail of each face; nothing is written to disk or logged. No Stre
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -22,6 +21,7 @@ from face2data.inputs import iter_upload_entries
 from face2data.limits import MAX_BATCH_BYTES, MAX_BATCH_FILES
 from face2data.results import encode_csv, is_read_face, whole_percent
 from face2data.schema import CLASS_HEADS
+from face2data.ui.image_uri import jpeg_data_uri
 
 THUMBNAIL_SIDE = 64
 
@@ -101,8 +101,7 @@ def score_uploads(files: Sequence[tuple[str, bytes]], predictor: Callable[[], ob
 def thumbnail_uri(rgb: np.ndarray, side: int = THUMBNAIL_SIDE) -> str:
     """A small JPEG of an RGB image as a ``data:`` URI (what st.column_config.ImageColumn shows)."""
     small = cv2.resize(rgb, (side, side), interpolation=cv2.INTER_AREA)
-    ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
-    return "data:image/jpeg;base64," + base64.b64encode(jpeg.tobytes()).decode("ascii") if ok else ""
+    return jpeg_data_uri(small, quality=85)
 
 
 def results_table(result: BatchResult) -> pd.DataFrame:

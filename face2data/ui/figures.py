@@ -16,6 +16,7 @@ from face2data.data.scores import RANGE_HIT_KEY
 from face2data.results import whole_percent
 from face2data.schema import AGE_BUCKETS, AGE_RANGE_TOLERANCE, AGES, CLASS_HEADS, HEAD_BY_NAME, HEAD_TABLE
 from face2data.ui.artifacts import best_epoch, normalise_rows
+from face2data.ui.image_uri import jpeg_data_uri
 
 TRAIN_COLOUR = "#2E6FBA"
 VAL_COLOUR = "#D9822B"
@@ -425,10 +426,10 @@ def shap_figure(
     height, width = overlay_rgb.shape[:2]
     rows, cols = values.shape
     limit = float(np.max(np.abs(values))) or 1e-12
-    fig = go.Figure(go.Image(z=overlay_rgb, hoverinfo="skip"))
+    fig = go.Figure(go.Image(source=jpeg_data_uri(np.asarray(overlay_rgb, np.uint8)), hoverinfo="skip"))
     fig.add_trace(
         go.Heatmap(
-            z=values,
+            z=np.asarray(values, np.float32),  # hover only (invisible): half the bytes of float64
             x0=(width / cols - 1) / 2,
             dx=width / cols,
             y0=(height / rows - 1) / 2,
@@ -540,6 +541,9 @@ UP_COLOUR = "rgb(178, 24, 43)"  # the red end of the maps' colour scale: pushed 
 DOWN_COLOUR = "rgb(33, 102, 172)"  # the blue end: pushed it down
 LEVEL_COLOUR = "#8c8c8c"
 REGION_MAP_SIDE = 240  # pixels: the colour crop at a readable size
+# Cells a side of the region map's invisible hover layer (4 screen pixels each): every cell names its region, and
+# at the crop's 128 a side those names alone were 250 KB a map, of the 650 KB that made the Explain page slow
+HOVER_GRID = 60
 
 
 def _level_axis(head) -> str:
@@ -613,12 +617,13 @@ def region_map_figure(crop: np.ndarray, labels: np.ndarray, values: np.ndarray, 
     image = face * (1 - opacity) + tint * opacity
     edges = cv2.morphologyEx(big, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
     image[edges] = (40, 40, 40)
-    fig = go.Figure(go.Image(z=np.clip(image, 0, 255).astype(np.uint8), hoverinfo="skip"))
-    small = np.asarray(labels)
-    step = side / small.shape[0]
+    fig = go.Figure(go.Image(source=jpeg_data_uri(np.clip(image, 0, 255).astype(np.uint8)), hoverinfo="skip"))
+    grid = min(HOVER_GRID, np.asarray(labels).shape[0])
+    small = cv2.resize(np.asarray(labels, np.uint8), (grid, grid), interpolation=cv2.INTER_NEAREST)
+    step = side / grid
     fig.add_trace(
         go.Heatmap(
-            z=values[small],
+            z=values[small].astype(np.float32),
             text=np.asarray(names, dtype=object)[small],
             x0=(step - 1) / 2,
             dx=step,

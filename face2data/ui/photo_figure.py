@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-
-import cv2
 import numpy as np
 import plotly.graph_objects as go
 
 from face2data.results import class_summary
+from face2data.ui.image_uri import jpeg_data_uri
 
-JPEG_QUALITY = 90  # the shown photo travels to the browser as JPEG: a tenth of the PNG's size
 # A click target per face, sized to the face on the shown photo but never too small to hit.
 MIN_TARGET_PX, MAX_TARGET_PX = 14, 80
 PLOTLY_MIN_PX = 10  # the least width and height Plotly accepts for a figure
@@ -32,9 +29,7 @@ def photo_figure(photo: np.ndarray, faces: list, scale: float, column_px: int | 
     """
     height, width = photo.shape[:2]
     screen = 1.0 if column_px is None else column_px / width  # screen pixels per shown photo pixel
-    ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(photo, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-    source = "data:image/jpeg;base64," + base64.b64encode(jpeg.tobytes() if ok else b"").decode()
-    fig = go.Figure(go.Image(source=source, hoverinfo="skip"))
+    fig = go.Figure(go.Image(source=jpeg_data_uri(photo), hoverinfo="skip"))
     boxes = np.array([face.box for face in faces], dtype=float).reshape(-1, 4) * scale
     fig.add_trace(
         go.Scatter(

@@ -21,6 +21,16 @@ def tab_is_open() -> bool:
     return runtime.get_instance().is_active_session(context.session_id)
 
 
+def tab_checker() -> Callable[[], bool]:
+    """``tab_is_open`` for this script run's tab, callable from any thread (a background task's, which has no
+    script run of its own)."""
+    context = get_script_run_ctx(suppress_warning=True)
+    if context is None or not runtime.exists():
+        return lambda: True
+    session_id = context.session_id
+    return lambda: runtime.exists() and runtime.get_instance().is_active_session(session_id)
+
+
 def stop_if_tab_closed() -> None:
     """End this script run (``st.stop``) when its tab has gone. Called from long work's progress callbacks, so an
     abandoned page's work (many photos, an explanation) stops at its next step instead of running on for nobody."""

@@ -10,7 +10,7 @@ import streamlit as st
 from face2data.results import labels_of, whole_percent, word_label
 from face2data.schema import AGE_BUCKETS, AGE_INTERVAL_MASS, CLASS_HEADS, HEAD_BY_NAME, INPUT_SIZE
 from face2data.ui import figures, schemes
-from face2data.ui.session import stop_if_tab_closed
+from face2data.ui.session import stop_if_tab_closed, tab_checker, tab_is_open
 
 NARROW_SCREEN_PX = 640  # up to this screen width a page shows what it drew for a phone's column
 
@@ -146,15 +146,19 @@ def _kept(store: dict, digest: str, face, message: str, explain: Callable):
             bar.progress(done, text=message)
 
         try:
-            store[key] = explain(face.crop, progress=progress)
+            _remember(store, key, explain(face.crop, progress=progress))
         except ValueError as error:
             st.error(f"This face cannot be explained: {error}")
             return None
         finally:
             bar.empty()
-        while len(store) > MAX_EXPLANATIONS:  # the oldest go first
-            store.pop(next(iter(store)))
     return store[key]
+
+
+def _remember(store: dict, key: tuple[str, int], explanation) -> None:
+    store[key] = explanation
+    while len(store) > MAX_EXPLANATIONS:  # the oldest go first
+        store.pop(next(iter(store)))
 
 
 def _format(value: float, unit: str) -> str:
@@ -205,6 +209,12 @@ def compute_regions(digest: str, face, preview_key: str | None = None, classes: 
     store = _region_store()
     if (digest, face.index) in store or preview_key is None:
         return _kept(store, digest, face, REGION_PROGRESS.format(n=2 ** len(REGIONS)), cache.explain_regions)
+    task = st.session_state.get(PREFETCH_KEY)
+    if task is not None and task.key == (digest, face.index):
+        explanation = _awaited(task, face.crop, preview_key, classes)
+        if explanation is not None:
+            _remember(store, task.key, explanation)
+            return explanation
     holder = st.empty()
     try:
         estimate = cache.estimate_regions(face.crop)
@@ -217,6 +227,48 @@ def compute_regions(digest: str, face, preview_key: str | None = None, classes: 
     explanation = _kept(store, digest, face, message, partial(cache.explain_regions, known=estimate))
     holder.empty()
     return explanation
+
+
+PREFETCH_KEY = "region_prefetch"
+PREFETCH_POLL_S = 0.05
+
+
+def explain_ahead(analysis) -> None:
+    """Start explaining the first face of a new analysis in the background (``face2data.ui.prefetch``), so the
+    Explain page has it ready when the person gets there."""
+    from face2data.ui import cache, prefetch
+
+    if not analysis.ok or not analysis.faces or (analysis.digest, analysis.faces[0].index) in _region_store():
+        return
+    face = analysis.faces[0]
+    model = cache.predictor().model
+    st.session_state[PREFETCH_KEY] = prefetch.start((analysis.digest, face.index), face.crop, model, tab_checker())
+
+
+def _awaited(task, crop, preview_key: str, classes: Classes | None):
+    """A prefetched task's exact values, its estimate and progress shown while it runs; None if it ended without
+    them (cancelled by a newer task, or a crop it could not explain: the caller computes them then)."""
+    from face2data.faces.regions import REGIONS
+
+    def wait(event, tick: Callable[[], object] = lambda: None) -> None:
+        while not event.wait(PREFETCH_POLL_S):
+            if not tab_is_open():  # nobody left to see it
+                task.cancel()
+                st.stop()
+            tick()
+
+    holder = st.empty()
+    if not task.done.is_set():
+        wait(task.estimated)
+        if task.estimate is not None and not task.done.is_set():
+            with holder.container():
+                region_panel(task.estimate, crop, key=f"{preview_key}_estimate", classes=classes)
+        message = REGION_EXACT_PROGRESS.format(n=2 ** len(REGIONS))
+        bar = st.progress(task.progress, text=message)
+        wait(task.done, lambda: bar.progress(task.progress, text=message))
+        bar.empty()
+    holder.empty()
+    return task.exact
 
 
 def _faithfulness_note(head: str, faithfulness) -> str | None:
