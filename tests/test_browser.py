@@ -425,6 +425,8 @@ def test_the_predicted_face_is_explained_by_the_time_the_explain_page_opens(brow
     page.get_by_role("button", name="Try a sample").click()
     page.get_by_text("Predicted age").first.wait_for(timeout=FIRST_PREDICTION_MS)
     wait_until(_server_idle, 120, "the app to finish explaining the face ahead")  # a person reads the card
+    if page.get_by_test_id("stSidebar").get_attribute("data-collapsed") == "true":  # folded by an earlier test
+        page.get_by_test_id("stExpandSidebarButton").click()
     page.get_by_test_id("stSidebarNav").get_by_text("Explain", exact=True).click()
     page.get_by_text("What if?").wait_for(timeout=30_000)
     assert page.get_by_text("an estimate: ±").count() == 0  # the exact values at once, no estimate first

@@ -215,6 +215,8 @@ def compute_regions(digest: str, face, preview_key: str | None = None, classes: 
         if explanation is not None:
             _remember(store, task.key, explanation)
             return explanation
+    elif task is not None:  # another face is wanted now: the cores go to it
+        task.cancel()
     holder = st.empty()
     try:
         estimate = cache.estimate_regions(face.crop)
