@@ -87,7 +87,6 @@ if st.button("Freeze", icon=":material/pause:", disabled=live_processor is None)
     else:
         ok, png = cv2.imencode(".png", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
         st.session_state["analysis"] = analyze(png.tobytes(), cache.predictor, LIVE, heads=shown)
-        views.explain_ahead(st.session_state["analysis"])
 
 analysis = st.session_state.get("analysis")
 # Only a frame frozen here: the Predict page's webcam snapshot is its own source and stays on its page
@@ -102,3 +101,4 @@ if analysis is not None and analysis.source == LIVE and analysis.ok:
         with st.expander(views.face_title(face), expanded=face.index == 0, icon=":material/face:"):
             views.face_card(face, key=f"live_face{face.index}")
             views.shap_section(analysis, face)
+    views.explain_ahead(analysis)  # once the cards are out: its first face, while they are read

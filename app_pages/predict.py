@@ -115,7 +115,6 @@ if data is not None and (
         st.stop()
     st.session_state["analysis"] = analysis
     st.session_state.pop("face_card", None)  # a new photo opens on its first face
-    views.explain_ahead(analysis)  # its first face, while the card is read: the Explain page then has it at once
 
 if analysis is None:  # not reached: there was a photo or a stored analysis
     st.stop()
@@ -200,3 +199,4 @@ else:
     with st.container(border=True):
         views.face_card(face, key=f"face{face.index}")
         views.shap_section(analysis, face)
+views.explain_ahead(analysis)  # once the cards are out: its first face, while they are read (Explain has it at once)

@@ -4,8 +4,8 @@
 
 Starts ``streamlit run streamlit_app.py`` and waits until its warm-up (model, SHAP's kernels, one region
 explanation) has finished. Then, in headless Chromium (Playwright, /usr/bin/chromium), each repeat is a new
-browser session: the Predict page's sample is predicted, and the clock starts at the click on "Explain" in the
-sidebar, in two ways:
+browser session: the Predict page's sample is predicted, and the clock starts at a click on "Explain", either the
+button on the face's card (the explanation opens under the card) or the Explain page in the sidebar, in two ways:
 
   after reading   the click once the app server is idle again, as when a person has read the card for a few
                   seconds (the app explains a new photo's first face meanwhile)
@@ -49,7 +49,7 @@ def wait_idle(pid: int, limit_s: float = 300) -> None:
     raise RuntimeError(f"the app server was still busy after {limit_s} s")
 
 
-def one_session(browser, url: str, pid: int, after_reading: bool) -> tuple[float, float, bool]:
+def one_session(browser, url: str, pid: int, after_reading: bool, card: bool) -> tuple[float, float, bool]:
     """(seconds to a region panel on screen, seconds to the exact values on screen, whether the first panel was
     the estimate) in a new session."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -60,7 +60,10 @@ def one_session(browser, url: str, pid: int, after_reading: bool) -> tuple[float
     if after_reading:
         wait_idle(pid)
     start = time.perf_counter()
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Explain").click()
+    if card:
+        page.get_by_role("button", name="Explain").click()
+    else:
+        page.get_by_test_id("stSidebarNav").get_by_role("link", name="Explain").click()
     page.get_by_text("→ this face").first.wait_for()
     first = time.perf_counter() - start
     estimated = page.get_by_text("an estimate: ±").count() > 0
@@ -82,14 +85,18 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     info = common.machine_info()
-    ways = {"after reading the card": True, "at once": False}
+    ways = {
+        f"{button}, {when}": (when == "after reading the card", button == "card's button")
+        for button in ("card's button", "Explain page")
+        for when in ("after reading the card", "at once")
+    }
     times: dict[str, list[tuple[float, float, bool]]] = {way: [] for way in ways}
     with common.app_server() as (url, server), sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=common.CHROMIUM, args=["--no-sandbox"])
         wait_idle(server.pid)
         for _ in range(args.repeats):
-            for way, after_reading in ways.items():
-                times[way].append(one_session(browser, url, server.pid, after_reading))
+            for way, (after_reading, card) in ways.items():
+                times[way].append(one_session(browser, url, server.pid, after_reading, card))
         browser.close()
     common.print_header("From the click on Explain to the region explanation on screen (headless Chromium)", info,
                         args.quick)  # fmt: skip

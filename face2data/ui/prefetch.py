@@ -9,9 +9,9 @@ face's crop and, when done, numbers: nothing is written anywhere.
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,12 +19,17 @@ import numpy as np
 if TYPE_CHECKING:
     from face2data.explanation.regions import RegionExplanation
 
-# Seconds the worker waits before it starts, so the browser draws the card the person is looking at first
-START_DELAY_S = 0.5
+# Seconds the worker waits before it starts, so the browser draws the cards the person is looking at first (the
+# Predict page with the sample: 1.99 s from the click to its card with nothing ahead, 2.26 s with a 0.5-s wait, 2.13
+# s with this one; benchmarks/RESULTS.md)
+START_DELAY_S = 1.0
 
-_WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="face2data-prefetch")
+# One daemon worker: a task still running when the server stops must not hold up its exit (a pool's threads
+# would be joined first)
+_TASKS: queue.SimpleQueue = queue.SimpleQueue()
 _LATEST: list[RegionTask] = []
 _LATEST_LOCK = threading.Lock()
+_WORKER: list[threading.Thread] = []
 
 
 class _Cancelled(Exception):
@@ -86,5 +91,14 @@ def start(key: tuple[str, int], crop: np.ndarray, model, wanted: Callable[[], bo
         for earlier in _LATEST:
             earlier.cancel()
         _LATEST[:] = [task]
-    _WORKER.submit(task.run, model)
+        if not _WORKER:
+            _WORKER.append(threading.Thread(target=_work, name="face2data-prefetch", daemon=True))
+            _WORKER[0].start()
+    _TASKS.put((task, model))
     return task
+
+
+def _work() -> None:
+    while True:
+        task, model = _TASKS.get()
+        task.run(model)

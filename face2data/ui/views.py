@@ -236,15 +236,19 @@ PREFETCH_POLL_S = 0.05
 
 
 def explain_ahead(analysis) -> None:
-    """Start explaining the first face of a new analysis in the background (``face2data.ui.prefetch``), so the
-    Explain page has it ready when the person gets there."""
+    """Start explaining the first face of an analysis in the background (``face2data.ui.prefetch``), so the
+    Explain button and page have it ready when the person gets there; once per face (a page calls it on every run,
+    at its end, so the cards are drawn first)."""
     from face2data.ui import cache, prefetch
 
-    if not analysis.ok or not analysis.faces or (analysis.digest, analysis.faces[0].index) in _region_store():
+    if not analysis.ok or not analysis.faces:
         return
-    face = analysis.faces[0]
+    key = (analysis.digest, analysis.faces[0].index)
+    task = st.session_state.get(PREFETCH_KEY)
+    if key in _region_store() or (task is not None and task.key == key):
+        return
     model = cache.predictor().model
-    st.session_state[PREFETCH_KEY] = prefetch.start((analysis.digest, face.index), face.crop, model, tab_checker())
+    st.session_state[PREFETCH_KEY] = prefetch.start(key, analysis.faces[0].crop, model, tab_checker())
 
 
 def _awaited(task, crop, preview_key: str, classes: Classes | None):
