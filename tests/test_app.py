@@ -541,6 +541,25 @@ def test_shap_figure_colour_bar_is_symmetric_around_zero():
     assert "pushed up" in heatmap.colorbar.ticktext[-1] and "pushed down" in heatmap.colorbar.ticktext[0]
 
 
+def test_a_region_map_travels_small_and_names_the_region_under_the_pointer():
+    from face2data.explanation import plotly_colorscale
+    from face2data.faces.regions import REGIONS, region_labels
+
+    labels = region_labels(INPUT_SIZE)
+    values = np.arange(len(REGIONS), dtype=np.float64) - 4.5
+    crop = np.full((INPUT_SIZE, INPUT_SIZE, 3), 120, np.uint8)
+    fig = figures.region_map_figure(crop, labels, values, "years", REGIONS, plotly_colorscale())
+    # 8 such maps on the Explain page: at 650 KB each (the picture as an array, a name per crop pixel) the browser
+    # took seconds to show them
+    assert len(fig.to_json()) < 150_000 and fig.data[0].source.startswith("data:image/jpeg;base64,")
+    hover = fig.data[1]
+    side, grid = figures.REGION_MAP_SIDE, len(hover.text)
+    for row, col in ((grid // 2, grid // 2), (grid // 4, grid // 3), (grid - 1, 0)):
+        x, y = hover.x0 + col * hover.dx, hover.y0 + row * hover.dy  # a cell's centre, in picture pixels
+        region = labels[int(y * INPUT_SIZE / side), int(x * INPUT_SIZE / side)]
+        assert hover.text[row][col] == REGIONS[region] and hover.z[row][col] == pytest.approx(values[region])
+
+
 def _fake_face(index: int, box: tuple[int, int, int, int], age: float = 34.0) -> FaceResult:
     """A read face of the given box: age about ``age`` (spread ± 5), female 90 %, Others 60 %; any other class head
     its second-to-last class at 60 % (FairFace's groups: Middle Eastern)."""
