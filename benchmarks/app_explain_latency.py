@@ -31,7 +31,7 @@ import common  # noqa: E402
 common.setup_path()
 sys.path.insert(0, str(common.ROOT / "tests"))
 
-from servers import cpu_seconds  # noqa: E402
+from servers import is_idle  # noqa: E402
 
 from face2data.machine import usable_cores  # noqa: E402
 
@@ -42,9 +42,7 @@ def wait_idle(pid: int, limit_s: float = 300) -> None:
     """Until the process has used under a tenth of a core over ``IDLE_SECONDS`` (its warm-up is over)."""
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
-        before = cpu_seconds(pid)
-        time.sleep(IDLE_SECONDS)
-        if cpu_seconds(pid) - before < 0.1 * IDLE_SECONDS:
+        if is_idle(pid, IDLE_SECONDS):
             return
     raise RuntimeError(f"the app server was still busy after {limit_s} s")
 

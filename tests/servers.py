@@ -22,6 +22,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def is_idle(pid: int, seconds: float = 0.5) -> bool:
+    """Whether the process uses under a tenth of a core over the next ``seconds``."""
+    before = cpu_seconds(pid)
+    time.sleep(seconds)
+    return cpu_seconds(pid) - before < 0.1 * seconds
+
+
 def free_port() -> int:
     """A loopback port nobody listens on now."""
     with socket.socket() as sock:

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import pytest
 from fake_camera import write_y4m
-from servers import cpu_seconds, free_port, wait_until, wait_until_ready
+from servers import cpu_seconds, free_port, is_idle, wait_until, wait_until_ready
 
 from face2data.limits import MAX_BATCH_FILES
 from face2data.paths import MODEL_PATH
@@ -125,10 +125,8 @@ def _wait_until_idle(page) -> None:
 
 
 def _server_idle() -> bool:
-    """Whether the app server used under a tenth of a core over the last half second."""
-    before = cpu_seconds(SERVER["pid"])
-    time.sleep(0.5)
-    return cpu_seconds(SERVER["pid"]) - before < 0.05
+    """Whether the app server uses under a tenth of a core over the next half second."""
+    return is_idle(SERVER["pid"])
 
 
 def _shoot(page, name: str) -> None:

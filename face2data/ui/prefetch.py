@@ -51,8 +51,9 @@ class RegionTask:
         self._cancelled = threading.Event()
 
     def cancel(self) -> None:
-        """Stop at the next batch of model calls (or before starting)."""
+        """Stop at the next batch of model calls (or before starting); a task not started lets go of its face."""
         self._cancelled.set()
+        self._crop = None
 
     @property
     def cancelled(self) -> bool:

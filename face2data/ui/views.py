@@ -270,8 +270,15 @@ def _awaited(task, crop, preview_key: str, classes: Classes | None):
             with holder.container():
                 region_panel(task.estimate, crop, key=f"{preview_key}_estimate", classes=classes)
         message = REGION_EXACT_PROGRESS.format(n=2 ** len(REGIONS))
-        bar = st.progress(task.progress, text=message)
-        wait(task.done, lambda: bar.progress(task.progress, text=message))
+        shown = [task.progress]
+        bar = st.progress(shown[0], text=message)
+
+        def move_bar() -> None:  # a message to the browser only when the share has moved
+            if task.progress != shown[0]:
+                shown[0] = task.progress
+                bar.progress(shown[0], text=message)
+
+        wait(task.done, move_bar)
         bar.empty()
     holder.empty()
     return task.exact
